@@ -1,0 +1,167 @@
+"""``/_sandbox`` helper routes: not Telnyx, no auth, for tests and people poking at it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, request
+
+from . import magic
+from . import messages as msgs
+from .api import json_response
+from .app import current_sandbox
+from .errors import ApiError
+from .faults import Fault
+from .seed import summary
+
+__all__ = ["HELPER_ROUTES", "init_app"]
+
+HELPER_ROUTES: list[tuple[str, str, str]] = [
+    ("GET", "/_sandbox", "this index: helper routes, magic numbers, seeded senders"),
+    ("GET", "/_sandbox/messages?to=+E164", "accepted outbound messages, newest first"),
+    ("DELETE", "/_sandbox/messages", "forget the outbox"),
+    ("GET", "/_sandbox/public_key", "the webhook signing public key (base64)"),
+    (
+        "POST",
+        "/_sandbox/faults",
+        '{"status": 429|500|503, "retry_after"?, "latency_ms"?, "count"? (1; 0 = until '
+        'cleared), "path_prefix"? ("/v2"), "errors"?}: fail or delay the next matching requests',
+    ),
+    ("GET", "/_sandbox/faults", "the faults still queued"),
+    ("DELETE", "/_sandbox/faults", "clear all faults"),
+    (
+        "POST",
+        "/_sandbox/inbound",
+        '{"from", "to", "text", "webhook_url"?}: deliver a signed message.received; '
+        "STOP/START words update the opt-out list",
+    ),
+    ("POST", "/_sandbox/link_click", '{"message_id", "url"?}: deliver a message.link_click'),
+    ("GET", "/_sandbox/webhooks?event_type=&message_id=", "webhook deliveries, newest first"),
+    ("DELETE", "/_sandbox/webhooks", "forget pending webhooks and the delivery log"),
+    ("POST", "/_sandbox/reset", "seeded state again; clears outbox, faults and webhooks"),
+]
+
+bp = Blueprint("sandbox_helpers", __name__, url_prefix="/_sandbox")
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError.one(400, "10015", "Bad Request", "The body must be a JSON object.")
+    return body
+
+
+@bp.get("")
+@bp.get("/")
+def index() -> Response:
+    sb = current_sandbox()
+    root = request.host_url.rstrip("/")
+    return json_response(
+        {
+            "name": "otp-service Telnyx sandbox",
+            "base_url": f"{root}/v2",
+            "api_key": sb.config.api_key,
+            "public_key": sb.public_key,
+            "webhook_url": sb.config.webhook_url,
+            "webhook_delay": sb.config.webhook_delay,
+            "helper_routes": [
+                {"method": m, "path": p, "description": d} for m, p, d in HELPER_ROUTES
+            ],
+            "request_headers": {
+                "X-Sandbox-Fault": "429|500|503|timeout: fail this request (timeout: answer late)",
+                "X-Sandbox-Latency-Ms": "n: answer n ms late (the request is still processed)",
+            },
+            "magic_numbers": magic.describe(),
+            "hosted_number_verification_code": "123456",
+            "seed": summary(sb.store),
+        },
+        200,
+    )
+
+
+@bp.get("/messages")
+def outbox() -> Response:
+    sb = current_sandbox()
+    to = request.args.get("to")
+    if to is not None:
+        to = to.strip()
+        to = "+" + to if to.isdigit() else to
+    with sb.store.lock:
+        data = [m.summary() for m in sb.store.outbox(to)]
+    return json_response({"data": data}, 200)
+
+
+@bp.delete("/messages")
+def clear_outbox() -> Response:
+    sb = current_sandbox()
+    with sb.store.lock:
+        sb.store.clear_outbox()
+    return Response(status=204)
+
+
+@bp.get("/public_key")
+def public_key() -> Response:
+    return json_response({"public_key": current_sandbox().public_key}, 200)
+
+
+@bp.post("/faults")
+def add_fault() -> Response:
+    try:
+        fault = Fault.parse(_body())
+    except ValueError as exc:
+        raise ApiError.one(400, "10015", "Bad Request", str(exc)) from None
+    current_sandbox().faults.add(fault)
+    return json_response({"data": fault.to_json()}, 201)
+
+
+@bp.get("/faults")
+def list_faults() -> Response:
+    return json_response({"data": current_sandbox().faults.list()}, 200)
+
+
+@bp.delete("/faults")
+def clear_faults() -> Response:
+    current_sandbox().faults.clear()
+    return Response(status=204)
+
+
+@bp.post("/inbound")
+def inbound() -> Response:
+    sb = current_sandbox()
+    with sb.store.lock:
+        result = msgs.deliver_inbound(sb, _body())
+    return json_response(result, 201)
+
+
+@bp.post("/link_click")
+def link_click() -> Response:
+    sb = current_sandbox()
+    with sb.store.lock:
+        result = msgs.deliver_link_click(sb, _body())
+    return json_response(result, 201)
+
+
+@bp.get("/webhooks")
+def webhooks() -> Response:
+    records = current_sandbox().webhooks.records()
+    for name in ("event_type", "message_id"):
+        wanted = request.args.get(name)
+        if wanted:
+            records = [r for r in records if r.get(name) == wanted]
+    return json_response({"data": records}, 200)
+
+
+@bp.delete("/webhooks")
+def clear_webhooks() -> Response:
+    current_sandbox().webhooks.clear()
+    return Response(status=204)
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    current_sandbox().reset()
+    return Response(status=204)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
