@@ -1,0 +1,80 @@
+"""otp-service: one-time codes over SMS and WhatsApp through Telnyx, on your own machines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response
+
+__all__ = ["Services", "create_app"]
+
+
+@dataclass
+class Services:
+    """What the views reach through ``current_app.extensions["otp"]``."""
+
+    settings: Any
+    store: Any
+    telnyx: Any
+    verifications: Any
+
+    def close(self) -> None:
+        self.telnyx.close()
+        self.store.close()
+
+
+def create_app(
+    config: Mapping[str, str] | Any | None = None,
+    *,
+    telnyx_transport: Any = None,
+    clock: Callable[[], float] = time.time,
+) -> Flask:
+    """Build the app from ``config``: Settings, a mapping of environment variables (tests),
+    or None for the process environment."""
+    from otp_service import api, errors
+    from otp_service.config import ConfigError, Settings
+    from otp_service.delivery import Delivery
+    from otp_service.store import Store, connect
+    from otp_service.telnyx import TelnyxClient
+    from otp_service.verification import VerificationService
+
+    settings = config if isinstance(config, Settings) else Settings.from_env(config)
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL is not set: start the service with `otp-service serve`, which starts "
+            "an embedded redis-server, or point REDIS_URL at one"
+        )
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    store = Store(connect(settings.redis_url), prefix=settings.key_prefix)
+    telnyx = TelnyxClient(
+        settings.telnyx_api_key,
+        base_url=settings.telnyx_base_url,
+        timeout=settings.telnyx_timeout,
+        transport=telnyx_transport,
+    )
+    delivery = Delivery(
+        telnyx,
+        from_number=settings.telnyx_from_number,
+        messaging_profile_id=settings.telnyx_messaging_profile_id,
+        webhook_url=settings.webhook_url,
+    )
+    app.extensions["otp"] = Services(
+        settings=settings,
+        store=store,
+        telnyx=telnyx,
+        verifications=VerificationService(settings, store, delivery, clock=clock),
+    )
+    errors.init_app(app)
+    api.register(app)
+
+    @app.after_request
+    def _no_store(response: Response) -> Response:
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,59 @@
+"""Bearer API keys: client keys for verifications, admin keys for /v1/admin.
+
+Only SHA-256 digests of the configured keys are held; the presented key is hashed and
+compared against every configured digest in constant time (no early exit), so neither
+timing nor logs reveal a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import g, request
+
+from otp_service import errors
+from otp_service.api.http import services
+from otp_service.config import ApiKey
+
+__all__ = ["require_admin", "require_client"]
+
+
+def _match(digest: bytes, keys: tuple[ApiKey, ...]) -> str | None:
+    found = None
+    for key in keys:
+        if hmac.compare_digest(digest, key.digest):
+            found = key.id
+    return found
+
+
+def _presented_digest() -> bytes:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise errors.Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    return hashlib.sha256(token.encode()).digest()
+
+
+def require_client() -> None:
+    """Client and admin keys may call the client API."""
+    settings = services().settings
+    digest = _presented_digest()
+    client_id = _match(digest, settings.api_keys)
+    admin_id = _match(digest, settings.admin_keys)
+    if client_id is None and admin_id is None:
+        raise errors.Unauthorized("the API key is not valid")
+    g.key_id = client_id or admin_id
+    g.key_scope = "client" if client_id else "admin"
+
+
+def require_admin() -> None:
+    settings = services().settings
+    digest = _presented_digest()
+    admin_id = _match(digest, settings.admin_keys)
+    if admin_id is not None:
+        g.key_id, g.key_scope = admin_id, "admin"
+        return
+    if _match(digest, settings.api_keys) is not None:
+        raise errors.Forbidden("this route needs an admin key")
+    raise errors.Unauthorized("the API key is not valid")

@@ -1,0 +1,52 @@
+"""Helpers every view uses: the JSON body, JSON responses, the app's services."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, current_app, request
+from marshmallow import Schema, ValidationError
+
+from otp_service import errors
+
+__all__ = ["json_body", "json_response", "services"]
+
+
+def services() -> Any:
+    return current_app.extensions["otp"]
+
+
+def json_body(schema: Schema) -> tuple[Any, str]:
+    """The validated body and a fingerprint of it (for Idempotency-Key comparisons)."""
+    if not request.mimetype or not (
+        request.mimetype == "application/json" or request.mimetype.endswith("+json")
+    ):
+        raise errors.UnsupportedMediaType("send the body as application/json")
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidRequest("the body is not valid JSON", status=400) from None
+    if not isinstance(data, dict):
+        raise errors.InvalidRequest("the body must be a JSON object", status=400)
+    try:
+        loaded = schema.load(data)
+    except ValidationError as exc:
+        raise errors.InvalidRequest(
+            "the body does not match the schema", errors=exc.messages
+        ) from None
+    fingerprint = hashlib.sha256(
+        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    return loaded, fingerprint
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = Response(
+        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+    if headers:
+        response.headers.update(headers)
+    return response

@@ -1,0 +1,54 @@
+"""The client API: /v1/verifications."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, request
+
+from otp_service import schemas
+from otp_service.api.auth import require_client
+from otp_service.api.http import json_body, json_response, services
+from otp_service.errors import InvalidRequest
+from otp_service.verification import CreateRequest
+
+bp = Blueprint("verifications", __name__, url_prefix="/v1/verifications")
+bp.before_request(require_client)
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+@bp.post("")
+def create() -> Response:
+    data, fingerprint = json_body(schemas.CREATE_VERIFICATION)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX and key.isprintable()):
+        raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters", status=400)
+    result = services().verifications.create(
+        CreateRequest(**data), client_id=g.key_id, idempotency_key=key, fingerprint=fingerprint
+    )
+    headers = {"Location": f"/v1/verifications/{result.body['id']}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(result.body, result.status, headers)
+
+
+@bp.get("/<verification_id>")
+def get(verification_id: str) -> Response:
+    return json_response(services().verifications.get(verification_id))
+
+
+@bp.post("/<verification_id>/check")
+def check(verification_id: str) -> Response:
+    data, _ = json_body(schemas.CHECK_CODE)
+    return json_response(services().verifications.check(verification_id, data["code"]))
+
+
+@bp.post("/check")
+def check_by_phone() -> Response:
+    data, _ = json_body(schemas.CHECK_BY_PHONE)
+    result = services().verifications.check_phone(data["phone_number"], data["code"])
+    return json_response(result)
+
+
+@bp.post("/<verification_id>/cancel")
+def cancel(verification_id: str) -> Response:
+    return json_response(services().verifications.cancel(verification_id))

@@ -1,0 +1,258 @@
+"""Settings: read from the environment once at start-up, validated, then immutable.
+
+Development (the default) fills every missing value with a documented default so that
+`make run` works with nothing set; production refuses to start without its secrets and
+says which one is missing in a single line (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+__all__ = ["ApiKey", "ConfigError", "Settings", "DEV_DEFAULTS"]
+
+SANDBOX_URL = "http://127.0.0.1:8001/v2"
+TELNYX_URL = "https://api.telnyx.com/v2"
+
+# The values development mode uses when a variable is unset (documented in the README).
+DEV_DEFAULTS = {
+    "OTP_SECRET": "dev-only-secret-do-not-use-in-production-0000",
+    "OTP_API_KEYS": "dev:dev-client-key",
+    "OTP_ADMIN_KEYS": "dev-admin:dev-admin-key",
+    "TELNYX_API_KEY": "sandbox-key",
+    "TELNYX_FROM_NUMBER": "+13125550100",
+}
+
+_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SHA256 = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A configured key: only its SHA-256 digest is kept in memory, never the key."""
+
+    id: str
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    redis_url: str | None = None
+    data_dir: str = ".data"
+    secret: bytes = b""
+    api_keys: tuple[ApiKey, ...] = ()
+    admin_keys: tuple[ApiKey, ...] = ()
+    telnyx_api_key: str = ""
+    telnyx_base_url: str = TELNYX_URL
+    telnyx_public_keys: tuple[str, ...] = ()
+    telnyx_messaging_profile_id: str | None = None
+    telnyx_from_number: str | None = None
+    telnyx_timeout: float = 10.0
+    public_base_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    key_prefix: str = "otp"
+    app_name: str = "otp-service"
+    code_length: int = 6
+    ttl_seconds: int = 600
+    max_attempts: int = 5
+    max_sends: int = 5
+    resend_cooldown_seconds: int = 30
+    retention_seconds: int = 3600
+    failure_limit: int = 100
+    lockout_seconds: int = 3600
+    idempotency_ttl_seconds: int = 86400
+    max_body_bytes: int = 16384
+    # Development without a Telnyx key of its own: `serve` starts the sandbox.
+    uses_sandbox: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def webhook_url(self) -> str | None:
+        if not self.public_base_url:
+            return None
+        return self.public_base_url.rstrip("/") + "/v1/webhooks/telnyx"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); raise ``ConfigError``."""
+        env = _Env(os.environ if environ is None else environ)
+        mode = env.choice("OTP_ENV", ("development", "production"), "development")
+        production = mode == "production"
+        if not production:
+            env.defaults = DEV_DEFAULTS
+
+        secret = env.required("OTP_SECRET")
+        if production and len(secret.encode()) < 32:
+            raise ConfigError("OTP_SECRET must be at least 32 bytes in production")
+        own_telnyx_key = env.optional_own("TELNYX_API_KEY")
+        telnyx_key = env.required("TELNYX_API_KEY")
+        redis_url = env.optional("REDIS_URL")
+        if production and not redis_url:
+            raise ConfigError("REDIS_URL is required in production (no embedded Redis there)")
+        public_keys = tuple(_split(env.optional("TELNYX_PUBLIC_KEYS") or ""))
+        if production and not public_keys:
+            raise ConfigError("TELNYX_PUBLIC_KEYS is required in production (webhook signatures)")
+        for key in public_keys:
+            _check_public_key(key)
+        from_number = env.optional("TELNYX_FROM_NUMBER")
+        if from_number and not _E164.match(from_number):
+            raise ConfigError("TELNYX_FROM_NUMBER must be an E.164 number such as +13125550100")
+        profile_id = env.optional("TELNYX_MESSAGING_PROFILE_ID")
+        if production and not (from_number or profile_id):
+            raise ConfigError(
+                "TELNYX_FROM_NUMBER or TELNYX_MESSAGING_PROFILE_ID is required in production"
+            )
+        # Development talks to the sandbox unless a real Telnyx key was given.
+        default_url = TELNYX_URL if production or own_telnyx_key else SANDBOX_URL
+        base_url = env.optional("TELNYX_BASE_URL") or default_url
+        host = env.optional("HOST") or ("0.0.0.0" if production else "127.0.0.1")  # noqa: S104
+        port = env.integer("PORT", 8000, 1, 65535)
+        public_base_url = env.optional("OTP_PUBLIC_BASE_URL")
+        if public_base_url is None and not production and "OTP_PUBLIC_BASE_URL" not in env.environ:
+            public_base_url = f"http://127.0.0.1:{port}"  # where `serve` listens
+        code_length = env.integer("OTP_CODE_LENGTH", 6, 4, 10)
+        ttl = env.integer("OTP_TTL_SECONDS", 600, 60, 600)
+        return cls(
+            env=mode,
+            redis_url=redis_url,
+            data_dir=env.optional("OTP_DATA_DIR") or ".data",
+            secret=secret.encode(),
+            api_keys=_parse_keys("OTP_API_KEYS", env.required("OTP_API_KEYS")),
+            admin_keys=_parse_keys("OTP_ADMIN_KEYS", env.required("OTP_ADMIN_KEYS")),
+            telnyx_api_key=telnyx_key,
+            telnyx_base_url=base_url.rstrip("/"),
+            telnyx_public_keys=public_keys,
+            telnyx_messaging_profile_id=profile_id,
+            telnyx_from_number=from_number,
+            telnyx_timeout=env.number("TELNYX_TIMEOUT_SECONDS", 10.0, 0.1, 60.0),
+            public_base_url=public_base_url,
+            host=host,
+            port=port,
+            key_prefix=env.optional("OTP_KEY_PREFIX") or "otp",
+            app_name=env.optional("OTP_APP_NAME") or "otp-service",
+            code_length=code_length,
+            ttl_seconds=ttl,
+            max_attempts=env.integer("OTP_MAX_ATTEMPTS", 5, 1, 20),
+            max_sends=env.integer("OTP_MAX_SENDS", 5, 1, 20),
+            resend_cooldown_seconds=env.integer("OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
+            retention_seconds=env.integer("OTP_RETENTION_SECONDS", 3600, 0, 30 * 86400),
+            failure_limit=env.integer("OTP_FAILURE_LIMIT", 100, 1, 100),
+            lockout_seconds=env.integer("OTP_LOCKOUT_SECONDS", 3600, 1, 7 * 86400),
+            idempotency_ttl_seconds=env.integer(
+                "OTP_IDEMPOTENCY_TTL_SECONDS", 86400, 60, 7 * 86400
+            ),
+            max_body_bytes=env.integer("OTP_MAX_BODY_BYTES", 16384, 1024, 1048576),
+            uses_sandbox=not production and not own_telnyx_key,
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+class _Env:
+    """Typed reads of environment variables, with development defaults."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.defaults: Mapping[str, str] = {}
+
+    def optional(self, name: str) -> str | None:
+        value = self.environ.get(name, "").strip()
+        return value or self.defaults.get(name)
+
+    def optional_own(self, name: str) -> str | None:
+        """The value set in the environment itself, ignoring development defaults."""
+        return self.environ.get(name, "").strip() or None
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if not value:
+            raise ConfigError(f"{name} is required when OTP_ENV=production")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.optional(name) or default
+        if value not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer (got {raw!r})") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number (got {raw!r})") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
+        return value
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _parse_keys(name: str, value: str) -> tuple[ApiKey, ...]:
+    """Parse ``[id:]key`` or ``[id:]sha256:<hex>`` entries, comma-separated."""
+    keys = []
+    for entry in _split(value):
+        key_id, secret = None, entry
+        head, sep, rest = entry.partition(":")
+        if sep and head != "sha256" and _KEY_ID.match(head) and rest:
+            key_id, secret = head, rest
+        hashed = _SHA256.match(secret)
+        if hashed:
+            digest = bytes.fromhex(hashed.group(1))
+        elif secret.startswith("sha256:"):
+            raise ConfigError(f"{name}: a sha256: key must be 64 hexadecimal characters")
+        else:
+            if len(secret) < 8:
+                raise ConfigError(f"{name}: every key must be at least 8 characters")
+            digest = hashlib.sha256(secret.encode()).digest()
+        keys.append(ApiKey(id=key_id or "key-" + digest.hex()[:8], digest=digest))
+    if not keys:
+        raise ConfigError(f"{name} must list at least one key")
+    ids = [k.id for k in keys]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{name}: key ids must be unique")
+    return tuple(keys)
+
+
+def _check_public_key(value: str) -> None:
+    from otp_service.telnyx.webhooks import load_public_key
+
+    try:
+        load_public_key(value)
+    except ValueError:
+        raise ConfigError(
+            "TELNYX_PUBLIC_KEYS: every key must be a base64 Ed25519 public key (32 bytes)"
+        ) from None

@@ -1,0 +1,254 @@
+"""Every error the API answers with, and the one handler that renders it.
+
+Errors are RFC 9457 problem documents (``application/problem+json``) carrying a stable
+machine-readable ``code``. The service raises ``ServiceError`` subclasses; views never
+catch them; ``init_app`` turns them (and Werkzeug's HTTP errors, and a lost Redis) into
+problem documents. Nothing here ever echoes a code, a key or a secret.
+
+    ServiceError
+    ├── InvalidRequest            400/422 invalid_request
+    ├── Unauthorized              401 unauthorized
+    ├── InvalidSignature          401 invalid_signature
+    ├── Forbidden                 403 forbidden
+    ├── DestinationNotAllowed     403 destination_not_allowed
+    ├── NotFound                  404 not_found
+    ├── VerificationNotFound      404 verification_not_found
+    ├── MethodNotAllowed          405 method_not_allowed
+    ├── RecipientOptedOut         409 recipient_opted_out
+    ├── AlreadyApproved           409 already_approved
+    ├── RequestInProgress         409 request_in_progress
+    ├── PayloadTooLarge           413 payload_too_large
+    ├── UnsupportedMediaType      415 unsupported_media_type
+    ├── RateLimited               429 rate_limited (+ Retry-After, reason)
+    ├── MaxAttemptsReached        429 max_attempts_reached
+    ├── InternalError             500 internal_error
+    ├── ProviderError             502 provider_error
+    ├── ProviderUnavailable       503 provider_unavailable
+    └── StorageUnavailable        503 storage_unavailable
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import redis.exceptions
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+__all__ = [
+    "PROBLEM_JSON",
+    "REDIS_UNAVAILABLE",
+    "AlreadyApproved",
+    "DestinationNotAllowed",
+    "Forbidden",
+    "InternalError",
+    "InvalidRequest",
+    "InvalidSignature",
+    "MaxAttemptsReached",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "ProviderError",
+    "ProviderUnavailable",
+    "RateLimited",
+    "RecipientOptedOut",
+    "RequestInProgress",
+    "ServiceError",
+    "StorageUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "VerificationNotFound",
+    "init_app",
+    "problem_response",
+]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {
+            "type": f"urn:otp-service:problem:{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class InvalidRequest(ServiceError):
+    status, code, title = 422, "invalid_request", "Invalid request"
+
+
+class Unauthorized(ServiceError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="otp-service"'})
+        super().__init__(detail, **kwargs)
+
+
+class InvalidSignature(ServiceError):
+    status, code, title = 401, "invalid_signature", "Webhook signature not valid"
+
+
+class Forbidden(ServiceError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class DestinationNotAllowed(ServiceError):
+    status, code, title = 403, "destination_not_allowed", "Destination not allowed"
+
+
+class NotFound(ServiceError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class VerificationNotFound(ServiceError):
+    status, code, title = 404, "verification_not_found", "Verification not found"
+
+
+class MethodNotAllowed(ServiceError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class RecipientOptedOut(ServiceError):
+    status, code, title = 409, "recipient_opted_out", "Recipient opted out"
+
+
+class AlreadyApproved(ServiceError):
+    status, code, title = 409, "already_approved", "Verification already approved"
+
+
+class RequestInProgress(ServiceError):
+    status, code, title = 409, "request_in_progress", "Request in progress"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class RateLimited(ServiceError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str, *, reason: str, retry_after: float, **kwargs: Any) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            detail,
+            headers={"Retry-After": str(seconds)},
+            reason=reason,
+            retry_after=seconds,
+            **kwargs,
+        )
+
+
+class MaxAttemptsReached(ServiceError):
+    status, code, title = 429, "max_attempts_reached", "Maximum check attempts reached"
+
+
+class InternalError(ServiceError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+
+class ProviderError(ServiceError):
+    status, code, title = 502, "provider_error", "Messaging provider error"
+
+
+class ProviderUnavailable(ServiceError):
+    status, code, title = 503, "provider_unavailable", "Messaging provider unavailable"
+
+
+class StorageUnavailable(ServiceError):
+    status, code, title = 503, "storage_unavailable", "Storage unavailable"
+
+
+# Werkzeug's HTTP errors that requests can trigger before a view runs.
+_HTTP_ERRORS: dict[int, type[ServiceError]] = {
+    400: InvalidRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+# Redis failures that mean "storage is not reachable right now", as opposed to a bug.
+REDIS_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+)
+
+
+def problem_response(error: ServiceError) -> Response:
+    response = Response(json.dumps(error.to_dict()), status=error.status, mimetype=PROBLEM_JSON)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> ServiceError:
+    status = exc.code or 500
+    cls = _HTTP_ERRORS.get(status)
+    if cls is None:
+        return ServiceError(exc.name, status=status) if status < 500 else InternalError()
+    error = cls(status=400) if cls is InvalidRequest else cls()
+    if cls is MethodNotAllowed and getattr(exc, "valid_methods", None):
+        error.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return error
+
+
+def init_app(app: Flask) -> None:
+    """Register the one renderer for every error the app can raise."""
+
+    @app.errorhandler(ServiceError)
+    def _service_error(error: ServiceError) -> Response:
+        return problem_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return problem_response(_from_http_exception(exc))
+
+    @app.errorhandler(redis.exceptions.RedisError)
+    def _redis_error(exc: redis.exceptions.RedisError) -> Response:
+        if isinstance(exc, REDIS_UNAVAILABLE):
+            log.warning("redis unavailable: %s", type(exc).__name__)
+            return problem_response(StorageUnavailable("Redis is not reachable; retry later"))
+        log.error("redis error: %s", type(exc).__name__)
+        return problem_response(InternalError())
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response(InternalError())

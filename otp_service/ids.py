@@ -1,0 +1,47 @@
+"""Verification ids and phone tags.
+
+A phone number's tag is a keyed digest of the number (16 base32 characters, 80 bits):
+it names the number's Redis keys and hash slot without putting the number in an id.
+A verification id is that tag followed by 16 random base32 characters, so the id alone
+finds the verification's slot and key in one round trip, and an id that does not match
+the format is refused before Redis is touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+__all__ = ["ID_PATTERN", "PhoneTagger", "b32", "new_suffix", "split_id"]
+
+ID_PATTERN = re.compile(r"^[a-z2-7]{32}$")
+TAG_LENGTH = 16
+
+
+def b32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").lower().rstrip("=")
+
+
+class PhoneTagger:
+    """Derives phone tags with a key of their own, derived from the server secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = hmac.new(secret, b"otp-service phone tag v1", hashlib.sha256).digest()
+
+    def tag(self, phone_number: str) -> str:
+        digest = hmac.new(self._key, phone_number.encode("ascii"), hashlib.sha256).digest()
+        return b32(digest[:10])
+
+
+def new_suffix() -> str:
+    return b32(secrets.token_bytes(10))
+
+
+def split_id(verification_id: str) -> tuple[str, str] | None:
+    """(tag, suffix) of a well-formed id, else None."""
+    if not ID_PATTERN.match(verification_id):
+        return None
+    return verification_id[:TAG_LENGTH], verification_id[TAG_LENGTH:]

@@ -1,0 +1,55 @@
+-- Check a code: compare HMACs, count the attempt, approve once, fail at the limit.
+-- Consecutive failures are also counted per phone number across its verifications; at
+-- the limit the number is locked out (checks and creates refused) for a cool-off.
+--
+-- KEYS[1] phone hash
+-- ARGV: now_ms, id ('' = the pending verification of this number), code_hmac,
+--       max_attempts, failure_limit, lockout_ms
+-- Returns {outcome, detail, fields...}; outcome one of
+--   approved | wrong | not_found | already_approved | max_attempts | inactive | locked
+local now = tonumber(ARGV[1])
+local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'h', 'at', 'nf', 'nu')
+if not cur[1] or (ARGV[2] ~= '' and cur[1] ~= ARGV[2]) then
+  return {'not_found', ''}
+end
+local status = cur[2]
+if status == 'p' and now >= tonumber(cur[3]) then
+  status = 'x'
+end
+if status == 'a' then
+  return {'already_approved', ''}
+end
+if ARGV[2] == '' and status ~= 'p' then
+  return {'not_found', ''}
+end
+local attempts = tonumber(cur[5])
+local max_attempts = tonumber(ARGV[4])
+if status == 'f' and attempts >= max_attempts then
+  return {'max_attempts', ''}
+end
+if status ~= 'p' then
+  return {'inactive', '', unpack(redis.call('HGETALL', KEYS[1]))}
+end
+if cur[7] and tonumber(cur[7]) > now then
+  return {'locked', cur[7]}
+end
+
+if cur[4] == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0)
+  return {'approved', '', unpack(redis.call('HGETALL', KEYS[1]))}
+end
+
+attempts = attempts + 1
+local failures = tonumber(cur[6] or '0') + 1
+redis.call('HSET', KEYS[1], 'at', attempts, 'nf', failures)
+if attempts >= max_attempts then
+  redis.call('HSET', KEYS[1], 'st', 'f')
+end
+if failures >= tonumber(ARGV[5]) then
+  local until_ms = now + tonumber(ARGV[6])
+  redis.call('HSET', KEYS[1], 'nu', until_ms, 'nf', 0)
+  if redis.call('PTTL', KEYS[1]) < until_ms - now then
+    redis.call('PEXPIRE', KEYS[1], until_ms - now)
+  end
+end
+return {'wrong', '', unpack(redis.call('HGETALL', KEYS[1]))}

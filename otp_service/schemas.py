@@ -1,0 +1,99 @@
+"""Request bodies, validated with marshmallow. Schemas are built once, at import.
+
+Unknown fields are refused; strings must be strings and integers integers (no "6", no
+6.0, no true); phone numbers must already be E.164 and valid for their country; codes
+are ASCII digits only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+__all__ = [
+    "CHECK_BY_PHONE",
+    "CHECK_CODE",
+    "CREATE_VERIFICATION",
+    "E164",
+    "normalize_phone",
+    "ValidationError",
+]
+
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+CODE = re.compile(r"[0-9]{4,10}")
+LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}\Z")
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
+
+
+def normalize_phone(value: Any) -> str:
+    """The E.164 form of a valid phone number, or ``ValidationError``."""
+    if not isinstance(value, str) or not E164.fullmatch(value):
+        raise ValidationError("must be an E.164 phone number such as +14155550123")
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError("must be an E.164 phone number such as +14155550123") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError("is not a valid phone number for its country")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class PhoneNumber(fields.Field):
+    default_error_messages = {"invalid": "must be an E.164 phone number such as +14155550123"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return normalize_phone(value)
+
+
+class Code(fields.Field):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not CODE.fullmatch(value):
+            raise ValidationError("must be a string of 4 to 10 ASCII digits")
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """An integer that is a JSON integer: not a boolean, a float or a string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be an integer")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class CreateVerificationSchema(_Strict):
+    phone_number = PhoneNumber(required=True)
+    channel = fields.String(load_default="sms", validate=validate.OneOf(["sms", "whatsapp"]))
+    locale = fields.String(
+        validate=validate.Regexp(LOCALE, error="must be a locale like en or pt-BR")
+    )
+    code_length = StrictInteger(validate=validate.Range(min=4, max=10))
+    ttl_seconds = StrictInteger(validate=validate.Range(min=60, max=600))
+    app_name = fields.String(validate=validate.Length(min=1, max=30))
+
+    @validates("app_name")
+    def _printable(self, value: str, **kwargs: Any) -> None:
+        if not PRINTABLE.fullmatch(value):
+            raise ValidationError("must not contain control characters")
+
+
+class CheckCodeSchema(_Strict):
+    code = Code(required=True)
+
+
+class CheckByPhoneSchema(_Strict):
+    phone_number = PhoneNumber(required=True)
+    code = Code(required=True)
+
+
+CREATE_VERIFICATION = CreateVerificationSchema()
+CHECK_CODE = CheckCodeSchema()
+CHECK_BY_PHONE = CheckByPhoneSchema()

@@ -1,0 +1,385 @@
+"""The verification service: create/resend, check, get, cancel. No Flask, no HTTP.
+
+A create is at most two Redis round trips around the Telnyx call: ``create.lua`` decides
+and writes (keeping an undo record), the message goes out, then ``record.lua`` stores
+the message id — or ``undo.lua`` restores the previous state when Telnyx provably did
+not take the message. A check is one round trip (``check.lua``), a get one HGETALL.
+
+What a failed send leaves behind (documented in the README):
+- Telnyx refused (4xx/5xx answer) or was unreachable before the request left: the
+  verification is rolled back — a new one disappears, a resend's previous code works
+  again — and the answer is 502 ``provider_error`` / 503 ``provider_unavailable``.
+- Telnyx did not answer in time after the request left: the message may arrive, so the
+  new code stands; the verification keeps ``delivery.status: null`` with an error
+  ``provider_timeout`` and the answer is 503 ``provider_unavailable`` with its id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from otp_service import errors, ids
+from otp_service.codes import CodeHasher, generate_code
+from otp_service.config import Settings
+from otp_service.delivery import (
+    Delivery,
+    DeliveryRejected,
+    DeliveryUnavailable,
+    SenderInfo,
+    render_text,
+)
+from otp_service.store import Store
+
+__all__ = ["CreateRequest", "Result", "VerificationService", "iso_time"]
+
+STATUSES = {"p": "pending", "a": "approved", "c": "canceled", "f": "failed"}
+CHANNELS = {"sms": "s", "whatsapp": "w"}
+CHANNEL_NAMES = {v: k for k, v in CHANNELS.items()}
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    phone_number: str
+    channel: str = "sms"
+    locale: str | None = None
+    code_length: int | None = None
+    ttl_seconds: int | None = None
+    app_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """An HTTP-agnostic answer: status code and body, and whether it was replayed."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def iso_time(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _fields(flat: list[bytes]) -> dict[str, str]:
+    """HGETALL's flat reply as text; binary fields (the code HMAC, the undo record) dropped."""
+    out = {}
+    for i in range(0, len(flat), 2):
+        name = flat[i].decode()
+        if name not in ("h", "u"):
+            out[name] = flat[i + 1].decode()
+    return out
+
+
+class VerificationService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        delivery: Delivery,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.delivery = delivery
+        self.clock = clock
+        self.sleep = sleep
+        self.tagger = ids.PhoneTagger(settings.secret)
+        self.hasher = CodeHasher(settings.secret)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- create / resend ----------------------------------------------------------------
+    def create(
+        self,
+        request: CreateRequest,
+        *,
+        client_id: str,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> Result:
+        if idempotency_key is None:
+            return self._create(request)
+        return self._idempotent(client_id, idempotency_key, fingerprint, request)
+
+    def _create(self, request: CreateRequest) -> Result:
+        s = self.settings
+        phone = request.phone_number
+        tag = self.tagger.tag(phone)
+        key = self.store.phone_key(tag)
+        ttl = request.ttl_seconds or s.ttl_seconds
+        code = generate_code(request.code_length or s.code_length)
+        token = secrets.token_hex(8)
+        now = self.now_ms()
+        outcome, detail, *flat = self.store.run(
+            "create",
+            [key, self.store.optout_key(tag)],
+            [
+                now,
+                phone,
+                ids.new_suffix(),
+                self.hasher.digest(tag, code),
+                ttl * 1000,
+                s.max_sends,
+                s.resend_cooldown_seconds * 1000,
+                CHANNELS[request.channel],
+                s.retention_seconds * 1000,
+                token,
+            ],
+        )
+        outcome = outcome.decode()
+        if outcome not in ("created", "resent"):
+            raise self._create_refusal(outcome, int(detail or 0), now)
+        fields = _fields(flat)
+        suffix = fields["id"]
+        text = render_text(
+            code=code,
+            app_name=request.app_name or s.app_name,
+            ttl_seconds=ttl,
+            locale=request.locale,
+        )
+        del code
+        try:
+            sent = self.delivery.send(to=phone, text=text, channel=request.channel)
+        except DeliveryRejected as exc:
+            self.store.run("undo", [key], [token])
+            raise errors.ProviderError(
+                exc.detail, provider_status=exc.status_code, provider_codes=list(exc.codes)
+            ) from exc
+        except DeliveryUnavailable as exc:
+            if not exc.maybe_sent:
+                self.store.run("undo", [key], [token])
+                raise errors.ProviderUnavailable(exc.detail) from exc
+            self._record(key, suffix, token, "", exc.sender, "", _timeout_errors())
+            raise errors.ProviderUnavailable(
+                "Telnyx did not answer in time; the message may still arrive",
+                verification_id=tag + suffix,
+            ) from exc
+        except Exception:
+            self.store.run("undo", [key], [token])
+            raise
+        fields = self._record(key, suffix, token, sent.message_id, sent.sender, sent.status, "")
+        status = 201 if outcome == "created" else 200
+        return Result(status, self._view(tag, fields))
+
+    def _record(
+        self,
+        key: str,
+        suffix: str,
+        token: str,
+        message_id: str,
+        sender: SenderInfo | None,
+        status: str | None,
+        errors_json: str,
+    ) -> dict[str, str]:
+        outcome, _detail, *flat = self.store.run(
+            "record",
+            [key],
+            [
+                suffix,
+                token,
+                message_id,
+                sender.encode() if sender else "",
+                status or "",
+                self.now_ms(),
+                errors_json,
+            ],
+        )
+        if outcome == b"gone":
+            raise errors.VerificationNotFound("the verification ended while its code was sent")
+        return _fields(flat)
+
+    def _create_refusal(self, outcome: str, detail: int, now: int) -> errors.ServiceError:
+        wait = max(0.0, (detail - now) / 1000)
+        if outcome == "opted_out":
+            return errors.RecipientOptedOut("this number has opted out of messages")
+        if outcome == "cooldown":
+            return errors.RateLimited(
+                "a code was sent moments ago; wait before asking for another",
+                reason="resend_cooldown",
+                retry_after=wait,
+            )
+        if outcome == "max_sends":
+            return errors.RateLimited(
+                "this verification has sent all the codes it may send",
+                reason="max_sends",
+                retry_after=wait,
+            )
+        if outcome == "locked":
+            return errors.RateLimited(
+                "too many failed checks for this number; try again later",
+                reason="too_many_failures",
+                retry_after=wait,
+            )
+        return errors.InternalError()
+
+    # -- idempotency --------------------------------------------------------------------
+    def _idempotent(
+        self, client_id: str, idempotency_key: str, fingerprint: str, request: CreateRequest
+    ) -> Result:
+        digest = hashlib.sha256(f"{client_id}\0{idempotency_key}".encode()).digest()
+        key = self.store.idempotency_key(ids.b32(digest[:10]))
+        running_ttl = self._running_seconds()
+        deadline = time.monotonic() + running_ttl
+        while True:
+            state, *rest = self.store.run(
+                "idempotency_claim", [key], [fingerprint, int(running_ttl * 1000)]
+            )
+            state = state.decode()
+            if state == "new":
+                break
+            if state == "conflict":
+                raise errors.InvalidRequest(
+                    "this Idempotency-Key was used with a different request",
+                    reason="idempotency_key_reused",
+                )
+            if state == "done":
+                return Result(int(rest[0]), json.loads(rest[1]), replayed=True)
+            if time.monotonic() > deadline:
+                raise errors.RequestInProgress(
+                    "a request with this Idempotency-Key is still being processed"
+                )
+            self.sleep(_POLL_SECONDS)
+        try:
+            result = self._create(request)
+        except BaseException:
+            self.store.redis.delete(key)
+            raise
+        pipe = self.store.pipeline()
+        pipe.hset(
+            key, mapping={"st": "done", "status": result.status, "body": json.dumps(result.body)}
+        )
+        pipe.expire(key, self.settings.idempotency_ttl_seconds)
+        pipe.execute()
+        return result
+
+    def _running_seconds(self) -> float:
+        """How long a first request may hold its Idempotency-Key before others give up."""
+        return self.settings.telnyx_timeout * 3 + 5
+
+    # -- check --------------------------------------------------------------------------
+    def check(self, verification_id: str, code: str) -> dict[str, Any]:
+        parts = ids.split_id(verification_id)
+        if parts is None:
+            raise errors.VerificationNotFound()
+        tag, suffix = parts
+        return self._check(tag, suffix, code)
+
+    def check_phone(self, phone_number: str, code: str) -> dict[str, Any]:
+        return self._check(self.tagger.tag(phone_number), "", code)
+
+    def _check(self, tag: str, suffix: str, code: str) -> dict[str, Any]:
+        s = self.settings
+        now = self.now_ms()
+        outcome, detail, *flat = self.store.run(
+            "check",
+            [self.store.phone_key(tag)],
+            [
+                now,
+                suffix,
+                self.hasher.digest(tag, code),
+                s.max_attempts,
+                s.failure_limit,
+                s.lockout_seconds * 1000,
+            ],
+        )
+        outcome = outcome.decode()
+        if outcome == "not_found":
+            raise errors.VerificationNotFound()
+        if outcome == "already_approved":
+            raise errors.AlreadyApproved("this verification was already approved")
+        if outcome == "max_attempts":
+            raise errors.MaxAttemptsReached("this verification has no check attempts left")
+        if outcome == "locked":
+            raise self._create_refusal("locked", int(detail), now)
+        view = self._view(tag, _fields(flat), now)
+        return {
+            "id": view["id"],
+            "status": view["status"],
+            "valid": outcome == "approved",
+            "attempts_remaining": view["attempts_remaining"],
+        }
+
+    # -- get / cancel -------------------------------------------------------------------
+    def get(self, verification_id: str) -> dict[str, Any]:
+        tag, suffix = self._split(verification_id)
+        raw = self.store.redis.hgetall(self.store.phone_key(tag))
+        fields = {k.decode(): v.decode() for k, v in raw.items() if k not in (b"h", b"u")}
+        if fields.get("id") != suffix:
+            raise errors.VerificationNotFound()
+        return self._view(tag, fields)
+
+    def cancel(self, verification_id: str) -> dict[str, Any]:
+        tag, suffix = self._split(verification_id)
+        outcome, _detail, *flat = self.store.run(
+            "cancel", [self.store.phone_key(tag)], [suffix, self.now_ms()]
+        )
+        if outcome == b"not_found":
+            raise errors.VerificationNotFound()
+        if outcome == b"already_approved":
+            raise errors.AlreadyApproved("an approved verification cannot be canceled")
+        return self._view(tag, _fields(flat))
+
+    @staticmethod
+    def _split(verification_id: str) -> tuple[str, str]:
+        parts = ids.split_id(verification_id)
+        if parts is None:
+            raise errors.VerificationNotFound()
+        return parts
+
+    # -- the verification object --------------------------------------------------------
+    def _view(self, tag: str, f: dict[str, str], now: int | None = None) -> dict[str, Any]:
+        s = self.settings
+        now = self.now_ms() if now is None else now
+        expires_at = int(f["ea"])
+        status = STATUSES[f["st"]]
+        if status == "pending" and now >= expires_at:
+            status = "expired"
+        sends = int(f["sn"])
+        resend_at = None
+        if status == "pending" and sends < s.max_sends:
+            resend_at = iso_time(int(f["ls"]) + s.resend_cooldown_seconds * 1000)
+        sender = SenderInfo.decode(f["sd"]).to_dict() if f.get("sd") else None
+        return {
+            "id": tag + f["id"],
+            "phone_number": f["ph"],
+            "channel": CHANNEL_NAMES[f["ch"]],
+            "status": status,
+            "created_at": iso_time(int(f["ca"])),
+            "expires_at": iso_time(expires_at),
+            "attempts_remaining": max(0, s.max_attempts - int(f["at"])),
+            "sends": sends,
+            "resend_available_at": resend_at,
+            "sender": sender,
+            "delivery": {
+                "message_id": f.get("mi"),
+                "status": f.get("ds"),
+                "updated_at": iso_time(int(f["du"])) if f.get("du") else None,
+                "errors": json.loads(f["de"]) if f.get("de") else [],
+            },
+        }
+
+
+def _timeout_errors() -> str:
+    return json.dumps(
+        [
+            {
+                "code": "provider_timeout",
+                "title": "Telnyx did not answer in time",
+                "detail": "the message may or may not have been sent",
+            }
+        ]
+    )

@@ -1,0 +1,90 @@
+"""Telnyx or Redis failing: a clear 502/503, and a defined state afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from otp_service import create_app
+from otp_service.redis_server import free_port
+from tests.conftest import ApiClient, FakeClock, Sandbox
+
+PHONE = "+13125550123"
+
+
+def create(client: ApiClient):
+    return client.post("/v1/verifications", json={"phone_number": PHONE})
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_telnyx_5xx_is_502_and_nothing_is_stored(client, sandbox: Sandbox, redis_client, status):
+    sandbox.fault(status=status, count=5)
+    response = create(client)
+    assert response.status_code == 502
+    problem = response.get_json()
+    assert problem["code"] == "provider_error"
+    assert problem["provider_status"] == status
+    assert redis_client.keys("*") == []
+    sandbox.http.delete("/_sandbox/faults")
+    assert create(client).status_code == 201
+
+
+def test_failed_resend_gives_back_the_previous_code(client, sandbox, clock: FakeClock):
+    vid = create(client).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    clock.advance(30)
+    sandbox.fault(status=500, count=5)
+    assert create(client).status_code == 502
+    sandbox.http.delete("/_sandbox/faults")
+    body = client.get(f"/v1/verifications/{vid}").get_json()
+    assert body["sends"] == 1
+    check = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert check.get_json()["valid"] is True
+
+
+def test_telnyx_timeout_is_503_and_the_new_code_stands(client, sandbox, redis_client):
+    sandbox.fault(latency_ms=3000, count=1)  # the app's Telnyx timeout is 2 s
+    response = create(client)
+    assert response.status_code == 503
+    problem = response.get_json()
+    assert problem["code"] == "provider_unavailable"
+    vid = problem["verification_id"]
+    body = client.get(f"/v1/verifications/{vid}").get_json()
+    assert body["status"] == "pending"
+    assert body["delivery"]["status"] is None
+    assert body["delivery"]["errors"][0]["code"] == "provider_timeout"
+    # Telnyx did take it: the code in the message that arrives works, and it went out once
+    [message] = sandbox.messages(PHONE)
+    check = client.post(f"/v1/verifications/{vid}/check", json={"code": sandbox.last_code(PHONE)})
+    assert check.get_json()["valid"] is True
+    assert len(sandbox.messages(PHONE)) == 1
+
+
+def test_telnyx_unreachable_is_503_and_nothing_is_stored(env, clock, redis_client):
+    env["TELNYX_BASE_URL"] = f"http://127.0.0.1:{free_port()}/v2"
+    app = create_app(env, clock=clock)
+    try:
+        response = create(ApiClient(app.test_client()))
+        assert response.status_code == 503
+        assert response.get_json()["code"] == "provider_unavailable"
+        assert "verification_id" not in response.get_json()
+        assert redis_client.keys("*") == []
+    finally:
+        app.extensions["otp"].close()
+
+
+def test_redis_down_is_503_and_the_service_recovers(client, sandbox, redis_server):
+    vid = create(client).get_json()["id"]
+    redis_server.stop()
+    try:
+        response = client.get(f"/v1/verifications/{vid}")
+        assert response.status_code == 503
+        assert response.get_json()["code"] == "storage_unavailable"
+        assert create(client).status_code == 503
+        assert client.flask.get("/readyz").status_code == 503
+        assert client.flask.get("/healthz").status_code == 200
+    finally:
+        redis_server.start()
+    assert client.flask.get("/readyz").status_code == 200
+    assert (
+        client.post("/v1/verifications", json={"phone_number": "+13125550124"}).status_code == 201
+    )

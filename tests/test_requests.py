@@ -1,0 +1,124 @@
+"""Bad requests get a clear problem+json answer and change nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ApiClient
+
+PHONE = "+13125550123"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "phone_number"),
+        ({"phone_number": "3125550123"}, "phone_number"),
+        ({"phone_number": "+1 312 555 0123"}, "phone_number"),
+        ({"phone_number": "+15551234567"}, "phone_number"),
+        ({"phone_number": 13125550123}, "phone_number"),
+        ({"phone_number": PHONE, "channel": "voice"}, "channel"),
+        ({"phone_number": PHONE, "code_length": 3}, "code_length"),
+        ({"phone_number": PHONE, "code_length": 11}, "code_length"),
+        ({"phone_number": PHONE, "code_length": "6"}, "code_length"),
+        ({"phone_number": PHONE, "code_length": 6.0}, "code_length"),
+        ({"phone_number": PHONE, "code_length": True}, "code_length"),
+        ({"phone_number": PHONE, "ttl_seconds": 59}, "ttl_seconds"),
+        ({"phone_number": PHONE, "ttl_seconds": 601}, "ttl_seconds"),
+        ({"phone_number": PHONE, "app_name": ""}, "app_name"),
+        ({"phone_number": PHONE, "app_name": "x" * 31}, "app_name"),
+        ({"phone_number": PHONE, "app_name": "a\nb"}, "app_name"),
+        ({"phone_number": PHONE, "locale": "en!"}, "locale"),
+        ({"phone_number": PHONE, "extra": 1}, "extra"),
+    ],
+)
+def test_invalid_create_bodies_are_422_and_send_nothing(client, sandbox, redis_client, body, field):
+    response = client.post("/v1/verifications", json=body)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["code"] == "invalid_request"
+    assert field in problem["errors"]
+    assert sandbox.messages() == []
+    assert redis_client.keys("*") == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["12345a", "١٢٣٤٥٦", "123 456", " 123456", "123456\n", "123", "12345678901", 123456, None],
+)
+def test_codes_must_be_strings_of_ascii_digits(client, code):
+    response = client.post(f"/v1/verifications/{'a' * 32}/check", json={"code": code})
+    assert response.status_code == 422
+    assert "code" in response.get_json()["errors"]
+
+
+def test_malformed_json_is_400(client):
+    response = client.post(
+        "/v1/verifications", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_request"
+
+
+def test_a_json_array_is_400(client):
+    response = client.post("/v1/verifications", json=[PHONE])
+    assert response.status_code == 400
+
+
+def test_a_non_json_body_is_415(client):
+    response = client.post(
+        "/v1/verifications",
+        data="phone_number=%2B13125550123",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+    assert response.get_json()["code"] == "unsupported_media_type"
+
+
+def test_a_body_over_the_limit_is_413(client):
+    response = client.post(
+        "/v1/verifications",
+        data=b"{" + b" " * 20000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.get_json()["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer", "Bearer wrong-key-123", "Basic dGVzdDp0ZXN0", "test-client-key"],
+)
+def test_requests_without_a_valid_key_are_401(app, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = app.test_client().post(
+        "/v1/verifications", json={"phone_number": PHONE}, headers=headers
+    )
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_unknown_routes_and_methods_are_problem_documents(client):
+    assert client.get("/v1/nothing-here").get_json()["code"] == "not_found"
+    response = client.flask.delete("/v1/verifications")
+    assert response.status_code == 405
+    assert response.get_json()["code"] == "method_not_allowed"
+
+
+def test_hashed_api_keys_are_accepted(env, clock):
+    import hashlib
+
+    from otp_service import create_app
+
+    digest = hashlib.sha256(b"a-hashed-client-key").hexdigest()
+    env["OTP_API_KEYS"] = f"hashed:sha256:{digest}"
+    app = create_app(env, clock=clock)
+    try:
+        client = ApiClient(app.test_client(), "a-hashed-client-key")
+        assert client.get(f"/v1/verifications/{'a' * 32}").status_code == 404
+        wrong = ApiClient(app.test_client(), "sha256:" + digest)
+        assert wrong.get(f"/v1/verifications/{'a' * 32}").status_code == 401
+    finally:
+        app.extensions["otp"].close()

@@ -1,0 +1,276 @@
+"""The client API of the foundation: create/resend, check, get, cancel, idempotency."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import ApiClient, FakeClock, Sandbox
+
+PHONE = "+13125550123"
+
+
+def create(client: ApiClient, phone: str = PHONE, **body: object):
+    return client.post("/v1/verifications", json={"phone_number": phone, **body})
+
+
+def test_create_sends_a_code_and_stores_only_its_hmac(client, sandbox: Sandbox, redis_client):
+    response = create(client, app_name="Acme")
+    assert response.status_code == 201
+    body = response.get_json()
+    assert re.fullmatch(r"[a-z2-7]{32}", body["id"])
+    assert body["status"] == "pending"
+    assert body["phone_number"] == PHONE
+    assert body["channel"] == "sms"
+    assert body["attempts_remaining"] == 5
+    assert body["sends"] == 1
+    assert body["sender"] == {
+        "type": "long_code",
+        "from": "+13125550100",
+        "messaging_profile_id": None,
+    }
+    assert response.headers["Location"] == f"/v1/verifications/{body['id']}"
+    assert response.headers["Cache-Control"] == "no-store"
+
+    [message] = sandbox.messages(PHONE)
+    assert message["endpoint"] == "/v2/messages"
+    assert message["from"] == "+13125550100"
+    code = sandbox.last_code(PHONE)
+    assert len(code) == 6
+    assert message["text"] == (f"{code} is your Acme verification code. It expires in 10 minutes.")
+    assert body["delivery"]["message_id"] == message["id"]
+    assert body["delivery"]["status"] == "queued"
+
+    [key] = redis_client.keys("*")
+    stored = redis_client.hgetall(key)
+    assert all(code.encode() not in value for value in stored.values())
+    assert len(stored[b"h"]) == 16  # a truncated HMAC, not the code
+    assert 0 < redis_client.ttl(key) <= 600 + 3600
+
+
+def test_wrong_code_counts_one_attempt_and_right_code_approves_once(client, sandbox):
+    vid = create(client).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    wrong = "000000" if code != "000000" else "111111"
+
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong})
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "id": vid,
+        "status": "pending",
+        "valid": False,
+        "attempts_remaining": 4,
+    }
+
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert response.get_json() == {
+        "id": vid,
+        "status": "approved",
+        "valid": True,
+        "attempts_remaining": 4,
+    }
+
+    again = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert again.status_code == 409
+    assert again.mimetype == "application/problem+json"
+    assert again.get_json()["code"] == "already_approved"
+    assert client.get(f"/v1/verifications/{vid}").get_json()["status"] == "approved"
+
+
+def test_code_expires_at_its_ttl(client, sandbox, clock: FakeClock):
+    vid = create(client, ttl_seconds=60).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    clock.advance(60)
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "expired"
+    assert response.get_json()["valid"] is False
+    assert client.get(f"/v1/verifications/{vid}").get_json()["status"] == "expired"
+
+
+def test_code_is_valid_until_just_before_expiry(client, sandbox, clock: FakeClock):
+    vid = create(client, ttl_seconds=60).get_json()["id"]
+    clock.advance(59.9)
+    code = sandbox.last_code(PHONE)
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert response.get_json()["valid"] is True
+
+
+def test_five_wrong_codes_fail_the_verification_and_the_right_one_no_longer_works(client, sandbox):
+    vid = create(client).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    wrong = "000000" if code != "000000" else "111111"
+    for remaining in (4, 3, 2, 1):
+        body = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong}).get_json()
+        assert body["attempts_remaining"] == remaining
+        assert body["status"] == "pending"
+    body = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong}).get_json()
+    assert body == {"id": vid, "status": "failed", "valid": False, "attempts_remaining": 0}
+
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert response.status_code == 429
+    assert response.get_json()["code"] == "max_attempts_reached"
+    assert client.get(f"/v1/verifications/{vid}").get_json()["status"] == "failed"
+
+
+def test_resend_kills_the_old_code_and_keeps_the_id(client, sandbox, clock: FakeClock):
+    first = create(client).get_json()
+    old_code = sandbox.last_code(PHONE)
+    clock.advance(30)
+    response = create(client)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["id"] == first["id"]
+    assert body["sends"] == 2
+    assert len(sandbox.messages(PHONE)) == 2
+    new_code = sandbox.last_code(PHONE)
+    vid = body["id"]
+    if new_code != old_code:
+        old = client.post(f"/v1/verifications/{vid}/check", json={"code": old_code})
+        assert old.get_json()["valid"] is False
+    new = client.post(f"/v1/verifications/{vid}/check", json={"code": new_code})
+    assert new.get_json()["valid"] is True
+
+
+def test_resend_within_the_cooldown_is_refused_with_retry_after(client, sandbox, clock):
+    create(client)
+    clock.advance(10)
+    response = create(client)
+    assert response.status_code == 429
+    problem = response.get_json()
+    assert problem["code"] == "rate_limited"
+    assert problem["reason"] == "resend_cooldown"
+    assert response.headers["Retry-After"] == "20"
+    assert len(sandbox.messages(PHONE)) == 1
+
+
+def test_sends_stop_at_the_limit(client, sandbox, clock):
+    for _ in range(5):
+        assert create(client).status_code in (200, 201)
+        clock.advance(30)
+    response = create(client)
+    assert response.status_code == 429
+    assert response.get_json()["reason"] == "max_sends"
+    assert len(sandbox.messages(PHONE)) == 5
+    assert create(client).get_json()["code"] == "rate_limited"
+
+
+def test_a_new_verification_starts_after_approval(client, sandbox):
+    first = create(client).get_json()["id"]
+    client.post(f"/v1/verifications/{first}/check", json={"code": sandbox.last_code(PHONE)})
+    response = create(client)
+    assert response.status_code == 201
+    second = response.get_json()["id"]
+    assert second != first
+    assert second[:16] == first[:16]  # same phone, same tag and slot
+    assert client.get(f"/v1/verifications/{first}").status_code == 404
+
+
+def test_check_by_phone_number(client, sandbox):
+    vid = create(client).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    response = client.post("/v1/verifications/check", json={"phone_number": PHONE, "code": code})
+    assert response.get_json() == {
+        "id": vid,
+        "status": "approved",
+        "valid": True,
+        "attempts_remaining": 5,
+    }
+    again = client.post("/v1/verifications/check", json={"phone_number": PHONE, "code": code})
+    assert again.status_code == 409
+
+
+def test_check_by_phone_without_a_pending_verification_is_404(client):
+    response = client.post(
+        "/v1/verifications/check", json={"phone_number": PHONE, "code": "123456"}
+    )
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "verification_not_found"
+
+
+def test_cancel_stops_the_code_at_once(client, sandbox):
+    vid = create(client).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    response = client.post(f"/v1/verifications/{vid}/cancel")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "canceled"
+    check = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert check.get_json() == {
+        "id": vid,
+        "status": "canceled",
+        "valid": False,
+        "attempts_remaining": 5,
+    }
+    # a canceled verification is not pending: the next create starts a new one
+    assert create(client).status_code == 201
+
+
+def test_cancel_of_an_approved_verification_is_409(client, sandbox):
+    vid = create(client).get_json()["id"]
+    client.post(f"/v1/verifications/{vid}/check", json={"code": sandbox.last_code(PHONE)})
+    response = client.post(f"/v1/verifications/{vid}/cancel")
+    assert response.status_code == 409
+    assert response.get_json()["code"] == "already_approved"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/verifications/not-an-id",
+        "/v1/verifications/" + "a" * 31,
+        "/v1/verifications/" + "A" * 32,
+        "/v1/verifications/" + "a" * 32,
+    ],
+)
+def test_unknown_or_malformed_ids_are_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "verification_not_found"
+
+
+def test_a_code_only_works_for_its_own_verification(client, sandbox):
+    other = "+13125550124"
+    vid = create(client).get_json()["id"]
+    create(client, other)
+    other_code = sandbox.last_code(other)
+    if other_code != sandbox.last_code(PHONE):
+        response = client.post(f"/v1/verifications/{vid}/check", json={"code": other_code})
+        assert response.get_json()["valid"] is False
+
+
+def test_code_length_is_honoured(client, sandbox):
+    create(client, code_length=8)
+    assert len(sandbox.last_code(PHONE)) == 8
+
+
+def test_idempotent_create_returns_the_same_answer_and_sends_once(client, sandbox):
+    headers = {"Idempotency-Key": "req-1"}
+    first = client.post("/v1/verifications", json={"phone_number": PHONE}, headers=headers)
+    second = client.post("/v1/verifications", json={"phone_number": PHONE}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json() == second.get_json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert len(sandbox.messages(PHONE)) == 1
+
+
+def test_idempotency_key_with_another_body_is_422(client, sandbox):
+    headers = {"Idempotency-Key": "req-2"}
+    client.post("/v1/verifications", json={"phone_number": PHONE}, headers=headers)
+    other = client.post("/v1/verifications", json={"phone_number": "+13125550124"}, headers=headers)
+    assert other.status_code == 422
+    assert other.get_json()["code"] == "invalid_request"
+    assert other.get_json()["reason"] == "idempotency_key_reused"
+    assert sandbox.messages("+13125550124") == []
+
+
+def test_idempotency_keys_belong_to_one_api_key(app, client, sandbox):
+    headers = {"Idempotency-Key": "shared"}
+    client.post("/v1/verifications", json={"phone_number": PHONE}, headers=headers)
+    from tests.conftest import ADMIN_KEY
+
+    other_key = ApiClient(app.test_client(), ADMIN_KEY)
+    response = other_key.post(
+        "/v1/verifications", json={"phone_number": "+13125550124"}, headers=headers
+    )
+    assert response.status_code == 201
