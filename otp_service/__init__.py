@@ -20,6 +20,9 @@ class Services:
     store: Any
     telnyx: Any
     verifications: Any
+    optouts: Any
+    events: Any
+    webhook_keys: list[Any]
 
     def close(self) -> None:
         self.telnyx.close()
@@ -37,8 +40,11 @@ def create_app(
     from otp_service import api, errors
     from otp_service.config import ConfigError, Settings
     from otp_service.delivery import Delivery
+    from otp_service.events import WebhookEvents
+    from otp_service.ids import PhoneTagger
+    from otp_service.optouts import OptOutStore
     from otp_service.store import Store, connect
-    from otp_service.telnyx import TelnyxClient
+    from otp_service.telnyx import TelnyxClient, load_public_key
     from otp_service.verification import VerificationService
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
@@ -63,11 +69,16 @@ def create_app(
         messaging_profile_id=settings.telnyx_messaging_profile_id,
         webhook_url=settings.webhook_url,
     )
+    tagger = PhoneTagger(settings.secret)
+    optouts = OptOutStore(store, tagger, clock)
     app.extensions["otp"] = Services(
         settings=settings,
         store=store,
         telnyx=telnyx,
-        verifications=VerificationService(settings, store, delivery, clock=clock),
+        verifications=VerificationService(settings, store, delivery, optouts, clock=clock),
+        optouts=optouts,
+        events=WebhookEvents(store, tagger, optouts, clock),
+        webhook_keys=[load_public_key(key) for key in settings.telnyx_public_keys],
     )
     errors.init_app(app)
     api.register(app)

@@ -73,6 +73,7 @@ class Settings:
     lockout_seconds: int = 3600
     idempotency_ttl_seconds: int = 86400
     max_body_bytes: int = 16384
+    webhook_max_bytes: int = 65536
     # Development without a Telnyx key of its own: `serve` starts the sandbox.
     uses_sandbox: bool = False
 
@@ -156,6 +157,7 @@ class Settings:
                 "OTP_IDEMPOTENCY_TTL_SECONDS", 86400, 60, 7 * 86400
             ),
             max_body_bytes=env.integer("OTP_MAX_BODY_BYTES", 16384, 1024, 1048576),
+            webhook_max_bytes=env.integer("OTP_WEBHOOK_MAX_BYTES", 65536, 4096, 1048576),
             uses_sandbox=not production and not own_telnyx_key,
         )
 

@@ -35,7 +35,8 @@ from otp_service.delivery import (
     SenderInfo,
     render_text,
 )
-from otp_service.store import Store
+from otp_service.optouts import OptOutStore
+from otp_service.store import HISTORY_MAX, Store
 
 __all__ = ["CreateRequest", "Result", "VerificationService", "iso_time"]
 
@@ -87,6 +88,7 @@ class VerificationService:
         settings: Settings,
         store: Store,
         delivery: Delivery,
+        optouts: OptOutStore,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -94,6 +96,7 @@ class VerificationService:
         self.settings = settings
         self.store = store
         self.delivery = delivery
+        self.optouts = optouts
         self.clock = clock
         self.sleep = sleep
         self.tagger = ids.PhoneTagger(settings.secret)
@@ -155,6 +158,8 @@ class VerificationService:
         try:
             sent = self.delivery.send(to=phone, text=text, channel=request.channel)
         except DeliveryRejected as exc:
+            if exc.opted_out:
+                self._recipient_opted_out(key, suffix, token, phone, exc)
             self.store.run("undo", [key], [token])
             raise errors.ProviderError(
                 exc.detail, provider_status=exc.status_code, provider_codes=list(exc.codes)
@@ -196,11 +201,35 @@ class VerificationService:
                 status or "",
                 self.now_ms(),
                 errors_json,
+                "",
+                HISTORY_MAX,
             ],
         )
         if outcome == b"gone":
             raise errors.VerificationNotFound("the verification ended while its code was sent")
         return _fields(flat)
+
+    def _recipient_opted_out(
+        self, key: str, suffix: str, token: str, phone: str, exc: DeliveryRejected
+    ) -> None:
+        """Telnyx refused the send because the recipient opted out (40300): remember the
+        opt-out, fail the verification, answer 409 — in one round trip."""
+        errors_json = json.dumps(
+            [{"code": code, "title": "Blocked due to STOP message"} for code in exc.codes]
+        )
+        sender = exc.sender.encode() if exc.sender else ""
+        batch = self.store.batch()
+        batch.script(
+            "record",
+            [key],
+            [suffix, token, "", sender, "", self.now_ms(), errors_json, "f", HISTORY_MAX],
+        )
+        self.optouts.add(phone, "send_error", batch=batch)
+        batch.execute()
+        raise errors.RecipientOptedOut(
+            "the recipient has opted out of messages (Telnyx error 40300)",
+            provider_codes=list(exc.codes),
+        ) from exc
 
     def _create_refusal(self, outcome: str, detail: int, now: int) -> errors.ServiceError:
         wait = max(0.0, (detail - now) / 1000)
@@ -369,8 +398,22 @@ class VerificationService:
                 "status": f.get("ds"),
                 "updated_at": iso_time(int(f["du"])) if f.get("du") else None,
                 "errors": json.loads(f["de"]) if f.get("de") else [],
+                "history": [_history_entry(e) for e in json.loads(f.get("dh") or "[]")],
             },
+            "link_clicks": int(f.get("lc", 0)),
         }
+
+
+def _history_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "event_type": entry["event_type"],
+        "status": entry["status"] or None,
+        "occurred_at": iso_time(entry["occurred_at"]),
+        "message_id": entry["message_id"],
+    }
+    if entry.get("errors"):
+        out["errors"] = entry["errors"]
+    return out
 
 
 def _timeout_errors() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from otp_service.api import ops, verifications
+from otp_service.api import ops, verifications, webhooks
 
 __all__ = ["register"]
 
@@ -12,3 +12,4 @@ __all__ = ["register"]
 def register(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(verifications.bp)
+    app.register_blueprint(webhooks.bp)

@@ -1,18 +1,23 @@
+-- include: delivery_apply
 -- Record the outcome of a send on the verification that asked for it, and drop its undo
--- record: from now on the new code stands.
+-- record: from now on the new code stands. Delivery events that arrived before this
+-- answer (parked by delivery_event.lua) are applied now.
 -- KEYS[1] phone hash
 -- ARGV: id, token, message_id ('' if unknown), sender, delivery_status ('' if unknown),
---       now_ms, errors_json ('' for none)
+--       now_ms, errors_json ('' for none), status ('' to keep, 'f' when the send failed
+--       for good, e.g. the recipient opted out), history_max
 -- Returns {outcome, detail, fields...}; outcome recorded | gone
-local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'ut')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'ut', 'pe')
 if cur[1] ~= ARGV[1] then
   return {'gone', ''}
 end
+-- the message this verification sent before is kept among the previous ones, so its
+-- late delivery events still find the verification (and only add to its history)
+if cur[2] then
+  local previous = cur[3] and (cur[3] .. ',' .. cur[2]) or cur[2]
+  redis.call('HSET', KEYS[1], 'mp', previous)
+end
 if ARGV[3] ~= '' then
-  if cur[2] then
-    local previous = cur[3] and (cur[3] .. ',' .. cur[2]) or cur[2]
-    redis.call('HSET', KEYS[1], 'mp', previous)
-  end
   redis.call('HSET', KEYS[1], 'mi', ARGV[3])
 else
   redis.call('HDEL', KEYS[1], 'mi')
@@ -28,7 +33,23 @@ if ARGV[7] ~= '' then
 else
   redis.call('HDEL', KEYS[1], 'de')
 end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'st', ARGV[8])
+end
 if cur[4] == ARGV[2] then
   redis.call('HDEL', KEYS[1], 'u', 'ut')
+end
+if cur[5] then
+  redis.call('HDEL', KEYS[1], 'pe')
+  local message_id = ARGV[3]
+  for _, event in ipairs(cjson.decode(cur[5])) do
+    if message_id == '' and ARGV[8] == '' then
+      message_id = event.message_id  -- the send timed out: the early event names it
+      redis.call('HSET', KEYS[1], 'mi', message_id)
+    end
+    if event.message_id == message_id then
+      apply_delivery(KEYS[1], event, tonumber(ARGV[9]))
+    end
+  end
 end
 return {'recorded', '', unpack(redis.call('HGETALL', KEYS[1]))}

@@ -1,0 +1,40 @@
+"""POST /v1/webhooks/telnyx: Telnyx's signed messaging events.
+
+The signature is checked over the raw bytes before anything parses them; only then is
+the body read as JSON. Every authentic event is answered 200 — duplicates and types we
+ignore included — because Telnyx retries anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, request
+
+from otp_service import errors
+from otp_service.api.http import json_response, services
+from otp_service.telnyx.webhooks import WebhookVerificationError, verify_webhook
+
+bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
+log = logging.getLogger(__name__)
+
+
+@bp.post("/telnyx")
+def telnyx() -> Response:
+    svc = services()
+    request.max_content_length = svc.settings.webhook_max_bytes
+    raw = request.get_data(cache=False)
+    try:
+        verify_webhook(raw, request.headers, svc.webhook_keys)
+    except WebhookVerificationError as exc:
+        log.warning("webhook refused: %s", exc.reason)
+        raise errors.InvalidSignature(
+            "the webhook is not signed by a trusted Telnyx key", reason=exc.reason
+        ) from None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidRequest("the body is not valid JSON", status=400) from None
+    event_type, outcome = svc.events.handle(body)
+    return json_response({"event_type": event_type, "result": outcome})

@@ -1,0 +1,158 @@
+"""What each authentic Telnyx webhook event changes. No Flask: the view verified it.
+
+- ``message.sent`` / ``message.finalized`` (deliveryUpdate): the delivery status and
+  history of the verification whose message it is (``delivery_event.lua``).
+- ``message.received`` (inboundMessage): STOP-like words opt the sender out, START-like
+  words opt it back in, anything else (HELP included) changes nothing.
+- ``message.link_click`` (replacedLinkClick): one more click on that verification.
+
+Each event is applied at most once (its id is remembered for 24 hours, in the number's
+hash slot, inside the same script that applies it) and costs one Redis round trip.
+Events that are malformed, for numbers or messages we do not know, or of types we do not
+handle are acknowledged and ignored: Telnyx would otherwise retry them for nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from otp_service.ids import PhoneTagger
+from otp_service.optouts import EVENT_TTL_MS, OptOutStore
+from otp_service.schemas import E164
+from otp_service.store import HISTORY_MAX, Store
+
+__all__ = ["START_WORDS", "STOP_WORDS", "WebhookEvents"]
+
+log = logging.getLogger(__name__)
+
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+DELIVERY_EVENTS = ("message.sent", "message.finalized")
+
+
+class WebhookEvents:
+    def __init__(
+        self,
+        store: Store,
+        tagger: PhoneTagger,
+        optouts: OptOutStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.tagger = tagger
+        self.optouts = optouts
+        self.clock = clock
+
+    def handle(self, body: Any) -> tuple[str, str]:
+        """Apply one event; return (event type, outcome) for logs and metrics."""
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            return "malformed", "ignored"
+        event_type = data.get("event_type")
+        if not event_type and data.get("record_type") == "link_clicked":
+            event_type = "message.link_click"
+        if not isinstance(event_type, str):
+            return "malformed", "ignored"
+        handler = {
+            "message.sent": self._delivery,
+            "message.finalized": self._delivery,
+            "message.received": self._inbound,
+            "message.link_click": self._link_click,
+        }.get(event_type)
+        if handler is None:
+            return "unknown", "ignored"
+        try:
+            outcome = handler(data)
+        except (KeyError, TypeError, ValueError, IndexError):
+            outcome = "ignored"
+        return event_type, outcome
+
+    def _delivery(self, data: dict[str, Any]) -> str:
+        payload = data["payload"]
+        recipient = payload["to"][0]
+        phone = _phone(recipient["phone_number"])
+        message_id = _text(payload["id"])
+        event_id = _text(data["id"])
+        status = _text(recipient.get("status") or "")
+        errors = [_error(e) for e in payload.get("errors") or []]
+        tag = self.tagger.tag(phone)
+        outcome = self.store.run(
+            "delivery_event",
+            [self.store.phone_key(tag), self.store.event_key(tag, event_id)],
+            [
+                message_id,
+                status,
+                self._ms(data.get("occurred_at")),
+                json.dumps(errors) if errors else "",
+                data["event_type"],
+                EVENT_TTL_MS,
+                HISTORY_MAX,
+            ],
+        )
+        return outcome.decode()
+
+    def _inbound(self, data: dict[str, Any]) -> str:
+        payload = data["payload"]
+        phone = _phone(payload["from"]["phone_number"])
+        keyword = _text(payload.get("text") or "").strip().upper()
+        at = self._ms(data.get("occurred_at"))
+        event_id = _text(data["id"])
+        if keyword in STOP_WORDS:
+            return self.optouts.add(phone, "inbound_stop", at_ms=at, event_id=event_id)
+        if keyword in START_WORDS:
+            return self.optouts.remove(phone, at_ms=at, event_id=event_id)
+        return "ignored"
+
+    def _link_click(self, data: dict[str, Any]) -> str:
+        phone = _phone(data["to"])
+        message_id = _text(data["message_id"])
+        event_id = data.get("id") or hashlib.sha256(
+            f"{message_id}|{data.get('time_clicked')}|{data.get('url')}".encode()
+        ).hexdigest()
+        tag = self.tagger.tag(phone)
+        outcome = self.store.run(
+            "link_click",
+            [self.store.phone_key(tag), self.store.event_key(tag, _text(event_id))],
+            [message_id, EVENT_TTL_MS],
+        )
+        return outcome.decode()
+
+    def _ms(self, value: Any) -> int:
+        """An ISO 8601 timestamp in ms; now when absent or unreadable."""
+        if isinstance(value, str):
+            try:
+                return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+            except ValueError:
+                pass
+        return int(self.clock() * 1000)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise ValueError("not a usable string")
+    return value
+
+
+def _phone(value: Any) -> str:
+    """Telnyx writes numbers as +E.164 (link clicks sometimes without the +)."""
+    phone = _text(value)
+    if not phone.startswith("+"):
+        phone = "+" + phone
+    if not E164.fullmatch(phone):
+        raise ValueError("not an E.164 number")
+    return phone
+
+
+def _error(error: Any) -> dict[str, str]:
+    if not isinstance(error, dict):
+        return {"code": "unknown", "title": str(error)[:200]}
+    out = {"code": str(error.get("code", "unknown")), "title": str(error.get("title", ""))}
+    if error.get("detail"):
+        out["detail"] = str(error["detail"])
+    return out

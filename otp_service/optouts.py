@@ -1,0 +1,130 @@
+"""Opt-outs: numbers that must not be texted, kept durably and checked before any send.
+
+The truth is one marker per number (``otp:{P}:o``, no TTL) in the number's own hash slot,
+which ``create.lua`` checks in the same atomic step that creates a verification. An index
+in one slot of its own lists them by time and by source for operators. Both are written
+in one round trip (a pipeline of two scripts, each atomic); both follow the same time
+rules (``optout_mark.lua``, ``optout_index.lua``), so a replayed or late event cannot
+make them disagree.
+
+Sources: ``inbound_stop`` (the recipient texted STOP), ``admin`` (an operator),
+``telnyx_sync`` (Telnyx's opt-out list), ``send_error`` (Telnyx refused a send: 40300).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from otp_service.ids import PhoneTagger
+from otp_service.store import Batch, Store
+
+__all__ = ["SOURCES", "OptOut", "OptOutStore"]
+
+SOURCES = ("inbound_stop", "admin", "telnyx_sync", "send_error")
+EVENT_TTL_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class OptOut:
+    phone_number: str
+    source: str
+    created_at: int  # ms
+
+
+class OptOutStore:
+    def __init__(
+        self, store: Store, tagger: PhoneTagger, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.tagger = tagger
+        self.clock = clock
+        self.index_keys = store.optout_index_keys(SOURCES)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def add(
+        self,
+        phone: str,
+        source: str,
+        *,
+        at_ms: int | None = None,
+        event_id: str | None = None,
+        batch: Batch | None = None,
+    ) -> str:
+        """Opt ``phone`` out; 'added', 'exists' or 'duplicate' (event already seen).
+
+        With ``batch`` the two writes are only queued (the answer is then 'queued')."""
+        return self._apply("add", phone, source, at_ms, event_id, batch)
+
+    def remove(
+        self,
+        phone: str,
+        *,
+        at_ms: int | None = None,
+        event_id: str | None = None,
+        batch: Batch | None = None,
+    ) -> str:
+        """Opt ``phone`` back in; 'removed', 'absent', 'newer' or 'duplicate'."""
+        return self._apply("remove", phone, "", at_ms, event_id, batch)
+
+    def _apply(
+        self,
+        action: str,
+        phone: str,
+        source: str,
+        at_ms: int | None,
+        event_id: str | None,
+        batch: Batch | None,
+    ) -> str:
+        if source and source not in SOURCES:
+            raise ValueError(f"unknown opt-out source {source!r}")
+        tag = self.tagger.tag(phone)
+        marker = self.store.optout_key(tag)
+        dedupe = self.store.event_key(tag, event_id) if event_id else marker
+        at = self._now_ms() if at_ms is None else at_ms
+        own = batch is None
+        batch = self.store.batch() if batch is None else batch
+        batch.script("optout_mark", [marker, dedupe], [action, phone, source, at, EVENT_TTL_MS])
+        source_index = SOURCES.index(source) + 1 if source else 0
+        batch.script("optout_index", self.index_keys, [action, phone, source_index, at])
+        if not own:
+            return "queued"
+        outcome, _indexed = batch.execute()
+        return outcome.decode()
+
+    def get(self, phone: str) -> OptOut | None:
+        raw = self.store.redis.hgetall(self.store.optout_key(self.tagger.tag(phone)))
+        if not raw:
+            return None
+        return OptOut(phone, raw[b"src"].decode(), int(raw[b"at"]))
+
+    def list(
+        self,
+        *,
+        source: str | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> tuple[list[OptOut], int]:
+        """One page of opt-outs, oldest first, and how many match in all."""
+        keys = self.index_keys
+        zset = keys[2 + SOURCES.index(source)] if source else keys[0]
+        low = "-inf" if created_after is None else created_after
+        high = "+inf" if created_before is None else created_before
+        pipe = self.store.pipeline()
+        pipe.zcount(zset, low, high)
+        pipe.zrangebyscore(zset, low, high, start=offset, num=limit, withscores=True)
+        total, rows = pipe.execute()
+        if not rows:
+            return [], total
+        phones = [member for member, _score in rows]
+        sources = self.store.redis.hmget(keys[1], phones)
+        items = [
+            OptOut(member.decode(), SOURCES[int(src) - 1] if src else "admin", int(score))
+            for (member, score), src in zip(rows, sources, strict=True)
+        ]
+        return items, total
