@@ -112,9 +112,12 @@ class WebhookEvents:
     def _link_click(self, data: dict[str, Any]) -> str:
         phone = _phone(data["to"])
         message_id = _text(data["message_id"])
-        event_id = data.get("id") or hashlib.sha256(
-            f"{message_id}|{data.get('time_clicked')}|{data.get('url')}".encode()
-        ).hexdigest()
+        event_id = (
+            data.get("id")
+            or hashlib.sha256(
+                f"{message_id}|{data.get('time_clicked')}|{data.get('url')}".encode()
+            ).hexdigest()
+        )
         tag = self.tagger.tag(phone)
         outcome = self.store.run(
             "link_click",

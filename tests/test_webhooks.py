@@ -48,8 +48,12 @@ def post_event(
 
 
 def delivery_event(
-    message_id: str, status: str, event_type: str = "message.finalized", *,
-    event_id: str | None = None, errors: list[dict[str, str]] | None = None,
+    message_id: str,
+    status: str,
+    event_type: str = "message.finalized",
+    *,
+    event_id: str | None = None,
+    errors: list[dict[str, str]] | None = None,
     occurred_at: str = "2027-01-15T08:00:00.000Z",
 ) -> dict[str, Any]:
     return {
@@ -152,7 +156,8 @@ def test_unauthentic_events_are_401_and_change_nothing(client, verification, red
         response = _unsigned(client, payload, headers)
     elif case == "malformed":
         response = _unsigned(
-            client, payload,
+            client,
+            payload,
             {"telnyx-timestamp": str(now), "telnyx-signature-ed25519": "not base64!"},
         )
     elif case == "wrong_key":
@@ -240,8 +245,9 @@ def test_event_for_an_unknown_message_is_ignored(client, verification):
     assert result.get_json()["result"] == "unknown"
 
 
-@pytest.mark.parametrize("word", ["STOP", "stop", "  Stop  ", "STOPALL", "unsubscribe", "CANCEL",
-                                  "end", "QUIT"])
+@pytest.mark.parametrize(
+    "word", ["STOP", "stop", "  Stop  ", "STOPALL", "unsubscribe", "CANCEL", "end", "QUIT"]
+)
 def test_stop_words_opt_the_number_out(client, sandbox, redis_client, word):
     assert post_event(client, inbound_event(word)).get_json()["result"] == "added"
     response = create(client)
