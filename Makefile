@@ -16,13 +16,25 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	exec $(BIN)/otp-service serve
 
-## test: install, then run the whole suite (real redis-server, real HTTP)
+## test: install, then run the whole suite (real redis-server, real HTTP); the Telnyx
+## contract tests run against the sandbox here, never against a TELNYX_BASE_URL you exported
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	env -u TELNYX_BASE_URL -u TELNYX_API_KEY $(BIN)/python -m pytest
 
 ## contract: run the Telnyx contract suite against TELNYX_BASE_URL (the sandbox if unset)
 contract: $(STAMP)
 	$(BIN)/python -m pytest -m contract tests/telnyx
+
+## bench: install (with the bench extra), then measure otp-service against the stack's
+## limit on loopback (bench/README.md); writes bench/results.{json,md,png}, exits 1 on a
+## missed target
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
 
 ## sandbox: only the local Telnyx stand-in on 127.0.0.1:8001
 sandbox: $(STAMP)

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-__all__ = ["Services", "create_app"]
+__all__ = ["Services", "build_services", "create_app"]
 
 
 @dataclass
@@ -20,9 +20,12 @@ class Services:
     store: Any
     telnyx: Any
     verifications: Any
+    factors: Any
     optouts: Any
     events: Any
     webhook_keys: list[Any]
+    audit: Any = None
+    admin: Any = None
 
     def close(self) -> None:
         self.telnyx.close()
@@ -37,50 +40,15 @@ def create_app(
 ) -> Flask:
     """Build the app from ``config``: Settings, a mapping of environment variables (tests),
     or None for the process environment."""
-    from otp_service import api, errors
-    from otp_service.config import ConfigError, Settings
-    from otp_service.delivery import Delivery
-    from otp_service.events import WebhookEvents
-    from otp_service.ids import PhoneTagger
-    from otp_service.optouts import OptOutStore
-    from otp_service.store import Store, connect
-    from otp_service.telnyx import TelnyxClient, load_public_key
-    from otp_service.verification import VerificationService
+    from otp_service import api, errors, logs
+    from otp_service.config import Settings
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
-    if not settings.redis_url:
-        raise ConfigError(
-            "REDIS_URL is not set: start the service with `otp-service serve`, which starts "
-            "an embedded redis-server, or point REDIS_URL at one"
-        )
-
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    store = Store(connect(settings.redis_url), prefix=settings.key_prefix)
-    telnyx = TelnyxClient(
-        settings.telnyx_api_key,
-        base_url=settings.telnyx_base_url,
-        timeout=settings.telnyx_timeout,
-        transport=telnyx_transport,
-    )
-    delivery = Delivery(
-        telnyx,
-        from_number=settings.telnyx_from_number,
-        messaging_profile_id=settings.telnyx_messaging_profile_id,
-        webhook_url=settings.webhook_url,
-    )
-    tagger = PhoneTagger(settings.secret)
-    optouts = OptOutStore(store, tagger, clock)
-    app.extensions["otp"] = Services(
-        settings=settings,
-        store=store,
-        telnyx=telnyx,
-        verifications=VerificationService(settings, store, delivery, optouts, clock=clock),
-        optouts=optouts,
-        events=WebhookEvents(store, tagger, optouts, clock),
-        webhook_keys=[load_public_key(key) for key in settings.telnyx_public_keys],
-    )
+    app.extensions["otp"] = build_services(settings, telnyx_transport=telnyx_transport, clock=clock)
     errors.init_app(app)
+    logs.init_app(app)
     api.register(app)
 
     @app.after_request
@@ -89,3 +57,51 @@ def create_app(
         return response
 
     return app
+
+
+def build_services(
+    settings: Any, *, telnyx_transport: Any = None, clock: Callable[[], float] = time.time
+) -> Services:
+    """Everything the app (and the CLI's operator commands) work with, built from Settings."""
+    from otp_service.admin import AdminService
+    from otp_service.audit import AuditLog
+    from otp_service.config import ConfigError
+    from otp_service.delivery import Delivery
+    from otp_service.events import WebhookEvents
+    from otp_service.factors import FactorService
+    from otp_service.ids import PhoneTagger
+    from otp_service.metrics import observe_telnyx
+    from otp_service.optouts import OptOutStore
+    from otp_service.store import Store, connect
+    from otp_service.telnyx import TelnyxClient, load_public_key
+    from otp_service.verification import VerificationService
+
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL is not set: start the service with `otp-service serve`, which starts "
+            "an embedded redis-server, or point REDIS_URL at one"
+        )
+    store = Store(connect(settings.redis_url), prefix=settings.key_prefix)
+    telnyx = TelnyxClient(
+        settings.telnyx_api_key,
+        base_url=settings.telnyx_base_url,
+        timeout=settings.telnyx_timeout,
+        transport=telnyx_transport,
+        observer=observe_telnyx,
+    )
+    delivery = Delivery.from_settings(telnyx, settings)
+    tagger = PhoneTagger(settings.secret)
+    optouts = OptOutStore(store, tagger, clock)
+    audit = AuditLog(store, clock)
+    return Services(
+        settings=settings,
+        store=store,
+        telnyx=telnyx,
+        factors=FactorService(settings, store, clock=clock),
+        verifications=VerificationService(settings, store, delivery, optouts, clock=clock),
+        optouts=optouts,
+        events=WebhookEvents(store, tagger, optouts, clock),
+        webhook_keys=[load_public_key(key) for key in settings.telnyx_public_keys],
+        audit=audit,
+        admin=AdminService(telnyx, optouts, audit, clock),
+    )

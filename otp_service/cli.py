@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +149,247 @@ def sandbox(host: str, port: int) -> None:
     from otp_service.sandbox.server import main as sandbox_main
 
     sandbox_main(host=host, port=port)
+
+
+# -- operator commands: the same service code as /v1/admin ------------------------------
+def _operator_settings() -> Settings:
+    """Settings for operator commands; without REDIS_URL, the embedded redis-server that
+    a running `otp-service serve` (`make run`) listens on."""
+    settings = _settings()
+    if settings.redis_url:
+        return settings
+    socket_path = Path(settings.data_dir).resolve() / "redis" / "redis.sock"
+    if not socket_path.exists():
+        raise click.ClickException(
+            f"REDIS_URL is not set and no embedded redis-server socket is at {socket_path}: "
+            "start `make run` (or `otp-service serve`) first, or set REDIS_URL"
+        )
+    return settings.replace(redis_url=f"unix://{socket_path}")
+
+
+@contextmanager
+def _admin() -> Iterator[Any]:
+    """The admin service (as the API builds it); problems become one-line errors."""
+    import redis
+
+    from otp_service import build_services
+    from otp_service.errors import ServiceError
+
+    services = build_services(_operator_settings())
+    try:
+        yield services.admin
+    except ServiceError as exc:
+        message = f"{exc.code} ({exc.status}): {exc.detail}"
+        if exc.extra.get("rejected"):
+            lines = [
+                f"  line {r['line']}: {r['value']!r} {r['reason']}" for r in exc.extra["rejected"]
+            ]
+            message = "\n".join([message, *lines])
+        raise click.ClickException(message) from None
+    except redis.exceptions.RedisError as exc:
+        raise click.ClickException(f"Redis: {exc}") from None
+    finally:
+        services.close()
+
+
+def _echo_json(body: Any) -> None:
+    click.echo(json.dumps(body, indent=2))
+
+
+def _echo_table(rows: list[list[Any]], header: list[str]) -> None:
+    cells = [header, *[["" if v is None else str(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo(
+            "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _echo_meta(meta: dict[str, Any], what: str) -> None:
+    click.echo(
+        f"page {meta.get('page_number')}/{meta.get('total_pages')} "
+        f"({meta.get('total_results')} {what})"
+    )
+
+
+def _paged(fetch: Any, query: dict[str, str], every_page: bool) -> dict[str, Any]:
+    """One page of a list, or (every_page) all of them joined."""
+    body = fetch(query)
+    if not every_page:
+        return body
+    data = list(body["data"])
+    number, total_pages = 1, body["meta"].get("total_pages") or 1
+    while number < total_pages:
+        number += 1
+        data.extend(fetch({**query, "page[number]": str(number)})["data"])
+    return {"data": data, "meta": body["meta"]}
+
+
+@main.group()
+def numbers() -> None:
+    """Sending numbers and their messaging settings (Telnyx)."""
+
+
+@numbers.command("list")
+@click.option("--page", "page_number", type=int, default=1, show_default=True)
+@click.option("--size", "page_size", type=int, default=20, show_default=True)
+@click.option("--profile", "profile_id", help="only numbers of this messaging profile")
+@click.option("--type", "kind", type=click.Choice(["longcode", "tollfree", "shortcode"]))
+@click.option("--all", "every_page", is_flag=True, help="every page, not just one")
+@click.option("--json", "as_json", is_flag=True, help="Telnyx's JSON as the API answers it")
+def numbers_list(
+    page_number: int,
+    page_size: int,
+    profile_id: str | None,
+    kind: str | None,
+    every_page: bool,
+    as_json: bool,
+) -> None:
+    """List phone numbers with their messaging settings."""
+    query = {"page[number]": str(page_number), "page[size]": str(page_size)}
+    if profile_id:
+        query["filter[messaging_profile_id]"] = profile_id
+    if kind:
+        query["filter[type]"] = kind
+    with _admin() as admin:
+        body = _paged(admin.list_phone_numbers, query, every_page)
+    if as_json:
+        return _echo_json(body)
+    rows = [
+        [
+            n.get("id"),
+            n.get("phone_number"),
+            n.get("type"),
+            n.get("messaging_profile_id"),
+            n.get("messaging_product"),
+        ]
+        for n in body["data"]
+    ]
+    _echo_table(rows, ["ID", "PHONE NUMBER", "TYPE", "MESSAGING PROFILE", "PRODUCT"])
+    if not every_page:
+        _echo_meta(body["meta"], "numbers")
+
+
+@main.group()
+def optouts() -> None:
+    """The opt-out list: numbers the service must not text."""
+
+
+@optouts.command("list")
+@click.option("--source", type=click.Choice(["inbound_stop", "admin", "telnyx_sync", "send_error"]))
+@click.option("--after", "created_after", help="opted out at or after (ISO 8601)")
+@click.option("--before", "created_before", help="opted out at or before (ISO 8601)")
+@click.option("--page", "page_number", type=int, default=1, show_default=True)
+@click.option("--size", "page_size", type=int, default=20, show_default=True)
+@click.option("--all", "every_page", is_flag=True, help="every page, not just one")
+@click.option("--json", "as_json", is_flag=True)
+def optouts_list(
+    source: str | None,
+    created_after: str | None,
+    created_before: str | None,
+    page_number: int,
+    page_size: int,
+    every_page: bool,
+    as_json: bool,
+) -> None:
+    """List opted-out numbers, oldest first."""
+    query = {"page[number]": str(page_number), "page[size]": str(page_size)}
+    for name, value in (
+        ("source", source),
+        ("created_after", created_after),
+        ("created_before", created_before),
+    ):
+        if value:
+            query[name] = value
+    with _admin() as admin:
+        body = _paged(admin.list_optouts, query, every_page)
+    if as_json:
+        return _echo_json(body)
+    rows = [[o["phone_number"], o["source"], o["created_at"]] for o in body["data"]]
+    _echo_table(rows, ["PHONE NUMBER", "SOURCE", "OPTED OUT AT"])
+    if not every_page:
+        _echo_meta(body["meta"], "opt-outs")
+
+
+@optouts.command("add")
+@click.argument("phone_number")
+def optouts_add(phone_number: str) -> None:
+    """Opt a number out (source admin); the next code for it is refused."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with _admin() as admin:
+        added, optout = admin.add_optout(phone_number, actor=CLI_KEY_ID)
+    state = "opted out" if added else f"already opted out ({optout['source']})"
+    click.echo(f"{optout['phone_number']} {state} at {optout['created_at']}")
+
+
+@optouts.command("remove")
+@click.argument("phone_number")
+def optouts_remove(phone_number: str) -> None:
+    """Opt a number back in (from the local list; Telnyx's own list is unchanged)."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with _admin() as admin:
+        admin.remove_optout(phone_number, actor=CLI_KEY_ID)
+    click.echo(f"{phone_number} removed from the opt-out list")
+
+
+@optouts.command("sync")
+@click.option("--profile", "profile_id", help="only this messaging profile's opt-outs")
+def optouts_sync(profile_id: str | None) -> None:
+    """Add every opt-out Telnyx lists that the local list lacks (safe to run again)."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with ExitStack() as stack, _admin() as admin:
+        bars: list[Any] = []
+
+        def progress(done: int, total: int | None) -> None:
+            if not bars:
+                label = "Syncing opt-outs from Telnyx"
+                bars.append(
+                    stack.enter_context(click.progressbar(length=total or done, label=label))
+                )
+            bars[0].update(done - bars[0].pos)
+
+        counts = admin.sync_optouts(
+            actor=CLI_KEY_ID, messaging_profile_id=profile_id, progress=progress
+        )
+    click.echo(
+        f"fetched {counts['fetched']}, added {counts['added']}, "
+        f"already present {counts['already_present']}, invalid {counts['invalid']}"
+    )
+
+
+@optouts.command("export")
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="file to write (default: standard output)",
+)
+@click.option("--source", type=click.Choice(["inbound_stop", "admin", "telnyx_sync", "send_error"]))
+def optouts_export(output: Any, source: str | None) -> None:
+    """Write the opt-out list as CSV: phone_number,source,created_at."""
+    query = {"source": source} if source else {}
+    with _admin() as admin:
+        for chunk in admin.export_csv(query):
+            output.write(chunk)
+
+
+@optouts.command("import")
+@click.argument("file", type=click.File("rb"))
+def optouts_import(file: Any) -> None:
+    """Opt out every number of a CSV file with a phone_number column (all or nothing)."""
+    from otp_service.admin import CLI_KEY_ID, IMPORT_MAX_BYTES
+
+    data = file.read(IMPORT_MAX_BYTES + 1)
+    with _admin() as admin:
+        report = admin.import_csv(data, actor=CLI_KEY_ID)
+    click.echo(
+        f"received {report['received']}, added {report['added']}, "
+        f"already present {report['already_present']}"
+    )
 
 
 if __name__ == "__main__":

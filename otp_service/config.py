@@ -12,6 +12,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from otp_service.delivery.routing import DeliveryConfig
 
 __all__ = ["ApiKey", "ConfigError", "Settings", "DEV_DEFAULTS"]
 
@@ -21,6 +25,7 @@ TELNYX_URL = "https://api.telnyx.com/v2"
 # The values development mode uses when a variable is unset (documented in the README).
 DEV_DEFAULTS = {
     "OTP_SECRET": "dev-only-secret-do-not-use-in-production-0000",
+    "OTP_FACTOR_KEY": "dev-only-factor-key-do-not-use-in-production-00",
     "OTP_API_KEYS": "dev:dev-client-key",
     "OTP_ADMIN_KEYS": "dev-admin:dev-admin-key",
     "TELNYX_API_KEY": "sandbox-key",
@@ -71,8 +76,28 @@ class Settings:
     retention_seconds: int = 3600
     failure_limit: int = 100
     lockout_seconds: int = 3600
+    # The SMS-pumping guard: enforce, shadow (count and log only) or off; 0 = no cap.
+    guard_mode: str = "enforce"
+    limit_phone_hour: int = 10
+    limit_phone_day: int = 20
+    limit_key_minute: int = 600
+    limit_prefix_hour: int = 30
+    limit_country_hour: int = 1000
+    limit_global_day: int = 20000
+    min_code_length: int = 6
+    # TOTP factors (factors.py): the key their secrets are encrypted under, the RFC 6238
+    # parameters of new factors, how long an unverified one lives, failures per time step.
+    factor_key: bytes = b""
+    totp_algorithm: str = "SHA1"
+    totp_digits: int = 6
+    totp_period: int = 30
+    totp_issuer: str = "otp-service"
+    factor_unverified_ttl_seconds: int = 600
+    factor_max_attempts: int = 5
     idempotency_ttl_seconds: int = 86400
     max_body_bytes: int = 16384
+    # Routes, allowed countries, WhatsApp template, WebOTP/app hash (delivery/routing.py).
+    delivery: DeliveryConfig | None = None
     webhook_max_bytes: int = 65536
     # Development without a Telnyx key of its own: `serve` starts the sandbox.
     uses_sandbox: bool = False
@@ -104,6 +129,13 @@ class Settings:
         redis_url = env.optional("REDIS_URL")
         if production and not redis_url:
             raise ConfigError("REDIS_URL is required in production (no embedded Redis there)")
+        if redis_url:
+            from otp_service.redis_url import parse_redis_url
+
+            try:
+                parse_redis_url(redis_url)
+            except ValueError as exc:
+                raise ConfigError(f"REDIS_URL is invalid: {exc}") from None
         public_keys = tuple(_split(env.optional("TELNYX_PUBLIC_KEYS") or ""))
         if production and not public_keys:
             raise ConfigError("TELNYX_PUBLIC_KEYS is required in production (webhook signatures)")
@@ -113,10 +145,9 @@ class Settings:
         if from_number and not _E164.match(from_number):
             raise ConfigError("TELNYX_FROM_NUMBER must be an E.164 number such as +13125550100")
         profile_id = env.optional("TELNYX_MESSAGING_PROFILE_ID")
-        if production and not (from_number or profile_id):
-            raise ConfigError(
-                "TELNYX_FROM_NUMBER or TELNYX_MESSAGING_PROFILE_ID is required in production"
-            )
+        from otp_service.delivery.routing import load_delivery_config
+
+        delivery = load_delivery_config(env.optional, production=production)
         # Development talks to the sandbox unless a real Telnyx key was given.
         default_url = TELNYX_URL if production or own_telnyx_key else SANDBOX_URL
         base_url = env.optional("TELNYX_BASE_URL") or default_url
@@ -125,7 +156,9 @@ class Settings:
         public_base_url = env.optional("OTP_PUBLIC_BASE_URL")
         if public_base_url is None and not production and "OTP_PUBLIC_BASE_URL" not in env.environ:
             public_base_url = f"http://127.0.0.1:{port}"  # where `serve` listens
-        code_length = env.integer("OTP_CODE_LENGTH", 6, 4, 10)
+        # ASVS 2.7.6: at least 20 bits of entropy, i.e. 6 digits, unless lowered on purpose
+        min_code_length = env.integer("OTP_MIN_CODE_LENGTH", 6, 4, 10)
+        code_length = env.integer("OTP_CODE_LENGTH", max(6, min_code_length), min_code_length, 10)
         ttl = env.integer("OTP_TTL_SECONDS", 600, 60, 600)
         return cls(
             env=mode,
@@ -146,6 +179,7 @@ class Settings:
             key_prefix=env.optional("OTP_KEY_PREFIX") or "otp",
             app_name=env.optional("OTP_APP_NAME") or "otp-service",
             code_length=code_length,
+            min_code_length=min_code_length,
             ttl_seconds=ttl,
             max_attempts=env.integer("OTP_MAX_ATTEMPTS", 5, 1, 20),
             max_sends=env.integer("OTP_MAX_SENDS", 5, 1, 20),
@@ -153,11 +187,14 @@ class Settings:
             retention_seconds=env.integer("OTP_RETENTION_SECONDS", 3600, 0, 30 * 86400),
             failure_limit=env.integer("OTP_FAILURE_LIMIT", 100, 1, 100),
             lockout_seconds=env.integer("OTP_LOCKOUT_SECONDS", 3600, 1, 7 * 86400),
+            **_guard_settings(env),
             idempotency_ttl_seconds=env.integer(
                 "OTP_IDEMPOTENCY_TTL_SECONDS", 86400, 60, 7 * 86400
             ),
             max_body_bytes=env.integer("OTP_MAX_BODY_BYTES", 16384, 1024, 1048576),
+            delivery=delivery,
             webhook_max_bytes=env.integer("OTP_WEBHOOK_MAX_BYTES", 65536, 4096, 1048576),
+            **_factor_settings(env, production),
             uses_sandbox=not production and not own_telnyx_key,
         )
 
@@ -217,6 +254,44 @@ class _Env:
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
         return value
+
+
+def _guard_settings(env: _Env) -> dict[str, object]:
+    """The SMS-pumping guard's mode and caps (see guard.py)."""
+    big = 10**9
+    return {
+        "guard_mode": env.choice("OTP_GUARD_MODE", ("enforce", "shadow", "off"), "enforce"),
+        "limit_phone_hour": env.integer("OTP_LIMIT_PHONE_HOUR", 10, 0, big),
+        "limit_phone_day": env.integer("OTP_LIMIT_PHONE_DAY", 20, 0, big),
+        "limit_key_minute": env.integer("OTP_LIMIT_KEY_MINUTE", 600, 0, big),
+        "limit_prefix_hour": env.integer("OTP_LIMIT_PREFIX_HOUR", 30, 0, big),
+        "limit_country_hour": env.integer("OTP_LIMIT_COUNTRY_HOUR", 1000, 0, big),
+        "limit_global_day": env.integer("OTP_LIMIT_GLOBAL_DAY", 20000, 0, big),
+    }
+
+
+def _factor_settings(env: _Env, production: bool) -> dict[str, object]:
+    """TOTP factors: OTP_FACTOR_KEY (required in production) and the TOTP parameters."""
+    key = env.required("OTP_FACTOR_KEY")
+    if production and len(key.encode()) < 32:
+        raise ConfigError("OTP_FACTOR_KEY must be at least 32 bytes in production")
+    issuer = env.optional("OTP_TOTP_ISSUER") or env.optional("OTP_APP_NAME") or "otp-service"
+    if ":" in issuer or not issuer.isprintable() or len(issuer) > 64:
+        raise ConfigError(
+            "OTP_TOTP_ISSUER (default OTP_APP_NAME) must be 1 to 64 printable characters "
+            "without ':'"
+        )
+    return {
+        "factor_key": key.encode(),
+        "totp_algorithm": env.choice("OTP_TOTP_ALGORITHM", ("SHA1", "SHA256", "SHA512"), "SHA1"),
+        "totp_digits": env.integer("OTP_TOTP_DIGITS", 6, 6, 8),
+        "totp_period": env.integer("OTP_TOTP_PERIOD", 30, 15, 300),
+        "totp_issuer": issuer,
+        "factor_unverified_ttl_seconds": env.integer(
+            "OTP_FACTOR_UNVERIFIED_TTL_SECONDS", 600, 60, 86400
+        ),
+        "factor_max_attempts": env.integer("OTP_FACTOR_MAX_ATTEMPTS", 5, 1, 20),
+    }
 
 
 def _split(value: str) -> list[str]:

@@ -13,10 +13,16 @@ problem documents. Nothing here ever echoes a code, a key or a secret.
     ├── DestinationNotAllowed     403 destination_not_allowed
     ├── NotFound                  404 not_found
     ├── VerificationNotFound      404 verification_not_found
+    ├── FactorNotFound            404 factor_not_found
+    ├── OptOutNotFound            404 optout_not_found
     ├── MethodNotAllowed          405 method_not_allowed
     ├── RecipientOptedOut         409 recipient_opted_out
     ├── AlreadyApproved           409 already_approved
     ├── RequestInProgress         409 request_in_progress
+    ├── FactorAlreadyVerified     409 factor_already_verified
+    ├── FactorNotVerified         409 factor_not_verified
+    ├── TooManyFactors            409 too_many_factors
+    ├── Conflict                  409 conflict (Telnyx answered 409 to an admin change)
     ├── PayloadTooLarge           413 payload_too_large
     ├── UnsupportedMediaType      415 unsupported_media_type
     ├── RateLimited               429 rate_limited (+ Retry-After, reason)
@@ -41,7 +47,11 @@ __all__ = [
     "PROBLEM_JSON",
     "REDIS_UNAVAILABLE",
     "AlreadyApproved",
+    "Conflict",
     "DestinationNotAllowed",
+    "FactorAlreadyVerified",
+    "FactorNotFound",
+    "FactorNotVerified",
     "Forbidden",
     "InternalError",
     "InvalidRequest",
@@ -49,6 +59,7 @@ __all__ = [
     "MaxAttemptsReached",
     "MethodNotAllowed",
     "NotFound",
+    "OptOutNotFound",
     "PayloadTooLarge",
     "ProviderError",
     "ProviderUnavailable",
@@ -57,6 +68,7 @@ __all__ = [
     "RequestInProgress",
     "ServiceError",
     "StorageUnavailable",
+    "TooManyFactors",
     "Unauthorized",
     "UnsupportedMediaType",
     "VerificationNotFound",
@@ -132,6 +144,14 @@ class VerificationNotFound(ServiceError):
     status, code, title = 404, "verification_not_found", "Verification not found"
 
 
+class FactorNotFound(ServiceError):
+    status, code, title = 404, "factor_not_found", "Factor not found"
+
+
+class OptOutNotFound(ServiceError):
+    status, code, title = 404, "optout_not_found", "Opt-out not found"
+
+
 class MethodNotAllowed(ServiceError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
 
@@ -146,6 +166,22 @@ class AlreadyApproved(ServiceError):
 
 class RequestInProgress(ServiceError):
     status, code, title = 409, "request_in_progress", "Request in progress"
+
+
+class FactorAlreadyVerified(ServiceError):
+    status, code, title = 409, "factor_already_verified", "Factor already verified"
+
+
+class FactorNotVerified(ServiceError):
+    status, code, title = 409, "factor_not_verified", "Factor not verified"
+
+
+class TooManyFactors(ServiceError):
+    status, code, title = 409, "too_many_factors", "Too many factors"
+
+
+class Conflict(ServiceError):
+    status, code, title = 409, "conflict", "Conflict"
 
 
 class PayloadTooLarge(ServiceError):
@@ -208,6 +244,8 @@ REDIS_UNAVAILABLE = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
     redis.exceptions.MasterDownError,
+    # redirects or TRYAGAIN answers that did not settle (a slot still moving): not run
+    redis.exceptions.ClusterError,
 )
 
 
@@ -242,6 +280,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(redis.exceptions.RedisError)
     def _redis_error(exc: redis.exceptions.RedisError) -> Response:
+        from otp_service.metrics import REDIS_ERRORS
+
+        REDIS_ERRORS.labels(type(exc).__name__).inc()
         if isinstance(exc, REDIS_UNAVAILABLE):
             log.warning("redis unavailable: %s", type(exc).__name__)
             return problem_response(StorageUnavailable("Redis is not reachable; retry later"))

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from otp_service.ids import PhoneTagger
+from otp_service.metrics import WEBHOOK_EVENTS
 from otp_service.optouts import EVENT_TTL_MS, OptOutStore
 from otp_service.schemas import E164
 from otp_service.store import HISTORY_MAX, Store
@@ -53,11 +54,13 @@ class WebhookEvents:
         """Apply one event; return (event type, outcome) for logs and metrics."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
+            WEBHOOK_EVENTS.labels("malformed", "ignored").inc()
             return "malformed", "ignored"
         event_type = data.get("event_type")
         if not event_type and data.get("record_type") == "link_clicked":
             event_type = "message.link_click"
         if not isinstance(event_type, str):
+            WEBHOOK_EVENTS.labels("malformed", "ignored").inc()
             return "malformed", "ignored"
         handler = {
             "message.sent": self._delivery,
@@ -66,11 +69,13 @@ class WebhookEvents:
             "message.link_click": self._link_click,
         }.get(event_type)
         if handler is None:
+            WEBHOOK_EVENTS.labels("unknown", "ignored").inc()
             return "unknown", "ignored"
         try:
             outcome = handler(data)
         except (KeyError, TypeError, ValueError, IndexError):
             outcome = "ignored"
+        WEBHOOK_EVENTS.labels(event_type, outcome).inc()
         return event_type, outcome
 
     def _delivery(self, data: dict[str, Any]) -> str:
@@ -84,7 +89,11 @@ class WebhookEvents:
         tag = self.tagger.tag(phone)
         outcome = self.store.run(
             "delivery_event",
-            [self.store.phone_key(tag), self.store.event_key(tag, event_id)],
+            [
+                self.store.phone_key(tag),
+                self.store.event_key(tag, event_id),
+                self.store.undo_key(tag),
+            ],
             [
                 message_id,
                 status,
@@ -106,7 +115,7 @@ class WebhookEvents:
         if keyword in STOP_WORDS:
             return self.optouts.add(phone, "inbound_stop", at_ms=at, event_id=event_id)
         if keyword in START_WORDS:
-            return self.optouts.remove(phone, at_ms=at, event_id=event_id)
+            return self.optouts.remove(phone, by="inbound_stop", at_ms=at, event_id=event_id)
         return "ignored"
 
     def _link_click(self, data: dict[str, Any]) -> str:

@@ -5,6 +5,9 @@ it names the number's Redis keys and hash slot without putting the number in an 
 A verification id is that tag followed by 16 random base32 characters, so the id alone
 finds the verification's slot and key in one round trip, and an id that does not match
 the format is refused before Redis is touched.
+
+A TOTP factor's subject (the customer's user id) is tagged the same way, with a key of
+its own (``SubjectTagger``), and a factor id is that tag followed by 16 random characters.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import hmac
 import re
 import secrets
 
-__all__ = ["ID_PATTERN", "PhoneTagger", "b32", "new_suffix", "split_id"]
+__all__ = ["ID_PATTERN", "PhoneTagger", "SubjectTagger", "Tagger", "b32", "new_suffix", "split_id"]
 
 ID_PATTERN = re.compile(r"^[a-z2-7]{32}$")
 TAG_LENGTH = 16
@@ -25,15 +28,29 @@ def b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").lower().rstrip("=")
 
 
-class PhoneTagger:
+class Tagger:
+    """Keyed digests of values, under a key derived from ``secret`` for one purpose."""
+
+    def __init__(self, secret: bytes, purpose: bytes) -> None:
+        self._key = hmac.new(secret, purpose, hashlib.sha256).digest()
+
+    def tag(self, value: str) -> str:
+        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).digest()
+        return b32(digest[:10])
+
+
+class PhoneTagger(Tagger):
     """Derives phone tags with a key of their own, derived from the server secret."""
 
     def __init__(self, secret: bytes) -> None:
-        self._key = hmac.new(secret, b"otp-service phone tag v1", hashlib.sha256).digest()
+        super().__init__(secret, b"otp-service phone tag v1")
 
-    def tag(self, phone_number: str) -> str:
-        digest = hmac.new(self._key, phone_number.encode("ascii"), hashlib.sha256).digest()
-        return b32(digest[:10])
+
+class SubjectTagger(Tagger):
+    """Derives factor subjects' tags with a key of their own (from OTP_FACTOR_KEY)."""
+
+    def __init__(self, secret: bytes) -> None:
+        super().__init__(secret, b"otp-service subject tag v1")
 
 
 def new_suffix() -> str:

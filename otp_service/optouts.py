@@ -14,10 +14,11 @@ Sources: ``inbound_stop`` (the recipient texted STOP), ``admin`` (an operator),
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from otp_service.ids import PhoneTagger
+from otp_service.metrics import OPTOUTS
 from otp_service.store import Batch, Store
 
 __all__ = ["SOURCES", "OptOut", "OptOutStore"]
@@ -56,19 +57,47 @@ class OptOutStore:
     ) -> str:
         """Opt ``phone`` out; 'added', 'exists' or 'duplicate' (event already seen).
 
-        With ``batch`` the two writes are only queued (the answer is then 'queued')."""
-        return self._apply("add", phone, source, at_ms, event_id, batch)
+        With ``batch`` the two writes are only queued (the answer is then 'queued'; the
+        caller reads the outcome from the batch and passes it to ``record``)."""
+        outcome = self._apply("add", phone, source, at_ms, event_id, batch)
+        self.record(source, outcome)
+        return outcome
 
     def remove(
         self,
         phone: str,
         *,
+        by: str = "admin",
         at_ms: int | None = None,
         event_id: str | None = None,
         batch: Batch | None = None,
     ) -> str:
-        """Opt ``phone`` back in; 'removed', 'absent', 'newer' or 'duplicate'."""
-        return self._apply("remove", phone, "", at_ms, event_id, batch)
+        """Opt ``phone`` back in (``by`` whom: a source, for metrics); 'removed', 'absent',
+        'newer' or 'duplicate'."""
+        outcome = self._apply("remove", phone, "", at_ms, event_id, batch)
+        self.record(by, outcome)
+        return outcome
+
+    def add_many(
+        self, rows: Iterable[tuple[str, int]], source: str, *, chunk: int = 500
+    ) -> Iterator[str]:
+        """Opt out every (phone, at_ms) of ``rows``, ``chunk`` per round trip; yields each
+        one's outcome ('added' or 'exists')."""
+        rows = list(rows)
+        for start in range(0, len(rows), chunk):
+            batch = self.store.batch()
+            for phone, at in rows[start : start + chunk]:
+                self.add(phone, source, at_ms=at, batch=batch)
+            for outcome in batch.execute()[0::2]:  # (marker, index) per number
+                text = outcome.decode()
+                self.record(source, text)
+                yield text
+
+    @staticmethod
+    def record(source: str, outcome: str) -> None:
+        """Count an opt-out that was added or lifted (anything else changed nothing)."""
+        if outcome in ("added", "removed"):
+            OPTOUTS.labels(source, outcome).inc()
 
     def _apply(
         self,

@@ -16,7 +16,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 __all__ = [
     "CHECK_BY_PHONE",
     "CHECK_CODE",
+    "CREATE_FACTOR",
     "CREATE_VERIFICATION",
+    "LIST_FACTORS",
     "E164",
     "normalize_phone",
     "ValidationError",
@@ -94,6 +96,29 @@ class CheckByPhoneSchema(_Strict):
     code = Code(required=True)
 
 
+class CreateFactorSchema(_Strict):
+    type = fields.String(required=True, validate=validate.OneOf(["totp"]))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    issuer = fields.String(validate=validate.Length(min=1, max=64))
+    label = fields.String(validate=validate.Length(min=1, max=128))
+
+    @validates("subject", "label")
+    def _printable(self, value: str, **kwargs: Any) -> None:
+        if not PRINTABLE.fullmatch(value):
+            raise ValidationError("must not contain control characters")
+
+    @validates("issuer")
+    def _issuer(self, value: str, **kwargs: Any) -> None:
+        if not PRINTABLE.fullmatch(value) or ":" in value:
+            raise ValidationError("must not contain control characters or ':'")
+
+
+class ListFactorsSchema(_Strict):
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
 CREATE_VERIFICATION = CreateVerificationSchema()
 CHECK_CODE = CheckCodeSchema()
 CHECK_BY_PHONE = CheckByPhoneSchema()
+CREATE_FACTOR = CreateFactorSchema()
+LIST_FACTORS = ListFactorsSchema()

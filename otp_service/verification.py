@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -25,21 +26,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from otp_service import errors, ids
+from otp_service import errors, ids, metrics
 from otp_service.codes import CodeHasher, generate_code
 from otp_service.config import Settings
 from otp_service.delivery import (
     Delivery,
     DeliveryRejected,
     DeliveryUnavailable,
+    DestinationRefused,
+    OutgoingCode,
     SenderInfo,
-    render_text,
 )
+from otp_service.guard import Guard
+from otp_service.masking import mask_phone
 from otp_service.optouts import OptOutStore
 from otp_service.store import HISTORY_MAX, Store
 
 __all__ = ["CreateRequest", "Result", "VerificationService", "iso_time"]
 
+log = logging.getLogger(__name__)
 STATUSES = {"p": "pending", "a": "approved", "c": "canceled", "f": "failed"}
 CHANNELS = {"sms": "s", "whatsapp": "w"}
 CHANNEL_NAMES = {v: k for k, v in CHANNELS.items()}
@@ -73,11 +78,11 @@ def iso_time(ms: int | None) -> str | None:
 
 
 def _fields(flat: list[bytes]) -> dict[str, str]:
-    """HGETALL's flat reply as text; binary fields (the code HMAC, the undo record) dropped."""
+    """HGETALL's flat reply as text; the code HMAC (binary) dropped."""
     out = {}
     for i in range(0, len(flat), 2):
         name = flat[i].decode()
-        if name not in ("h", "u"):
+        if name != "h":
             out[name] = flat[i + 1].decode()
     return out
 
@@ -101,6 +106,7 @@ class VerificationService:
         self.sleep = sleep
         self.tagger = ids.PhoneTagger(settings.secret)
         self.hasher = CodeHasher(settings.secret)
+        self.guard = Guard(settings, store)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -114,11 +120,21 @@ class VerificationService:
         idempotency_key: str | None = None,
         fingerprint: str = "",
     ) -> Result:
+        s = self.settings
+        if request.code_length is not None and request.code_length < s.min_code_length:
+            raise errors.InvalidRequest(
+                "the body does not match the schema",
+                errors={"code_length": [f"must be at least {s.min_code_length}"]},
+            )
+        try:
+            country = self.delivery.check_destination(request.phone_number, request.channel)
+        except DestinationRefused as exc:
+            raise errors.DestinationNotAllowed(exc.detail, reason=exc.reason) from exc
         if idempotency_key is None:
-            return self._create(request)
-        return self._idempotent(client_id, idempotency_key, fingerprint, request)
+            return self._create(request, client_id, country)
+        return self._idempotent(client_id, idempotency_key, fingerprint, request, country)
 
-    def _create(self, request: CreateRequest) -> Result:
+    def _create(self, request: CreateRequest, client_id: str, country: str | None) -> Result:
         s = self.settings
         phone = request.phone_number
         tag = self.tagger.tag(phone)
@@ -127,9 +143,18 @@ class VerificationService:
         code = generate_code(request.code_length or s.code_length)
         token = secrets.token_hex(8)
         now = self.now_ms()
-        outcome, detail, *flat = self.store.run(
+        counters = self.guard.counters(
+            key_id=client_id, phone=phone, country=country or "ZZ", now=now
+        )
+        counter_keys = [c.key for c in counters]
+
+        # round trip 1: the guard's shared counters and the create itself, side by side
+        batch = self.store.batch()
+        if counters:
+            batch.script("guard", counter_keys, self.guard.guard_args(s.guard_mode, counters, now))
+        batch.script(
             "create",
-            [key, self.store.optout_key(tag)],
+            [key, self.store.optout_key(tag), self.store.undo_key(tag)],
             [
                 now,
                 phone,
@@ -141,48 +166,78 @@ class VerificationService:
                 CHANNELS[request.channel],
                 s.retention_seconds * 1000,
                 token,
+                *self.guard.phone_args(now),
             ],
         )
-        outcome = outcome.decode()
+        *guarded, (outcome, detail, *flat) = batch.execute()
+        verdict = guarded[0][0].decode() if guarded else "ok"
+        outcome, detail = outcome.decode(), detail.decode()
         if outcome not in ("created", "resent"):
+            if verdict != "refused" and counters:
+                self.store.run("guard_refund", counter_keys, [])
             raise self._create_refusal(outcome, int(detail or 0), now)
-        fields = _fields(flat)
-        suffix = fields["id"]
-        text = render_text(
+        if verdict == "refused":
+            self.store.run("undo", [key, self.store.undo_key(tag)], [token])
+            counter = counters[int(guarded[0][1]) - 1]
+            raise self._guard_refusal(counter.reason, counter.window_end, now)
+        if verdict == "shadow" or detail:
+            reason = counters[int(guarded[0][1]) - 1].reason if verdict == "shadow" else detail
+            log.warning("guard (shadow mode) would refuse %s: %s", mask_phone(phone), reason)
+            metrics.RATE_LIMITED.labels(reason, "shadow").inc()
+
+        suffix = _fields(flat)["id"]
+        message = OutgoingCode(
+            to=phone,
             code=code,
             app_name=request.app_name or s.app_name,
             ttl_seconds=ttl,
             locale=request.locale,
+            channel=request.channel,
         )
         del code
+        # the message, then round trip 2: record it, or roll back what round trip 1 did
+        rollback = self.store.batch().script("undo", [key, self.store.undo_key(tag)], [token])
+        if counters:
+            rollback.script("guard_refund", counter_keys, [])
         try:
-            sent = self.delivery.send(to=phone, text=text, channel=request.channel)
+            sent = self.delivery.send(message)
         except DeliveryRejected as exc:
+            sender_type = exc.sender.type if exc.sender else "none"
             if exc.opted_out:
-                self._recipient_opted_out(key, suffix, token, phone, exc)
-            self.store.run("undo", [key], [token])
+                metrics.SENDS.labels(sender_type, "opted_out").inc()
+                self._recipient_opted_out(tag, suffix, token, phone, exc, counter_keys)
+            metrics.SENDS.labels(sender_type, "rejected").inc()
+            rollback.execute()
             raise errors.ProviderError(
                 exc.detail, provider_status=exc.status_code, provider_codes=list(exc.codes)
             ) from exc
         except DeliveryUnavailable as exc:
+            sender_type = exc.sender.type if exc.sender else "none"
+            outcome_label = "maybe_sent" if exc.maybe_sent else "unreachable"
+            metrics.SENDS.labels(sender_type, outcome_label).inc()
             if not exc.maybe_sent:
-                self.store.run("undo", [key], [token])
+                rollback.execute()
                 raise errors.ProviderUnavailable(exc.detail) from exc
-            self._record(key, suffix, token, "", exc.sender, "", _timeout_errors())
+            self._record(tag, suffix, token, "", exc.sender, "", _timeout_errors())
             raise errors.ProviderUnavailable(
                 "Telnyx did not answer in time; the message may still arrive",
                 verification_id=tag + suffix,
             ) from exc
         except Exception:
-            self.store.run("undo", [key], [token])
+            rollback.execute()
             raise
-        fields = self._record(key, suffix, token, sent.message_id, sent.sender, sent.status, "")
+        fields = self._record(tag, suffix, token, sent.message_id, sent.sender, sent.status, "")
+        metrics.SENDS.labels(sent.sender.type, "accepted").inc()
+        if outcome == "created":
+            metrics.VERIFICATIONS_CREATED.labels(
+                request.channel, sent.sender.type, country or "unknown"
+            ).inc()
         status = 201 if outcome == "created" else 200
         return Result(status, self._view(tag, fields))
 
     def _record(
         self,
-        key: str,
+        tag: str,
         suffix: str,
         token: str,
         message_id: str,
@@ -192,7 +247,7 @@ class VerificationService:
     ) -> dict[str, str]:
         outcome, _detail, *flat = self.store.run(
             "record",
-            [key],
+            [self.store.phone_key(tag), self.store.undo_key(tag)],
             [
                 suffix,
                 token,
@@ -210,7 +265,13 @@ class VerificationService:
         return _fields(flat)
 
     def _recipient_opted_out(
-        self, key: str, suffix: str, token: str, phone: str, exc: DeliveryRejected
+        self,
+        tag: str,
+        suffix: str,
+        token: str,
+        phone: str,
+        exc: DeliveryRejected,
+        counter_keys: list[str],
     ) -> None:
         """Telnyx refused the send because the recipient opted out (40300): remember the
         opt-out, fail the verification, answer 409 — in one round trip."""
@@ -221,18 +282,38 @@ class VerificationService:
         batch = self.store.batch()
         batch.script(
             "record",
-            [key],
+            [self.store.phone_key(tag), self.store.undo_key(tag)],
             [suffix, token, "", sender, "", self.now_ms(), errors_json, "f", HISTORY_MAX],
         )
         self.optouts.add(phone, "send_error", batch=batch)
-        batch.execute()
+        if counter_keys:
+            batch.script("guard_refund", counter_keys, [])
+        self.optouts.record("send_error", batch.execute()[1].decode())
         raise errors.RecipientOptedOut(
             "the recipient has opted out of messages (Telnyx error 40300)",
             provider_codes=list(exc.codes),
         ) from exc
 
+    @staticmethod
+    def _guard_refusal(reason: str, window_end: int, now: int) -> errors.ServiceError:
+        metrics.RATE_LIMITED.labels(reason, "enforce").inc()
+        return errors.RateLimited(
+            f"too many codes requested ({reason.replace('_', ' ')} cap); try again later",
+            reason=reason,
+            retry_after=max(0.0, (window_end - now) / 1000),
+        )
+
     def _create_refusal(self, outcome: str, detail: int, now: int) -> errors.ServiceError:
+        if outcome in ("phone_hourly", "phone_daily"):
+            return self._guard_refusal(outcome, detail, now)
         wait = max(0.0, (detail - now) / 1000)
+        reasons = {
+            "cooldown": "resend_cooldown",
+            "max_sends": "max_sends",
+            "locked": "too_many_failures",
+        }
+        if outcome in reasons:
+            metrics.RATE_LIMITED.labels(reasons[outcome], "enforce").inc()
         if outcome == "opted_out":
             return errors.RecipientOptedOut("this number has opted out of messages")
         if outcome == "cooldown":
@@ -257,7 +338,12 @@ class VerificationService:
 
     # -- idempotency --------------------------------------------------------------------
     def _idempotent(
-        self, client_id: str, idempotency_key: str, fingerprint: str, request: CreateRequest
+        self,
+        client_id: str,
+        idempotency_key: str,
+        fingerprint: str,
+        request: CreateRequest,
+        country: str | None,
     ) -> Result:
         digest = hashlib.sha256(f"{client_id}\0{idempotency_key}".encode()).digest()
         key = self.store.idempotency_key(ids.b32(digest[:10]))
@@ -283,7 +369,7 @@ class VerificationService:
                 )
             self.sleep(_POLL_SECONDS)
         try:
-            result = self._create(request)
+            result = self._create(request, client_id, country)
         except BaseException:
             self.store.redis.delete(key)
             raise
@@ -326,6 +412,7 @@ class VerificationService:
             ],
         )
         outcome = outcome.decode()
+        metrics.CHECKS.labels("sms", outcome).inc()
         if outcome == "not_found":
             raise errors.VerificationNotFound()
         if outcome == "already_approved":
@@ -346,7 +433,7 @@ class VerificationService:
     def get(self, verification_id: str) -> dict[str, Any]:
         tag, suffix = self._split(verification_id)
         raw = self.store.redis.hgetall(self.store.phone_key(tag))
-        fields = {k.decode(): v.decode() for k, v in raw.items() if k not in (b"h", b"u")}
+        fields = {k.decode(): v.decode() for k, v in raw.items() if k != b"h"}
         if fields.get("id") != suffix:
             raise errors.VerificationNotFound()
         return self._view(tag, fields)

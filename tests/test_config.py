@@ -12,6 +12,7 @@ PRODUCTION = {
     "OTP_ENV": "production",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "OTP_SECRET": "s" * 32,
+    "OTP_FACTOR_KEY": "f" * 32,
     "OTP_API_KEYS": "web:client-key-1",
     "OTP_ADMIN_KEYS": "ops:admin-key-1",
     "TELNYX_API_KEY": "KEYabc",
@@ -54,6 +55,7 @@ def test_production_accepts_a_complete_environment():
         "TELNYX_API_KEY",
         "REDIS_URL",
         "TELNYX_PUBLIC_KEYS",
+        "OTP_FACTOR_KEY",
     ],
 )
 def test_production_refuses_to_start_without_a_secret(missing):

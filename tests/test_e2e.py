@@ -3,9 +3,9 @@ sandbox and an embedded redis-server — then the README's walkthrough, then SIG
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,77 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from otp_service.redis_server import free_port
+from tests.service import Service, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
 
 PHONE = "+13125550199"
-
-
-class Service:
-    def __init__(self, process: subprocess.Popen[bytes], url: str, sandbox_url: str) -> None:
-        self.process = process
-        self.url = url
-        self.sandbox_url = sandbox_url
-        self.http = httpx.Client(
-            base_url=url, timeout=10, headers={"Authorization": "Bearer dev-client-key"}
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"serve exited with {self.process.returncode}")
-            try:
-                if self.http.get("/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the service did not become ready")
-
-    def code_for(self, phone: str) -> str:
-        messages = httpx.get(f"{self.sandbox_url}/_sandbox/messages", params={"to": phone}).json()
-        return re.search(r"\d{6}", messages["data"][0]["text"]).group(0)
-
-
-def start_service(tmp_path: Path, **extra_env: str) -> Service:
-    port, sandbox_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTP_", "TELNYX_", "REDIS_"))}
-    env.update(
-        OTP_ENV="development",
-        PORT=str(port),
-        OTP_DATA_DIR=str(tmp_path / "data"),
-        TELNYX_BASE_URL=f"http://127.0.0.1:{sandbox_port}/v2",
-        OTP_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        WEB_CONCURRENCY="2",
-        **extra_env,
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "otp_service.cli", "serve"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    service = Service(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}")
-    try:
-        service.wait_ready()
-    except AssertionError:
-        stop_service(service)
-        raise
-    return service
-
-
-def stop_service(service: Service) -> None:
-    service.http.close()
-    if service.process.poll() is None:
-        service.process.send_signal(signal.SIGTERM)
-        try:
-            service.process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(service.process.pid, signal.SIGKILL)
-            raise
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +46,40 @@ def test_readme_walkthrough(service: Service):
     again = service.http.post(f"/v1/verifications/{vid}/check", json={"code": code})
     assert again.status_code == 409
     assert again.json()["code"] == "already_approved"
+
+
+def test_metrics_add_up_every_worker_after_the_walkthrough(service: Service):
+    phone = "+13125550198"
+    for _ in range(4):  # several requests, so that both workers are likely to serve some
+        service.http.get(f"/v1/verifications/{'a' * 32}")
+    created = service.http.post("/v1/verifications", json={"phone_number": phone})
+    assert created.status_code == 201
+    text = service.http.get("/metrics").text
+    assert re.search(
+        r'otp_verifications_created_total\{channel="sms",country="US",sender_type="long_code"\}'
+        r" [2-9]",
+        text,
+    ), text[:2000]
+    assert 'otp_checks_total{factor="sms",result="approved"} 1.0' in text
+    route = "/v1/verifications/<verification_id>"
+    assert f'otp_http_requests_total{{method="GET",route="{route}",status="404"}} 4.0' in text
+    assert phone not in text
+
+
+def test_logs_are_json_lines_with_masked_numbers(service: Service):
+    service.http.post("/v1/verifications", json={"phone_number": PHONE})  # 429: a resend too soon
+    entries = []
+    for line in service.log_lines():
+        if line.startswith("{"):
+            entries.append(json.loads(line))
+    requests = [e for e in entries if e.get("msg") == "request"]
+    assert requests, "no request log lines"
+    creates = [e for e in requests if e["route"] == "/v1/verifications"]
+    assert {e["phone"] for e in creates} >= {"+1312***0199"}
+    assert all({"ts", "level", "request_id", "status", "duration_ms"} <= set(e) for e in requests)
+    text = "\n".join(service.log_lines())
+    assert PHONE not in text
+    assert "dev-client-key" not in text
 
 
 def test_sigterm_stops_every_process(tmp_path: Path):

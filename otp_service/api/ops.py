@@ -1,10 +1,13 @@
-"""Operations: liveness, readiness, the OpenAPI document and a page that renders it."""
+"""Operations: liveness, readiness, metrics, the OpenAPI document and a page rendering it."""
 
 from __future__ import annotations
 
+import functools
+import mimetypes
 from importlib import resources
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, send_from_directory
+from flask import Blueprint, Response, abort
 
 from otp_service import errors
 from otp_service.api.http import json_response, services
@@ -36,6 +39,14 @@ def readyz() -> Response:
     return json_response({"status": "ready"})
 
 
+@bp.get("/metrics")
+def metrics() -> Response:
+    from otp_service import metrics as prometheus
+
+    body, content_type = prometheus.render()
+    return Response(body, content_type=content_type)
+
+
 @bp.get("/openapi.yaml")
 def openapi() -> Response:
     spec = resources.files("otp_service").joinpath("openapi.yaml").read_bytes()
@@ -49,8 +60,16 @@ def docs() -> Response:
 
 @bp.get("/docs/static/<name>")
 def docs_asset(name: str) -> Response:
-    import swagger_ui_bundle
-
     if name not in DOCS_ASSETS:
         abort(404)
-    return send_from_directory(swagger_ui_bundle.swagger_ui_path, name, max_age=86400)
+    response = Response(_asset(name), mimetype=mimetypes.guess_type(name)[0])
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    """Swagger UI's files, read once (they are served from memory, no file handles)."""
+    import swagger_ui_bundle
+
+    return (Path(swagger_ui_bundle.swagger_ui_path) / name).read_bytes()

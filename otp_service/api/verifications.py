@@ -8,6 +8,8 @@ from otp_service import schemas
 from otp_service.api.auth import require_client
 from otp_service.api.http import json_body, json_response, services
 from otp_service.errors import InvalidRequest
+from otp_service.logs import log_fields
+from otp_service.masking import mask_phone
 from otp_service.verification import CreateRequest
 
 bp = Blueprint("verifications", __name__, url_prefix="/v1/verifications")
@@ -19,12 +21,14 @@ IDEMPOTENCY_KEY_MAX = 255
 @bp.post("")
 def create() -> Response:
     data, fingerprint = json_body(schemas.CREATE_VERIFICATION)
+    log_fields(phone=mask_phone(data["phone_number"]))
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX and key.isprintable()):
         raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters", status=400)
     result = services().verifications.create(
         CreateRequest(**data), client_id=g.key_id, idempotency_key=key, fingerprint=fingerprint
     )
+    log_fields(verification_id=result.body["id"])
     headers = {"Location": f"/v1/verifications/{result.body['id']}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -45,7 +49,9 @@ def check(verification_id: str) -> Response:
 @bp.post("/check")
 def check_by_phone() -> Response:
     data, _ = json_body(schemas.CHECK_BY_PHONE)
+    log_fields(phone=mask_phone(data["phone_number"]))
     result = services().verifications.check_phone(data["phone_number"], data["code"])
+    log_fields(verification_id=result["id"])
     return json_response(result)
 
 

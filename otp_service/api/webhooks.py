@@ -14,6 +14,7 @@ from flask import Blueprint, Response, request
 
 from otp_service import errors
 from otp_service.api.http import json_response, services
+from otp_service.logs import log_fields
 from otp_service.telnyx.webhooks import WebhookVerificationError, verify_webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
@@ -37,4 +38,5 @@ def telnyx() -> Response:
     except (ValueError, UnicodeDecodeError):
         raise errors.InvalidRequest("the body is not valid JSON", status=400) from None
     event_type, outcome = svc.events.handle(body)
+    log_fields(event_type=event_type, result=outcome)
     return json_response({"event_type": event_type, "result": outcome})

@@ -1,21 +1,48 @@
-"""Getting a code to a phone: message text, sender choice, and the Telnyx call."""
+"""Getting a code to a phone: routes, senders, message text, and the Telnyx calls.
 
-from otp_service.delivery.sender import (
+``routing.py`` reads which senders serve which destination countries, ``senders.py``
+maps each sender type to its Telnyx endpoint, ``templates.py`` renders the SMS text per
+locale, and ``pipeline.py`` sends through the route with its fallback rules.
+"""
+
+from otp_service.delivery.pipeline import (
+    FALLBACK_CODES,
+    Attempt,
     Delivery,
     DeliveryError,
     DeliveryRejected,
     DeliveryUnavailable,
+    DestinationRefused,
+    OutgoingCode,
     SenderInfo,
     SendResult,
 )
-from otp_service.delivery.templates import render_text
+from otp_service.delivery.routing import (
+    DeliveryConfig,
+    WhatsAppTemplate,
+    country_of,
+    load_delivery_config,
+)
+from otp_service.delivery.senders import SENDER_TYPES, Sender
+from otp_service.delivery.templates import render_text, segments
 
 __all__ = [
+    "FALLBACK_CODES",
+    "SENDER_TYPES",
+    "Attempt",
     "Delivery",
+    "DeliveryConfig",
     "DeliveryError",
     "DeliveryRejected",
     "DeliveryUnavailable",
+    "DestinationRefused",
+    "OutgoingCode",
     "SendResult",
+    "Sender",
     "SenderInfo",
+    "WhatsAppTemplate",
+    "country_of",
+    "load_delivery_config",
     "render_text",
+    "segments",
 ]

@@ -1,12 +1,140 @@
-"""The text of the message that carries a code."""
+"""The text of the message that carries a code, per locale, and how many SMS parts it takes.
+
+A template is chosen by the language part of the request's ``locale`` (``pt-BR`` → ``pt``);
+an unknown or missing locale gets English. Every shipped template, with a 10-digit code
+and a 30-character app name, fits one SMS segment: 160 GSM-7 characters, or 70 UCS-2
+characters for the locales whose text needs UCS-2 (es and pt for "código", zh, ja) — a
+test proves it. An app name with characters outside GSM-7 turns a GSM-7 message into
+UCS-2, which may then take two segments: the service sends it anyway (Telnyx joins up to
+10 parts); the one-segment promise is about the templates.
+
+Two optional lines go at the end, both configured once for the service:
+
+- Android SMS Retriever: the app's 11-character hash (``OTP_ANDROID_APP_HASH``) on a line
+  of its own. Google asks for a message of at most 140 bytes that *includes* the hash, so
+  it need not be last — https://developers.google.com/identity/sms-retriever/verify
+- WebOTP: ``@{domain} #{code}`` (``OTP_WEBOTP_DOMAIN``) as the very last line, the
+  origin-bound one-time code format browsers read — https://web.dev/articles/web-otp
+
+With both, the hash comes first and the WebOTP line last, so each reader finds its own.
+They add 12 and ``len(domain) + 14`` characters (GSM-7) that the one-segment test does
+not cover.
+"""
 
 from __future__ import annotations
 
-__all__ = ["render_text"]
+import math
+from dataclasses import dataclass
 
-TEMPLATE = "{code} is your {app_name} verification code. It expires in {minutes} minutes."
+__all__ = [
+    "TEMPLATES",
+    "Template",
+    "encoding",
+    "is_gsm7",
+    "render_text",
+    "segments",
+    "template_for",
+]
 
 
-def render_text(*, code: str, app_name: str, ttl_seconds: int, locale: str | None = None) -> str:
+@dataclass(frozen=True)
+class Template:
+    """``text`` has ``{code}``, ``{app_name}`` and ``{duration}``; the duration is ``one``
+    for one minute, else ``other`` with ``{n}``."""
+
+    text: str
+    one: str
+    other: str
+
+    def render(self, *, code: str, app_name: str, minutes: int) -> str:
+        duration = self.one if minutes == 1 else self.other.format(n=minutes)
+        return self.text.format(code=code, app_name=app_name, duration=duration)
+
+
+TEMPLATES: dict[str, Template] = {
+    "en": Template(
+        "{code} is your {app_name} verification code. It expires in {duration}.",
+        "1 minute",
+        "{n} minutes",
+    ),
+    # "código" needs UCS-2 (ó is not GSM-7): short enough for 70 characters.
+    "es": Template("Código {app_name}: {code}. Vence en {duration}.", "1 min", "{n} min"),
+    "pt": Template("Código {app_name}: {code}. Expira em {duration}.", "1 min", "{n} min"),
+    "fr": Template(
+        "{code} est votre code de vérification {app_name}. Il expire dans {duration}.",
+        "1 minute",
+        "{n} minutes",
+    ),
+    "de": Template(
+        "{code} ist Ihr Bestätigungscode für {app_name}. Er ist {duration} gültig.",
+        "1 Minute",
+        "{n} Minuten",
+    ),
+    "it": Template(
+        "{code} è il tuo codice di verifica {app_name}. Scade tra {duration}.",
+        "1 minuto",
+        "{n} minuti",
+    ),
+    "zh": Template("{code}是您的{app_name}验证码，{duration}内有效。", "1分钟", "{n}分钟"),
+    "ja": Template(
+        "{app_name}の確認コードは{code}です。有効期限は{duration}です。", "1分", "{n}分"
+    ),
+}
+DEFAULT_LOCALE = "en"
+
+
+def template_for(locale: str | None) -> tuple[str, Template]:
+    """(language, template) for a locale such as ``pt-BR``, ``pt_BR`` or ``PT``."""
+    language = (locale or "").replace("_", "-").split("-")[0].lower()
+    if language not in TEMPLATES:
+        language = DEFAULT_LOCALE
+    return language, TEMPLATES[language]
+
+
+def render_text(
+    *,
+    code: str,
+    app_name: str,
+    ttl_seconds: int,
+    locale: str | None = None,
+    webotp_domain: str | None = None,
+    app_hash: str | None = None,
+) -> str:
     minutes = max(1, ttl_seconds // 60)
-    return TEMPLATE.format(code=code, app_name=app_name, minutes=minutes)
+    text = template_for(locale)[1].render(code=code, app_name=app_name, minutes=minutes)
+    if app_hash:
+        text += "\n" + app_hash
+    if webotp_domain:
+        text += f"\n@{webotp_domain} #{code}"
+    return text
+
+
+# GSM 03.38: the basic character set (without the escape), and the extension table
+# whose characters take two septets (escape + character).
+_GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+GSM7_SINGLE, GSM7_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+
+def is_gsm7(text: str) -> bool:
+    return all(c in _GSM7_BASIC or c in _GSM7_EXTENSION for c in text)
+
+
+def encoding(text: str) -> str:
+    """``GSM-7`` or ``UCS-2``, as Telnyx reports it."""
+    return "GSM-7" if is_gsm7(text) else "UCS-2"
+
+
+def segments(text: str) -> int:
+    """SMS parts: GSM-7 160 septets (153 per part when split), UCS-2 70 (67) code units."""
+    if is_gsm7(text):
+        units = sum(2 if c in _GSM7_EXTENSION else 1 for c in text)
+        single, part = GSM7_SINGLE, GSM7_PART
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part = UCS2_SINGLE, UCS2_PART
+    return 1 if units <= single else math.ceil(units / part)

@@ -1,34 +1,62 @@
 -- Create a verification for a phone number, or resend a new code for its pending one.
 -- One atomic step: opt-out, lock-out, cooldown and send limits are checked before any
--- write. The fields it overwrites are saved in `u` (undo) until record.lua confirms the
--- send, so a send that provably failed can be rolled back by undo.lua.
+-- write. The fields it overwrites are saved in an undo record until record.lua confirms
+-- the send, so a send that provably failed can be rolled back by undo.lua.
+--
+-- Sends to the number are also counted per hour and per day (the SMS-pumping guard's
+-- per-number caps), in fixed windows kept in the same hash.
 --
 -- KEYS[1] phone hash (latest verification + per-phone counters)   KEYS[2] opt-out marker
+-- KEYS[3] undo record (its own short-lived key: kept in the hash, its size would switch
+--         the hash to Redis's large encoding for good)
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
---       keep_ms (how long a finished verification stays readable), token
+--       keep_ms (how long a finished verification stays readable), token,
+--       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
+--       hour window end ms, day window id, daily cap, day window end ms
 -- Returns {outcome, detail, fields...} with outcome one of:
---   created | resent | opted_out | locked | cooldown | max_sends
+--   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
+--   phone_daily; detail is a time (ms) to retry at, or for created/resent the name of a
+--   cap that shadow mode let through ('' when none)
 local now = tonumber(ARGV[1])
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {'opted_out', ''}
 end
 
-local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'sn', 'ls', 'nu')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'sn', 'ls', 'nu', 'hw', 'hc', 'dw', 'dc')
 if cur[6] and tonumber(cur[6]) > now then
   return {'locked', cur[6]}
 end
 
+-- per-number velocity caps
+local mode = ARGV[11]
+local hour_count = cur[7] == ARGV[12] and tonumber(cur[8]) or 0
+local day_count = cur[9] == ARGV[15] and tonumber(cur[10]) or 0
+local shadowed = ''
+if mode ~= 'off' then
+  local over, over_end
+  if hour_count >= tonumber(ARGV[13]) then
+    over, over_end = 'phone_hourly', ARGV[14]
+  elseif day_count >= tonumber(ARGV[16]) then
+    over, over_end = 'phone_daily', ARGV[17]
+  end
+  if over and mode == 'enforce' then
+    return {over, over_end}
+  end
+  shadowed = over or ''
+end
+
+local COUNTERS = {'hw', 'hc', 'dw', 'dc'}
 local VFIELDS = {'ph', 'id', 'st', 'ch', 'ca', 'ea', 'h', 'at', 'sn', 'ls',
-                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'dh', 'lc'}
-local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch'}
+                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'dh', 'lc', 'pe', unpack(COUNTERS)}
+local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', unpack(COUNTERS)}
 
 local function save_undo(names)
   local old = redis.call('HMGET', KEYS[1], unpack(names))
-  local undo = {}
+  local fields = {}
   for i, name in ipairs(names) do
-    undo[name] = old[i] or false
+    fields[name] = old[i] or false
   end
-  redis.call('HSET', KEYS[1], 'u', cjson.encode(undo), 'ut', ARGV[10])
+  redis.call('SET', KEYS[3], cjson.encode({t = ARGV[10], f = fields}), 'PX', 300000)
 end
 
 local ttl = tonumber(ARGV[5])
@@ -48,14 +76,18 @@ if cur[1] and cur[2] == 'p' and tonumber(cur[3]) > now then
   outcome = 'resent'
 else
   save_undo(VFIELDS)
-  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'dh', 'lc')
+  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'dh', 'lc', 'pe')
   redis.call('HSET', KEYS[1], 'ph', ARGV[2], 'id', ARGV[3], 'st', 'p', 'ch', ARGV[8],
              'ca', now, 'ea', now + ttl, 'h', ARGV[4], 'at', 0, 'sn', 1, 'ls', now)
   outcome = 'created'
 end
 
-local keep_until = ttl + tonumber(ARGV[9])
+redis.call('HSET', KEYS[1], 'hw', ARGV[12], 'hc', hour_count + 1,
+           'dw', ARGV[15], 'dc', day_count + 1)
+
+-- readable for keep_ms after it expires, and the day's count kept until the day ends
+local keep_until = math.max(ttl + tonumber(ARGV[9]), tonumber(ARGV[17]) - now)
 if redis.call('PTTL', KEYS[1]) < keep_until then
   redis.call('PEXPIRE', KEYS[1], keep_until)
 end
-return {outcome, '', unpack(redis.call('HGETALL', KEYS[1]))}
+return {outcome, shadowed, unpack(redis.call('HGETALL', KEYS[1]))}

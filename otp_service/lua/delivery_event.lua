@@ -7,14 +7,14 @@
 -- parked in `pe`, and record.lua applies it once the message id is known. After a send
 -- that timed out (no message id recorded) the first event names the message.
 --
--- KEYS[1] phone hash   KEYS[2] event id dedupe key
+-- KEYS[1] phone hash   KEYS[2] event id dedupe key   KEYS[3] the number's undo record
 -- ARGV: message_id, status, occurred_at_ms, errors_json, event_type, dedupe_ttl_ms,
 --       history_max
 -- Returns 'updated' | 'kept' | 'parked' | 'duplicate' | 'unknown'
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6]) then
   return 'duplicate'
 end
-local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'ut', 'pe', 'st')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'pe', 'st')
 if not cur[1] then
   return 'unknown'
 end
@@ -30,15 +30,15 @@ local event = {event_type = ARGV[5], status = ARGV[2], occurred_at = tonumber(AR
 if ARGV[4] ~= '' then event.errors = cjson.decode(ARGV[4]) end
 
 if not known then
-  if cur[4] then
-    local parked = cur[5] and cjson.decode(cur[5]) or {}
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    local parked = cur[4] and cjson.decode(cur[4]) or {}
     if #parked < 10 then
       table.insert(parked, event)
       redis.call('HSET', KEYS[1], 'pe', cjson.encode(parked))
     end
     return 'parked'
   end
-  if cur[2] or cur[6] ~= 'p' then
+  if cur[2] or cur[5] ~= 'p' then
     return 'unknown'
   end
   redis.call('HSET', KEYS[1], 'mi', ARGV[1])  -- the send timed out: this is its message

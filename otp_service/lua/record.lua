@@ -2,12 +2,12 @@
 -- Record the outcome of a send on the verification that asked for it, and drop its undo
 -- record: from now on the new code stands. Delivery events that arrived before this
 -- answer (parked by delivery_event.lua) are applied now.
--- KEYS[1] phone hash
+-- KEYS[1] phone hash   KEYS[2] undo record
 -- ARGV: id, token, message_id ('' if unknown), sender, delivery_status ('' if unknown),
 --       now_ms, errors_json ('' for none), status ('' to keep, 'f' when the send failed
 --       for good, e.g. the recipient opted out), history_max
 -- Returns {outcome, detail, fields...}; outcome recorded | gone
-local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'ut', 'pe')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'pe')
 if cur[1] ~= ARGV[1] then
   return {'gone', ''}
 end
@@ -36,13 +36,14 @@ end
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[1], 'st', ARGV[8])
 end
-if cur[4] == ARGV[2] then
-  redis.call('HDEL', KEYS[1], 'u', 'ut')
+local undo = redis.call('GET', KEYS[2])
+if undo and cjson.decode(undo).t == ARGV[2] then
+  redis.call('DEL', KEYS[2])
 end
-if cur[5] then
+if cur[4] then
   redis.call('HDEL', KEYS[1], 'pe')
   local message_id = ARGV[3]
-  for _, event in ipairs(cjson.decode(cur[5])) do
+  for _, event in ipairs(cjson.decode(cur[4])) do
     if message_id == '' and ARGV[8] == '' then
       message_id = event.message_id  -- the send timed out: the early event names it
       redis.call('HSET', KEYS[1], 'mi', message_id)

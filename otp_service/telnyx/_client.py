@@ -71,6 +71,7 @@ class TelnyxClient:
         user_agent: str = DEFAULT_USER_AGENT,
         default_headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         if not api_key or not isinstance(api_key, str):
             raise ValueError("a Telnyx API key is required")
@@ -78,6 +79,9 @@ class TelnyxClient:
         self.base_url = base_url.rstrip("/")
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self._sleep = sleep
+        # called after every attempt with (operationId or "request", outcome, seconds):
+        # outcome is the HTTP status, "timeout" or "connection_error"
+        self._observer = observer
         headers = {
             "Accept": "application/json",
             "User-Agent": user_agent,
@@ -174,6 +178,7 @@ class TelnyxClient:
         json: Any = None,
         files: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
+        operation: str = "request",
     ) -> Any:
         """Send one API call, retrying as ``_retry.py`` allows; return the decoded body.
 
@@ -187,12 +192,15 @@ class TelnyxClient:
         started = time.monotonic()
         retries = 0
         while True:
+            sent = time.perf_counter()
             try:
                 response = self._http.request(method, path, params=query, json=json, files=files)
             except httpx.TransportError as exc:
+                self._observe(operation, _outcome(exc), sent)
                 failure: httpx.Response | httpx.TransportError = exc
                 retry_after = None
             else:
+                self._observe(operation, str(response.status_code), sent)
                 if response.status_code < 400:
                     return _decode(response)
                 failure = response
@@ -213,6 +221,10 @@ class TelnyxClient:
             if isinstance(failure, httpx.TransportError):
                 raise self._connection_error(failure) from failure
             raise make_status_error(failure, redact=self._api_key)
+
+    def _observe(self, operation: str, outcome: str, sent: float) -> None:
+        if self._observer is not None:
+            self._observer(operation, outcome, time.perf_counter() - sent)
 
     @staticmethod
     def _should_retry(idempotent: bool, failure: httpx.Response | httpx.TransportError) -> bool:
@@ -247,14 +259,28 @@ class TelnyxClient:
             return self._list(endpoint, path, args, filters)
         if endpoint.kind == UPLOAD:
             body = self.request(
-                endpoint.method, path, files=_form_files(args), idempotent=endpoint.idempotent
+                endpoint.method,
+                path,
+                files=_form_files(args),
+                idempotent=endpoint.idempotent,
+                operation=endpoint.operation_id,
             )
         elif endpoint.method in ("GET", "DELETE"):
-            body = self.request(endpoint.method, path, params=args, idempotent=endpoint.idempotent)
+            body = self.request(
+                endpoint.method,
+                path,
+                params=args,
+                idempotent=endpoint.idempotent,
+                operation=endpoint.operation_id,
+            )
         else:
             fields = encode_body(args)
             body = self.request(
-                endpoint.method, path, json=fields or None, idempotent=endpoint.idempotent
+                endpoint.method,
+                path,
+                json=fields or None,
+                idempotent=endpoint.idempotent,
+                operation=endpoint.operation_id,
             )
         return body["data"] if isinstance(body, dict) and "data" in body else body
 
@@ -273,10 +299,20 @@ class TelnyxClient:
 
         def fetch(number: int | None) -> Page:
             params = {**query, number_key: number, size_key: page_size}
-            body = self.request("GET", path, params=params, idempotent=endpoint.idempotent)
+            body = self.request(
+                "GET",
+                path,
+                params=params,
+                idempotent=endpoint.idempotent,
+                operation=endpoint.operation_id,
+            )
             return Page.from_body(body, page_number=number, page_size=page_size, fetch=fetch)
 
         return fetch(page_number)
+
+
+def _outcome(error: httpx.TransportError) -> str:
+    return "timeout" if isinstance(error, httpx.TimeoutException) else "connection_error"
 
 
 def _decode(response: httpx.Response) -> Any:

@@ -1,0 +1,155 @@
+"""What each measured call sends, pre-built, and how its answer is judged.
+
+Every call is a real one answering its real status: a create for a number that has no
+verification yet (201), a check with a wrong code on a pending verification that has
+attempts left (200, ``valid: false``), a check with the right code (200, ``valid:
+true``; each uses one verification up), a get (200), and a Telnyx delivery event signed
+with the webhook key the service trusts (200, applied to the verification that sent the
+message).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bench.load import build_request
+from bench.seed import Seeded
+from otp_service.telnyx.webhooks import sign_webhook
+
+__all__ = ["PhoneNumbers", "Calls", "wrong_code"]
+
+# Area codes of big US cities; exchanges 2xx-9xx except N11 and 555 (fictional and the
+# sandbox's magic numbers); libphonenumber is asked about a sample of each block.
+AREA_CODES = (415, 312, 212, 617, 646, 718, 213, 305, 404, 206, 512, 303)
+
+
+class PhoneNumbers:
+    """Distinct valid US numbers, never the same one twice in a run."""
+
+    def __init__(self) -> None:
+        self._numbers = self._generate()
+
+    @staticmethod
+    def _generate() -> Iterator[str]:
+        for area in AREA_CODES:
+            for exchange in range(201, 1000):
+                if exchange % 100 == 11 or exchange == 555:
+                    continue
+                probe = f"+1{area}{exchange}{exchange % 10000:04d}"
+                if not phonenumbers.is_valid_number(phonenumbers.parse(probe)):
+                    continue
+                for line in range(10000):
+                    yield f"+1{area}{exchange}{line:04d}"
+
+    def take(self, count: int) -> list[str]:
+        return [next(self._numbers) for _ in range(count)]
+
+
+def wrong_code(code: str) -> str:
+    """A code of the same length that is not ``code``."""
+    return "".join(str((int(c) + 1) % 10) for c in code)
+
+
+def _iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+class Calls:
+    """Request bytes for one server (``host:port``), authenticated as the bench client."""
+
+    def __init__(self, port: int, client_key: str) -> None:
+        self.host = f"127.0.0.1:{port}"
+        self.json_auth = {
+            "Authorization": f"Bearer {client_key}",
+            "Content-Type": "application/json",
+        }
+        self.auth = {"Authorization": f"Bearer {client_key}"}
+
+    def _post(self, path: str, body: Any, headers: Mapping[str, str]) -> bytes:
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        return build_request("POST", path, host=self.host, body=raw, headers=dict(headers))
+
+    # otp-service
+    def create(self, phones: Sequence[str]) -> list[bytes]:
+        return [
+            self._post("/v1/verifications", {"phone_number": p}, self.json_auth) for p in phones
+        ]
+
+    def check(self, seeds: Sequence[Seeded], *, right: bool) -> list[bytes]:
+        return [
+            self._post(
+                f"/v1/verifications/{s.id}/check",
+                {"code": s.code if right else wrong_code(s.code)},
+                self.json_auth,
+            )
+            for s in seeds
+        ]
+
+    def get(self, seeds: Sequence[Seeded]) -> list[bytes]:
+        return [
+            build_request("GET", f"/v1/verifications/{s.id}", host=self.host, headers=self.auth)
+            for s in seeds
+        ]
+
+    def webhooks(self, events: Sequence[bytes], key: Ed25519PrivateKey) -> list[bytes]:
+        """Each event signed now (Telnyx's tolerance is 5 minutes)."""
+        now = int(time.time())
+        out = []
+        for raw in events:
+            headers = {"Content-Type": "application/json", "User-Agent": "telnyx-webhooks"}
+            headers.update(sign_webhook(raw, key, now))
+            out.append(build_request("POST", "/v1/webhooks/telnyx", host=self.host, body=raw,
+                                     headers=headers))  # fmt: skip
+        return out
+
+    # baselines
+    def baseline_check(self, seeds: Sequence[Seeded]) -> list[bytes]:
+        headers = {"Content-Type": "application/json"}
+        return [self._post(f"/check/{s.id}", {"code": s.code}, headers) for s in seeds]
+
+    def baseline_send(self, phones: Sequence[str]) -> list[bytes]:
+        headers = {"Content-Type": "application/json"}
+        return [self._post("/send", {"phone_number": p}, headers) for p in phones]
+
+
+def delivery_events(
+    seeds: Sequence[Seeded], template: Mapping[str, Any], per_message: int = 2
+) -> list[bytes]:
+    """Telnyx webhook bodies: ``message.sent`` then ``message.finalized`` (delivered) for
+    each seeded message, ``per_message`` events each, every event with its own id."""
+    statuses = [("message.sent", "sent"), ("message.finalized", "delivered")]
+    now_ms = time.time() * 1000
+    out = []
+    for round_ in range(per_message):
+        event_type, status = statuses[min(round_, len(statuses) - 1)]
+        for seed in seeds:
+            payload = copy.deepcopy(dict(template))
+            payload["id"] = seed.message_id
+            to = dict((payload.get("to") or [{}])[0], phone_number=seed.phone, status=status)
+            payload["to"] = [to]
+            payload["text"] = "hidden"
+            stamp = _iso(now_ms + round_)
+            payload["sent_at"] = stamp
+            if event_type == "message.finalized":
+                payload["completed_at"] = stamp
+            event = {
+                "data": {
+                    "record_type": "event",
+                    "id": str(uuid.uuid4()),
+                    "event_type": event_type,
+                    "occurred_at": stamp,
+                    "payload": payload,
+                },
+                "meta": {"attempt": 1, "delivered_to": "http://127.0.0.1/v1/webhooks/telnyx"},
+            }
+            out.append(json.dumps(event, separators=(",", ":")).encode())
+    return out

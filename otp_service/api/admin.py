@@ -1,0 +1,163 @@
+"""The admin API: /v1/admin — sending numbers, opt-outs, the audit log. Admin keys only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from marshmallow import RAISE, Schema, fields, validate
+
+from otp_service import errors
+from otp_service.admin import BULK_MAX_NUMBERS, IMPORT_MAX_BYTES
+from otp_service.api.auth import require_admin
+from otp_service.api.http import json_body, json_response, services
+
+bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
+bp.before_request(require_admin)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class UpdateNumberSchema(_Strict):
+    messaging_profile_id = fields.String(validate=validate.Length(max=64))  # "" unassigns
+    messaging_product = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class BulkUpdateSchema(_Strict):
+    messaging_profile_id = fields.String(required=True, validate=validate.Length(max=64))
+    numbers = fields.List(
+        fields.String(), required=True, validate=validate.Length(min=1, max=BULK_MAX_NUMBERS)
+    )
+
+
+class SyncSchema(_Strict):
+    messaging_profile_id = fields.String(validate=validate.Length(min=1, max=64))
+
+
+UPDATE_NUMBER = UpdateNumberSchema()
+BULK_UPDATE = BulkUpdateSchema()
+SYNC = SyncSchema()
+
+
+def _query() -> dict[str, str]:
+    """The query string as one value per name; a repeated name is 422."""
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise errors.InvalidRequest(
+            f"query parameter(s) given more than once: {', '.join(repeated)}",
+            errors={name: ["given more than once"] for name in repeated},
+        )
+    return request.args.to_dict()
+
+
+def _actor() -> str:
+    return g.key_id
+
+
+# -- numbers ---------------------------------------------------------------------------
+@bp.get("/phone-numbers")
+def list_phone_numbers() -> Response:
+    return json_response(services().admin.list_phone_numbers(_query()))
+
+
+@bp.get("/phone-numbers/<number_id>")
+def get_phone_number(number_id: str) -> Response:
+    return json_response(services().admin.get_phone_number(number_id))
+
+
+@bp.patch("/phone-numbers/<number_id>")
+def update_phone_number(number_id: str) -> Response:
+    data, _ = json_body(UPDATE_NUMBER)
+    return json_response(services().admin.update_phone_number(number_id, actor=_actor(), **data))
+
+
+@bp.post("/phone-numbers/bulk-updates")
+def create_bulk_update() -> Response:
+    data, _ = json_body(BULK_UPDATE)
+    body = services().admin.bulk_update(actor=_actor(), **data)
+    location = f"/v1/admin/phone-numbers/bulk-updates/{body['data'].get('order_id', '')}"
+    return json_response(body, 202, {"Location": location})
+
+
+@bp.get("/phone-numbers/bulk-updates/<order_id>")
+def get_bulk_update(order_id: str) -> Response:
+    return json_response(services().admin.get_bulk_update(order_id))
+
+
+@bp.get("/mobile-phone-numbers")
+def list_mobile_phone_numbers() -> Response:
+    return json_response(services().admin.list_mobile_phone_numbers(_query()))
+
+
+@bp.get("/mobile-phone-numbers/<number_id>")
+def get_mobile_phone_number(number_id: str) -> Response:
+    return json_response(services().admin.get_mobile_phone_number(number_id))
+
+
+@bp.get("/short-codes")
+def list_short_codes() -> Response:
+    return json_response(services().admin.list_short_codes(_query()))
+
+
+@bp.get("/messaging-profiles")
+def list_messaging_profiles() -> Response:
+    return json_response(services().admin.list_messaging_profiles(_query()))
+
+
+# -- opt-outs --------------------------------------------------------------------------
+@bp.get("/opt-outs")
+def list_optouts() -> Response:
+    return json_response(services().admin.list_optouts(_query()))
+
+
+@bp.get("/opt-outs/<phone_number>")
+def get_optout(phone_number: str) -> Response:
+    return json_response(services().admin.get_optout(phone_number))
+
+
+@bp.put("/opt-outs/<phone_number>")
+def add_optout(phone_number: str) -> Response:
+    added, body = services().admin.add_optout(phone_number, actor=_actor())
+    return json_response(body, 201 if added else 200)
+
+
+@bp.delete("/opt-outs/<phone_number>")
+def remove_optout(phone_number: str) -> Response:
+    services().admin.remove_optout(phone_number, actor=_actor())
+    return Response(status=204)
+
+
+@bp.post("/opt-outs/sync")
+def sync_optouts() -> Response:
+    data: dict[str, Any] = {}
+    if request.content_length:  # the body is optional
+        data, _ = json_body(SYNC)
+    return json_response(services().admin.sync_optouts(actor=_actor(), **data))
+
+
+@bp.get("/opt-outs/export")
+def export_optouts() -> Response:
+    chunks = services().admin.export_csv(_query())
+    return Response(
+        chunks,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="opt-outs.csv"'},
+    )
+
+
+@bp.post("/opt-outs/import")
+def import_optouts() -> Response:
+    if request.mimetype != "text/csv":
+        raise errors.UnsupportedMediaType("send the file as text/csv")
+    request.max_content_length = IMPORT_MAX_BYTES  # a file, not an API body
+    data = request.get_data(cache=False)
+    return json_response(services().admin.import_csv(data, actor=_actor()))
+
+
+# -- audit -----------------------------------------------------------------------------
+@bp.get("/audit")
+def list_audit() -> Response:
+    return json_response(services().admin.list_audit(_query()))

@@ -1,0 +1,163 @@
+"""The admin audit log: which admin key changed what, when, and how it ended.
+
+One Redis stream (``otp:{audit}:log``, a hash slot of its own, built in ``store.py``),
+capped at ``AUDIT_MAX`` entries: Redis trims the oldest first (approximately, in whole
+nodes, so a few more may be kept). Each entry holds:
+
+    at       ms since the epoch, by the service's clock
+    key_id   the admin key's configured id (``g.key_id``), or ``cli`` — never the key
+    action   one of ``ACTIONS``
+    target   what was changed: a phone number, a Telnyx number id, a profile id, ``*``
+    result   the outcome (``updated``, ``added``, ``exists``, ``removed``, ``accepted``,
+             ``completed``) or, for a failure, the problem ``code`` it answered
+    status   the HTTP status it answered (the CLI records the same)
+    detail   JSON: what was asked (profile, product, counts), Telnyx's status and codes
+
+Phone numbers are kept in entries (operators need them); logs mask them (``mask``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from otp_service.masking import mask_phone
+from otp_service.store import Store
+
+__all__ = ["ACTIONS", "AUDIT_MAX", "AuditEntry", "AuditLog", "iso_ms", "mask"]
+
+AUDIT_MAX = 10_000
+ACTIONS = (
+    "phone_number.update",
+    "phone_numbers.bulk_update",
+    "optout.add",
+    "optout.remove",
+    "optouts.sync",
+    "optouts.import",
+)
+TARGET_MAX = 128  # characters of a target kept (ids come from URLs)
+_SCAN_CHUNK = 500
+
+
+def iso_ms(ms: int) -> str:
+    """RFC 3339 in UTC with milliseconds: ``2027-01-15T08:00:00.000Z``."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def mask(value: str) -> str:
+    """A target fit for logs: phone numbers masked (``masking.mask_phone``), ids as they are."""
+    return mask_phone(value) if value.startswith("+") else value
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: str
+    at: int  # ms
+    key_id: str
+    action: str
+    target: str
+    result: str
+    status: int
+    detail: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": iso_ms(self.at),
+            "key_id": self.key_id,
+            "action": self.action,
+            "target": self.target,
+            "result": self.result,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+class AuditLog:
+    def __init__(
+        self, store: Store, clock: Callable[[], float] = time.time, max_entries: int = AUDIT_MAX
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.max_entries = max_entries
+        self.key = store.audit_key()
+
+    def record(
+        self,
+        *,
+        key_id: str,
+        action: str,
+        target: str,
+        result: str,
+        status: int,
+        detail: dict[str, Any] | None = None,
+    ) -> str:
+        """Append one entry; its id (the stream's, ``<ms>-<seq>``)."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}")
+        fields = {
+            "at": int(self.clock() * 1000),
+            "key_id": key_id,
+            "action": action,
+            "target": target[:TARGET_MAX],
+            "result": result,
+            "status": status,
+            "detail": json.dumps(detail or {}, separators=(",", ":"), sort_keys=True),
+        }
+        entry_id = self.store.redis.xadd(
+            self.key, fields, maxlen=self.max_entries, approximate=True
+        )
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        key_id: str | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> tuple[list[AuditEntry], int]:
+        """One page of entries, newest first, and how many match in all."""
+        redis = self.store.redis
+        if action is None and key_id is None:
+            total = redis.xlen(self.key)
+            rows = redis.xrevrange(self.key, count=offset + limit) if offset < total else []
+            return [_entry(row) for row in rows[offset:]], total
+        matching: list[AuditEntry] = []
+        high = "+"
+        while True:  # the log is capped, so this scan is bounded
+            rows = redis.xrevrange(self.key, max=high, count=_SCAN_CHUNK)
+            for row in rows:
+                entry = _entry(row)
+                if (action is None or entry.action == action) and (
+                    key_id is None or entry.key_id == key_id
+                ):
+                    matching.append(entry)
+            if len(rows) < _SCAN_CHUNK:
+                break
+            high = "(" + _text(rows[-1][0])
+        return matching[offset : offset + limit], len(matching)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entry(row: tuple[Any, dict[Any, Any]]) -> AuditEntry:
+    entry_id, raw = row
+    fields = {_text(k): _text(v) for k, v in raw.items()}
+    return AuditEntry(
+        id=_text(entry_id),
+        at=int(fields.get("at", 0)),
+        key_id=fields.get("key_id", ""),
+        action=fields.get("action", ""),
+        target=fields.get("target", ""),
+        result=fields.get("result", ""),
+        status=int(fields.get("status", 0)),
+        detail=json.loads(fields.get("detail") or "{}"),
+    )

@@ -1,0 +1,312 @@
+"""Send one code through the configured senders and say, precisely, whether it may have
+gone out.
+
+The caller rolls a verification back only when Telnyx provably did not accept the
+message (``DeliveryRejected``, or ``DeliveryUnavailable`` with ``maybe_sent=False``);
+after a read timeout the message may be on its way, so the new code is kept.
+
+Exceptions::
+
+    DeliveryError
+     ├── DestinationRefused    not sent, nothing to roll back: the destination's country is
+     │                         not in OTP_ALLOWED_COUNTRIES (reason "not_allowed") or has
+     │                         no sender for the channel (reason "no_route")
+     ├── DeliveryRejected      Telnyx answered 4xx/5xx for the last sender tried
+     └── DeliveryUnavailable   no answer; ``maybe_sent`` is False only if the request never left
+
+Fallback: the senders of a route are tried in order, and the next one only after Telnyx
+refused the previous one with nothing but codes another sender can avoid
+(``FALLBACK_CODES``):
+
+- ``40001`` Not routable — the destination cannot be reached from this kind of sender
+  (e.g. a landline for a long or short code; other sender types may route it).
+  https://developers.telnyx.com/docs/messaging/messages/error-codes
+- ``40305`` Invalid 'from' address — this sender is not a messaging-enabled number, short
+  code or alphanumeric sender ID of the account/profile.
+- ``40319`` Incompatible message type for the 'to' address — "not possible to send
+  messages to the requested destination using the given sender".
+  https://developers.telnyx.com/api/errors/40319
+
+Never on anything else: not on ``40300`` (opted out: the same for every sender of the
+account and handled by the caller), ``40310`` (invalid 'to': no sender can fix it),
+``10xxx`` request errors, 401/403, 429 or 5xx, and never after a timeout or a broken
+connection — Telnyx may have accepted the message, and a second sender would send a
+second code.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from otp_service import telnyx
+from otp_service.delivery.routing import DeliveryConfig, country_of
+from otp_service.delivery.senders import SENDER_TYPES, Sender, whatsapp_template_message
+from otp_service.delivery.templates import render_text
+
+if TYPE_CHECKING:
+    from otp_service.config import Settings
+
+__all__ = [
+    "FALLBACK_CODES",
+    "Attempt",
+    "Delivery",
+    "DeliveryError",
+    "DeliveryRejected",
+    "DeliveryUnavailable",
+    "DestinationRefused",
+    "OutgoingCode",
+    "SendResult",
+    "SenderInfo",
+]
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT_CODE = "40300"
+FALLBACK_CODES = frozenset({"40001", "40305", "40319"})
+CHANNELS = ("sms", "whatsapp")
+
+
+@dataclass(frozen=True)
+class SenderInfo:
+    """The sender a message went out through, as the verification records it."""
+
+    type: str
+    from_: str | None = None
+    messaging_profile_id: str | None = None
+
+    def encode(self) -> str:
+        return f"{self.type}|{self.from_ or ''}|{self.messaging_profile_id or ''}"
+
+    @classmethod
+    def decode(cls, value: str) -> SenderInfo:
+        kind, from_, profile = (value.split("|") + ["", ""])[:3]
+        return cls(kind, from_ or None, profile or None)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "type": self.type,
+            "from": self.from_,
+            "messaging_profile_id": self.messaging_profile_id,
+        }
+
+    @classmethod
+    def of(cls, sender: Sender, data: dict[str, Any] | None = None) -> SenderInfo:
+        """A configured sender; with Telnyx's answer, the number a pool picked as ``from``."""
+        from_ = sender.from_
+        if data and not from_:
+            from_ = (data.get("from") or {}).get("phone_number") or None
+        return cls(sender.type, from_, sender.messaging_profile_id)
+
+
+@dataclass(frozen=True)
+class OutgoingCode:
+    """What the service asks to send; the code never appears in a repr."""
+
+    to: str
+    code: str = field(repr=False)
+    app_name: str
+    ttl_seconds: int
+    locale: str | None = None
+    channel: str = "sms"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sender Telnyx refused before the message went out (or, last, did not)."""
+
+    sender: SenderInfo
+    status_code: int
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    status: str | None
+    sender: SenderInfo
+    refused: tuple[Attempt, ...] = ()  # senders tried and refused before this one
+
+
+class DeliveryError(Exception):
+    def __init__(self, detail: str, sender: SenderInfo | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.sender = sender
+
+
+class DestinationRefused(DeliveryError):
+    """Not sent: the destination is not allowed, or no sender serves it on this channel."""
+
+    def __init__(self, detail: str, *, reason: str, country: str | None) -> None:
+        super().__init__(detail)
+        self.reason = reason  # "not_allowed" | "no_route"
+        self.country = country
+
+
+class DeliveryRejected(DeliveryError):
+    """Telnyx answered and did not take the message: nothing was sent."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status_code: int,
+        codes: tuple[str, ...] = (),
+        sender: SenderInfo | None = None,
+        attempts: tuple[Attempt, ...] = (),
+    ) -> None:
+        super().__init__(detail, sender)
+        self.status_code = status_code
+        self.codes = codes
+        self.attempts = attempts  # every sender tried, in order, this one last
+
+    @property
+    def opted_out(self) -> bool:
+        return OPTED_OUT_CODE in self.codes
+
+
+class DeliveryUnavailable(DeliveryError):
+    """No answer from Telnyx; ``maybe_sent`` is False only if the request never left."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        maybe_sent: bool,
+        sender: SenderInfo | None = None,
+        refused: tuple[Attempt, ...] = (),
+    ) -> None:
+        super().__init__(detail, sender)
+        self.maybe_sent = maybe_sent
+        self.refused = refused  # senders refused before this one
+
+
+def can_fall_back(exc: telnyx.APIStatusError) -> bool:
+    """Whether another sender may succeed where this one was refused."""
+    codes = set(exc.codes)
+    return 400 <= exc.status_code < 500 and bool(codes) and codes <= FALLBACK_CODES
+
+
+def _never_left(exc: telnyx.APIConnectionError) -> bool:
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+class Delivery:
+    """Routes a code to its senders, renders it for the channel, and sends it."""
+
+    def __init__(
+        self,
+        client: telnyx.TelnyxClient,
+        config: DeliveryConfig,
+        *,
+        webhook_url: str | None = None,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.webhook_url = webhook_url
+
+    @classmethod
+    def from_settings(cls, client: telnyx.TelnyxClient, settings: Settings) -> Delivery:
+        config = settings.delivery or DeliveryConfig.default(
+            from_number=settings.telnyx_from_number,
+            messaging_profile_id=settings.telnyx_messaging_profile_id,
+        )
+        return cls(client, config, webhook_url=settings.webhook_url)
+
+    def check_destination(self, phone: str, channel: str = "sms") -> str | None:
+        """The destination's country (None if unknown) when a code may be sent to it;
+        ``DestinationRefused`` otherwise. Call it before storing anything."""
+        return self._route(phone, channel)[0]
+
+    def send(self, message: OutgoingCode) -> SendResult:
+        """Send ``message`` through its route, falling back as the module docstring says."""
+        country, senders = self._route(message.to, message.channel)
+        content: dict[str, Any] = {}
+        if message.channel == "whatsapp":
+            template = self.config.whatsapp
+            content["whatsapp"] = whatsapp_template_message(
+                name=template.name,
+                language=template.language_for(message.locale),
+                code=message.code,
+            )
+        else:
+            content["sms"] = render_text(
+                code=message.code,
+                app_name=message.app_name,
+                ttl_seconds=message.ttl_seconds,
+                locale=message.locale,
+                webotp_domain=self.config.webotp_domain,
+                app_hash=self.config.android_app_hash,
+            )
+        return self._deliver(message.to, senders, content)
+
+    def _route(self, phone: str, channel: str) -> tuple[str | None, tuple[Sender, ...]]:
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}")
+        country = country_of(phone)
+        where = country or "this destination"
+        if not self.config.allows(country):
+            raise DestinationRefused(
+                f"sending to {where} is not allowed (OTP_ALLOWED_COUNTRIES)",
+                reason="not_allowed",
+                country=country,
+            )
+        senders = self.config.senders_for(country, channel)
+        if not senders:
+            kind = "WhatsApp" if channel == "whatsapp" else "SMS"
+            raise DestinationRefused(
+                f"no {kind} sender is configured for {where}", reason="no_route", country=country
+            )
+        return country, senders
+
+    def _deliver(self, to: str, senders: tuple[Sender, ...], content: dict[str, Any]) -> SendResult:
+        refused: list[Attempt] = []
+        for index, sender in enumerate(senders):
+            kind = SENDER_TYPES[sender.type]
+            info = SenderInfo.of(sender)
+            try:
+                data = kind.call(self.client, sender, to, content[kind.channel], self.webhook_url)
+            except telnyx.APIStatusError as exc:
+                refused.append(Attempt(info, exc.status_code, tuple(exc.codes)))
+                if index + 1 < len(senders) and can_fall_back(exc):
+                    log.warning(
+                        "telnyx refused %s (HTTP %d, codes %s); trying the next sender",
+                        sender.describe(),
+                        exc.status_code,
+                        ",".join(exc.codes),
+                    )
+                    continue
+                raise DeliveryRejected(
+                    _refusal(exc.status_code, len(refused)),
+                    status_code=exc.status_code,
+                    codes=tuple(exc.codes),
+                    sender=info,
+                    attempts=tuple(refused),
+                ) from exc
+            except telnyx.APIConnectionError as exc:
+                maybe_sent = not _never_left(exc)
+                raise DeliveryUnavailable(
+                    "Telnyx did not answer" if maybe_sent else "Telnyx is not reachable",
+                    maybe_sent=maybe_sent,
+                    sender=info,
+                    refused=tuple(refused),
+                ) from exc
+            recipients = data.get("to") or [{}]
+            return SendResult(
+                message_id=data["id"],
+                status=recipients[0].get("status"),
+                sender=SenderInfo.of(sender, data),
+                refused=tuple(refused),
+            )
+        raise AssertionError("a route has at least one sender")  # pragma: no cover
+
+
+def _refusal(status_code: int, tried: int) -> str:
+    if tried == 1:
+        return f"Telnyx refused the message (HTTP {status_code})"
+    return f"Telnyx refused the message from all {tried} senders (last: HTTP {status_code})"

@@ -1,0 +1,288 @@
+"""Which senders may carry a code to a destination, read once from the environment.
+
+``OTP_ROUTES`` (inline JSON) or ``OTP_ROUTES_FILE`` (a path to the same JSON), not both,
+maps a destination country — ISO 3166 alpha-2, as ``phonenumbers`` finds it from the
+number — or ``"*"`` to an ordered list of senders (fields per type in ``senders.py``)::
+
+    {"US": [{"type": "short_code", "from": "22395"},
+            {"type": "number_pool", "messaging_profile_id": "efe9e056-…"}],
+     "CA": [{"type": "long_code", "from": "+13125550120"}],
+     "*":  [{"type": "number_pool", "messaging_profile_id": "1c0dfc8f-…"}]}
+
+A channel (``sms`` or ``whatsapp``) uses the senders of its kind from the destination's
+own list; when that list has none (or there is no list), those of ``"*"``. A country's
+list replaces ``"*"``: they are not merged. Without ``OTP_ROUTES`` the one route is
+``"*"``: a long code from ``TELNYX_FROM_NUMBER``, then the number pool of
+``TELNYX_MESSAGING_PROFILE_ID``, whichever are set. ``OTP_WHATSAPP_FROM`` (with
+``OTP_WHATSAPP_MESSAGING_PROFILE_ID``) adds a WhatsApp sender to ``"*"``.
+
+``OTP_ALLOWED_COUNTRIES`` (comma-separated alpha-2, empty = every country) refuses other
+destinations before anything is stored or sent, like Telnyx Verify's whitelisted
+destinations. Anything invalid raises ``ConfigError`` with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+
+from otp_service.config import ConfigError
+from otp_service.delivery.senders import SENDER_TYPES, Sender
+
+__all__ = [
+    "DeliveryConfig",
+    "WhatsAppTemplate",
+    "country_of",
+    "load_delivery_config",
+    "parse_routes",
+]
+
+ANY_COUNTRY = "*"
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SHORT_CODE = re.compile(r"^\d{3,8}$")
+_ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_UUID_MSG = "must be a messaging profile id (a UUID)"
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2,4})?$")
+_LOCALE_KEY = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})?$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_APP_HASH = re.compile(r"^[A-Za-z0-9+/]{11}$")
+# Telnyx: alphanumeric sender IDs cannot send to the US, Canada or Puerto Rico
+# (developers.telnyx.com/docs/messaging/messages/alphanumeric-sender-id).
+_NO_ALPHANUMERIC = frozenset({"US", "CA", "PR"})
+
+
+@dataclass(frozen=True)
+class WhatsAppTemplate:
+    """The authentication template: its name, and its language per request locale."""
+
+    name: str = "otp_verification"
+    language: str = "en_US"
+    languages: Mapping[str, str] = field(default_factory=dict)  # "pt-br"/"pt" -> "pt_BR"
+
+    def language_for(self, locale: str | None) -> str:
+        tag = (locale or "").replace("_", "-").lower()
+        return self.languages.get(tag) or self.languages.get(tag.split("-")[0]) or self.language
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    routes: Mapping[str, tuple[Sender, ...]] = field(default_factory=dict)
+    allowed_countries: frozenset[str] = frozenset()  # empty: every country
+    whatsapp: WhatsAppTemplate = field(default_factory=WhatsAppTemplate)
+    webotp_domain: str | None = None
+    android_app_hash: str | None = None
+
+    def allows(self, country: str | None) -> bool:
+        return not self.allowed_countries or country in self.allowed_countries
+
+    def senders_for(self, country: str | None, channel: str) -> tuple[Sender, ...]:
+        """The ordered senders of ``channel`` for a destination country (None: unknown)."""
+        for key in (country, ANY_COUNTRY):
+            senders = tuple(s for s in self.routes.get(key or "", ()) if s.channel == channel)
+            if senders:
+                return senders
+        return ()
+
+    @classmethod
+    def default(
+        cls, *, from_number: str | None = None, messaging_profile_id: str | None = None
+    ) -> DeliveryConfig:
+        """The route without ``OTP_ROUTES``: a long code, then a number pool, to anywhere."""
+        senders = []
+        if from_number:
+            senders.append(Sender("long_code", from_=from_number))
+        if messaging_profile_id:
+            senders.append(Sender("number_pool", messaging_profile_id=messaging_profile_id))
+        return cls(routes={ANY_COUNTRY: tuple(senders)} if senders else {})
+
+
+def country_of(phone: str) -> str | None:
+    """ISO 3166 alpha-2 of an E.164 number, or None when phonenumbers cannot tell."""
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    if not region:  # not a valid number: the main country of its calling code
+        region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def load_delivery_config(
+    get: Callable[[str], str | None], *, production: bool = False
+) -> DeliveryConfig:
+    """Read the delivery variables through ``get`` (name -> stripped value or None)."""
+    inline, path = get("OTP_ROUTES"), get("OTP_ROUTES_FILE")
+    if inline and path:
+        raise ConfigError("set OTP_ROUTES or OTP_ROUTES_FILE, not both")
+    if inline:
+        routes = parse_routes(inline, "OTP_ROUTES")
+    elif path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"OTP_ROUTES_FILE: cannot read {path}: {reason}") from None
+        routes = parse_routes(text, "OTP_ROUTES_FILE")
+    else:
+        routes = dict(
+            DeliveryConfig.default(
+                from_number=get("TELNYX_FROM_NUMBER"),
+                messaging_profile_id=get("TELNYX_MESSAGING_PROFILE_ID"),
+            ).routes
+        )
+
+    whatsapp_from = get("OTP_WHATSAPP_FROM")
+    whatsapp_profile = get("OTP_WHATSAPP_MESSAGING_PROFILE_ID")
+    if whatsapp_profile and not whatsapp_from:
+        raise ConfigError("OTP_WHATSAPP_MESSAGING_PROFILE_ID needs OTP_WHATSAPP_FROM")
+    if whatsapp_from:
+        _check(_E164.match(whatsapp_from), "OTP_WHATSAPP_FROM must be an E.164 number")
+        if whatsapp_profile:
+            _check(_UUID.match(whatsapp_profile), f"OTP_WHATSAPP_MESSAGING_PROFILE_ID {_UUID_MSG}")
+        sender = Sender("whatsapp", from_=whatsapp_from, messaging_profile_id=whatsapp_profile)
+        routes[ANY_COUNTRY] = (*routes.get(ANY_COUNTRY, ()), sender)
+
+    if production and not any(s.channel == "sms" for r in routes.values() for s in r):
+        raise ConfigError(
+            "OTP_ROUTES, TELNYX_FROM_NUMBER or TELNYX_MESSAGING_PROFILE_ID is required "
+            "in production (no SMS sender configured)"
+        )
+    return DeliveryConfig(
+        routes=routes,
+        allowed_countries=_countries(get("OTP_ALLOWED_COUNTRIES") or ""),
+        whatsapp=_whatsapp_template(get),
+        webotp_domain=_webotp_domain(get("OTP_WEBOTP_DOMAIN")),
+        android_app_hash=_app_hash(get("OTP_ANDROID_APP_HASH")),
+    )
+
+
+def parse_routes(text: str, name: str = "OTP_ROUTES") -> dict[str, tuple[Sender, ...]]:
+    """Parse and check the routes JSON; ``name`` is the variable named in errors."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{name} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(
+            f'{name} must be a JSON object mapping a country code or "*" to a list of senders'
+        )
+    routes: dict[str, tuple[Sender, ...]] = {}
+    for key, senders in raw.items():
+        if key != ANY_COUNTRY and key not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(
+                f'{name}: "{key}" is not an ISO 3166 alpha-2 country code (like "US") or "*"'
+            )
+        if not isinstance(senders, list) or not senders:
+            raise ConfigError(f'{name}: route "{key}" must be a non-empty list of senders')
+        routes[key] = tuple(
+            _sender(spec, f'{name}: route "{key}", sender {index}', key)
+            for index, spec in enumerate(senders, 1)
+        )
+    return routes
+
+
+def _sender(spec: Any, where: str, country: str) -> Sender:
+    if not isinstance(spec, dict):
+        raise ConfigError(f'{where}: must be an object such as {{"type": "long_code", ...}}')
+    kind = spec.get("type")
+    if not isinstance(kind, str) or kind not in SENDER_TYPES:
+        raise ConfigError(f'{where}: "type" must be one of {", ".join(SENDER_TYPES)}')
+    rules = SENDER_TYPES[kind]
+    allowed = ("type", *rules.required, *rules.optional)
+    for key in spec:
+        if key not in allowed:
+            fields_ = ", ".join(f'"{k}"' for k in allowed)
+            raise ConfigError(f'{where}: unknown field "{key}" (a {kind} sender takes {fields_})')
+    for key in rules.required:
+        if not isinstance(spec.get(key), str) or not spec[key]:
+            raise ConfigError(f'{where}: a {kind} sender needs "{key}"')
+    from_, profile = spec.get("from"), spec.get("messaging_profile_id")
+    if profile is not None:
+        _check(
+            isinstance(profile, str) and _UUID.match(profile),
+            f'{where}: "messaging_profile_id" {_UUID_MSG}',
+        )
+    if kind == "short_code":
+        _check(
+            _SHORT_CODE.match(from_),
+            f'{where}: "from" must be a short code of 3 to 8 digits (got "{from_}")',
+        )
+    elif kind in ("long_code", "whatsapp"):
+        _check(
+            _E164.match(from_),
+            f'{where}: "from" must be an E.164 number such as +13125550100 (got "{from_}")',
+        )
+    elif kind == "alphanumeric":
+        _check(
+            _ALPHANUMERIC.match(from_) and re.search("[A-Za-z]", from_),
+            f'{where}: "from" must be 1 to 11 letters, digits or spaces, at least one of them '
+            f'a letter (got "{from_}")',
+        )
+        _check(
+            country not in _NO_ALPHANUMERIC,
+            f"{where}: Telnyx cannot send from an alphanumeric sender ID to {country}",
+        )
+    return Sender(kind, from_=from_, messaging_profile_id=profile)
+
+
+def _check(ok: Any, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _countries(value: str) -> frozenset[str]:
+    codes = [part.strip().upper() for part in value.split(",") if part.strip()]
+    for code in codes:
+        _check(
+            code in phonenumbers.SUPPORTED_REGIONS,
+            f'OTP_ALLOWED_COUNTRIES: "{code}" is not an ISO 3166 alpha-2 country code',
+        )
+    return frozenset(codes)
+
+
+def _whatsapp_template(get: Callable[[str], str | None]) -> WhatsAppTemplate:
+    name = get("OTP_WHATSAPP_TEMPLATE") or WhatsAppTemplate.name
+    _check(_TEMPLATE_NAME.match(name), "OTP_WHATSAPP_TEMPLATE must be a name of a-z, 0-9 and _")
+    language = get("OTP_WHATSAPP_LANGUAGE") or WhatsAppTemplate.language
+    _check(_LANGUAGE.match(language), "OTP_WHATSAPP_LANGUAGE must be a language code like en_US")
+    languages: dict[str, str] = {}
+    for entry in (get("OTP_WHATSAPP_LANGUAGES") or "").split(","):
+        if not entry.strip():
+            continue
+        locale, _, code = (part.strip() for part in entry.partition(":"))
+        locale = locale.replace("_", "-").lower()
+        _check(
+            _LOCALE_KEY.match(locale) and _LANGUAGE.match(code),
+            f'OTP_WHATSAPP_LANGUAGES: entries are locale:language such as "pt-BR:pt_BR" '
+            f'(got "{entry.strip()}")',
+        )
+        languages[locale] = code
+    return WhatsAppTemplate(name=name, language=language, languages=languages)
+
+
+def _webotp_domain(value: str | None) -> str | None:
+    if not value:
+        return None
+    domain = value.lower()
+    _check(
+        _DOMAIN.match(domain),
+        "OTP_WEBOTP_DOMAIN must be a host name such as example.com (no scheme, port or path)",
+    )
+    return domain
+
+
+def _app_hash(value: str | None) -> str | None:
+    if value:
+        _check(_APP_HASH.match(value), "OTP_ANDROID_APP_HASH must be the app's 11-character hash")
+    return value or None

@@ -1,0 +1,99 @@
+"""Logs: one JSON object a line, and one line per HTTP request.
+
+Each request gets an id — the caller's ``X-Request-ID`` when it is a sane token, else a
+new one — echoed in the response. The request line carries the route, status, duration,
+and what the view chose to add (``log_fields``: a verification id, a masked number).
+Nothing here ever writes a code, a key, a secret or a full phone number; views add only
+masked numbers (``masking.mask_phone``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+__all__ = ["JsonFormatter", "configure", "init_app", "log_fields"]
+
+log = logging.getLogger("otp_service.request")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Ids in a route's path that go into its log line as they are (they name no person).
+LOGGED_PATH_IDS = ("verification_id", "factor_id")
+# Attributes of a LogRecord that are not extras.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name, value in record.__dict__.items():
+            if name not in _STANDARD and not name.startswith("_"):
+                entry[name] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def configure(level: str = "INFO") -> None:
+    """Send every log record to stderr as JSON (the CLI and `serve` call this)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+
+
+def log_fields(**fields: Any) -> None:
+    """Add fields to this request's log line (never a code, a key or a full number)."""
+    g.setdefault("log_fields", {}).update(fields)
+
+
+def init_app(app: Flask, *, record_metrics: bool = True) -> None:
+    from otp_service import metrics
+
+    @app.before_request
+    def _start() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = request_id
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        if record_metrics:
+            metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+            metrics.HTTP_LATENCY.labels(route).observe(seconds)
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        if log.isEnabledFor(level):
+            fields = dict(g.get("log_fields", {}))
+            for name in LOGGED_PATH_IDS:
+                if request.view_args and name in request.view_args:
+                    fields.setdefault(name, request.view_args[name])
+            log.log(
+                level,
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "duration_ms": round(seconds * 1000, 2),
+                    **fields,
+                },
+            )
+        return response

@@ -1,0 +1,131 @@
+"""Metrics and logs: what operators see, and what they must never see."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from prometheus_client import REGISTRY
+
+from otp_service.logs import JsonFormatter
+from tests.conftest import ApiClient, Sandbox
+
+PHONE = "+13125550181"
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_create_and_checks_are_counted(client: ApiClient, sandbox: Sandbox):
+    created = sample(
+        "otp_verifications_created_total", channel="sms", sender_type="long_code", country="US"
+    )
+    accepted = sample("otp_sends_total", sender_type="long_code", outcome="accepted")
+    telnyx = sample("otp_telnyx_requests_total", operation="CreateLongCodeMessage", outcome="200")
+    wrong = sample("otp_checks_total", factor="sms", result="wrong")
+    approved = sample("otp_checks_total", factor="sms", result="approved")
+
+    vid = client.post("/v1/verifications", json={"phone_number": PHONE}).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    client.post(
+        f"/v1/verifications/{vid}/check", json={"code": "000000" if code != "000000" else "1" * 6}
+    )
+    client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+
+    assert (
+        sample(
+            "otp_verifications_created_total", channel="sms", sender_type="long_code", country="US"
+        )
+        == created + 1
+    )
+    assert sample("otp_sends_total", sender_type="long_code", outcome="accepted") == accepted + 1
+    assert (
+        sample("otp_telnyx_requests_total", operation="CreateLongCodeMessage", outcome="200")
+        == telnyx + 1
+    )
+    assert sample("otp_checks_total", factor="sms", result="wrong") == wrong + 1
+    assert sample("otp_checks_total", factor="sms", result="approved") == approved + 1
+    assert (
+        sample("otp_telnyx_request_duration_seconds_count", operation="CreateLongCodeMessage") >= 1
+    )
+
+
+def test_refusals_and_http_requests_are_counted(client: ApiClient, sandbox: Sandbox):
+    cooldown = sample("otp_rate_limited_total", reason="resend_cooldown", mode="enforce")
+    requests_429 = sample(
+        "otp_http_requests_total", route="/v1/verifications", method="POST", status="429"
+    )
+    client.post("/v1/verifications", json={"phone_number": PHONE})
+    client.post("/v1/verifications", json={"phone_number": PHONE})
+    assert (
+        sample("otp_rate_limited_total", reason="resend_cooldown", mode="enforce") == cooldown + 1
+    )
+    assert (
+        sample("otp_http_requests_total", route="/v1/verifications", method="POST", status="429")
+        == requests_429 + 1
+    )
+
+
+def test_metrics_endpoint_serves_prometheus_text_without_personal_data(
+    client: ApiClient, sandbox: Sandbox
+):
+    vid = client.post("/v1/verifications", json={"phone_number": PHONE}).get_json()["id"]
+    response = client.flask.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    for name in (
+        "otp_verifications_created_total",
+        "otp_checks_total",
+        "otp_sends_total",
+        "otp_telnyx_requests_total",
+        "otp_telnyx_request_duration_seconds_bucket",
+        "otp_http_requests_total",
+    ):
+        assert name in text
+    assert PHONE not in text and PHONE[1:] not in text
+    assert vid not in text
+
+
+def test_redis_errors_are_counted(client: ApiClient, redis_server):
+    before = sample("otp_redis_errors_total", kind="ConnectionError")
+    redis_server.stop()
+    try:
+        assert client.get(f"/v1/verifications/{'a' * 32}").status_code == 503
+    finally:
+        redis_server.start()
+    assert sample("otp_redis_errors_total", kind="ConnectionError") == before + 1
+
+
+def test_request_ids_are_echoed_or_made(client: ApiClient):
+    given = "req-" + uuid.uuid4().hex
+    response = client.flask.get("/healthz", headers={"X-Request-ID": given})
+    assert response.headers["X-Request-ID"] == given
+    made = client.flask.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(made.headers["X-Request-ID"]) == 32
+
+
+def test_each_request_is_one_json_line_with_a_masked_number(client, sandbox, caplog):
+    with caplog.at_level(logging.INFO, logger="otp_service.request"):
+        body = client.post(
+            "/v1/verifications",
+            json={"phone_number": PHONE},
+            headers={"X-Request-ID": "trace-1"},
+        ).get_json()
+    [record] = [r for r in caplog.records if r.name == "otp_service.request"]
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["msg"] == "request"
+    assert entry["request_id"] == "trace-1"
+    assert entry["route"] == "/v1/verifications"
+    assert entry["method"] == "POST"
+    assert entry["status"] == 201
+    assert entry["duration_ms"] >= 0
+    assert entry["verification_id"] == body["id"]
+    assert entry["phone"] == "+1312***0181"
+    assert PHONE not in line
+    assert sandbox.last_code(PHONE) not in line
