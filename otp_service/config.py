@@ -232,25 +232,19 @@ class _Env:
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be an integer (got {raw!r})") from None
-        if not low <= value <= high:
-            raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
-        return value
+        return self._bounded(name, default, low, high, int, "an integer")
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
+        return self._bounded(name, default, low, high, float, "a number")
+
+    def _bounded(self, name, default, low, high, parse, kind):  # noqa: ANN001, ANN202
         raw = self.optional(name)
         if raw is None:
             return default
         try:
-            value = float(raw)
+            value = parse(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be a number (got {raw!r})") from None
+            raise ConfigError(f"{name} must be {kind} (got {raw!r})") from None
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
         return value

@@ -93,6 +93,8 @@ class WebhookEvents:
                 self.store.phone_key(tag),
                 self.store.event_key(tag, event_id),
                 self.store.undo_key(tag),
+                self.store.history_key(tag),
+                self.store.parked_key(tag),
             ],
             [
                 message_id,

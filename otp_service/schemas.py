@@ -20,6 +20,7 @@ __all__ = [
     "CREATE_VERIFICATION",
     "LIST_FACTORS",
     "E164",
+    "Phone",
     "normalize_phone",
     "ValidationError",
 ]
@@ -30,7 +31,13 @@ LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}\Z")
 PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 
 
-def normalize_phone(value: Any) -> str:
+class Phone(str):
+    """An E.164 number that remembers its country, so a request parses it only once."""
+
+    region: str | None
+
+
+def normalize_phone(value: Any) -> Phone:
     """The E.164 form of a valid phone number, or ``ValidationError``."""
     if not isinstance(value, str) or not E164.fullmatch(value):
         raise ValidationError("must be an E.164 phone number such as +14155550123")
@@ -38,9 +45,13 @@ def normalize_phone(value: Any) -> str:
         parsed = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         raise ValidationError("must be an E.164 phone number such as +14155550123") from None
-    if not phonenumbers.is_valid_number(parsed):
+    # a valid number has a region (validity is decided per region)
+    region = phonenumbers.region_code_for_number(parsed)
+    if not region or not phonenumbers.is_valid_number_for_region(parsed, region):
         raise ValidationError("is not a valid phone number for its country")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    phone = Phone(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    phone.region = region
+    return phone
 
 
 class PhoneNumber(fields.Field):

@@ -7,6 +7,8 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{P}:v        hash: the number's latest verification, its per-number counters
     otp:{P}:o        opt-out marker of the number (no TTL: never lost)
     otp:{P}:u        the undo record of a send in flight (create.lua to record.lua)
+    otp:{P}:h        list: the number's delivery events, each tagged with its verification
+    otp:{P}:q        list: delivery events that arrived before their send was recorded
     otp:{P}:e:<id>   a webhook event already applied (24 h)
     otp:{I}:i        an Idempotency-Key's claim and stored response
     otp:{S}:f:<r>    hash: a TOTP factor (encrypted secret, state, replay and throttle);
@@ -40,6 +42,7 @@ SCRIPTS = (
     "create",
     "check",
     "cancel",
+    "get",
     "record",
     "undo",
     "idempotency_claim",
@@ -88,6 +91,12 @@ class Store:
     # -- keys ---------------------------------------------------------------------------
     def phone_key(self, tag: str) -> str:
         return f"{self.prefix}:{{{tag}}}:v"
+
+    def history_key(self, tag: str) -> str:
+        return f"{self.prefix}:{{{tag}}}:h"
+
+    def parked_key(self, tag: str) -> str:
+        return f"{self.prefix}:{{{tag}}}:q"
 
     def undo_key(self, tag: str) -> str:
         return f"{self.prefix}:{{{tag}}}:u"

@@ -46,6 +46,13 @@ __all__ = ["CreateRequest", "Result", "VerificationService", "iso_time"]
 
 log = logging.getLogger(__name__)
 STATUSES = {"p": "pending", "a": "approved", "c": "canceled", "f": "failed"}
+CHECK_STATUSES = {
+    b"p": "pending",
+    b"a": "approved",
+    b"c": "canceled",
+    b"f": "failed",
+    b"x": "expired",
+}
 CHANNELS = {"sms": "s", "whatsapp": "w"}
 CHANNEL_NAMES = {v: k for k, v in CHANNELS.items()}
 _POLL_SECONDS = 0.05
@@ -77,14 +84,34 @@ def iso_time(ms: int | None) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _fields(flat: list[bytes]) -> dict[str, str]:
-    """HGETALL's flat reply as text; the code HMAC (binary) dropped."""
-    out = {}
-    for i in range(0, len(flat), 2):
-        name = flat[i].decode()
-        if name != "h":
-            out[name] = flat[i + 1].decode()
-    return out
+# The fields a verification's answer is built from, in the order lua/include/view.lua
+# returns them.
+VIEW_FIELDS = (
+    "id",
+    "ph",
+    "ch",
+    "st",
+    "ca",
+    "ea",
+    "at",
+    "sn",
+    "ls",
+    "sd",
+    "mi",
+    "ds",
+    "du",
+    "de",
+    "lc",
+)
+
+
+def _fields(values: list[bytes | None]) -> dict[str, str]:
+    """view.lua's reply as a mapping of the fields that are set."""
+    return {
+        name: value.decode()
+        for name, value in zip(VIEW_FIELDS, values, strict=True)
+        if value is not None
+    }
 
 
 class VerificationService:
@@ -169,7 +196,7 @@ class VerificationService:
                 *self.guard.phone_args(now),
             ],
         )
-        *guarded, (outcome, detail, *flat) = batch.execute()
+        *guarded, (outcome, detail, *created) = batch.execute()
         verdict = guarded[0][0].decode() if guarded else "ok"
         outcome, detail = outcome.decode(), detail.decode()
         if outcome not in ("created", "resent"):
@@ -185,7 +212,7 @@ class VerificationService:
             log.warning("guard (shadow mode) would refuse %s: %s", mask_phone(phone), reason)
             metrics.RATE_LIMITED.labels(reason, "shadow").inc()
 
-        suffix = _fields(flat)["id"]
+        suffix = created[0].decode()
         message = OutgoingCode(
             to=phone,
             code=code,
@@ -226,14 +253,20 @@ class VerificationService:
         except Exception:
             rollback.execute()
             raise
-        fields = self._record(tag, suffix, token, sent.message_id, sent.sender, sent.status, "")
+        fields, history = self._record(
+            tag, suffix, token, sent.message_id, sent.sender, sent.status, ""
+        )
         metrics.SENDS.labels(sent.sender.type, "accepted").inc()
         if outcome == "created":
             metrics.VERIFICATIONS_CREATED.labels(
                 request.channel, sent.sender.type, country or "unknown"
             ).inc()
         status = 201 if outcome == "created" else 200
-        return Result(status, self._view(tag, fields))
+        return Result(status, self._view(tag, fields, history))
+
+    def _record_keys(self, tag: str) -> list[str]:
+        s = self.store
+        return [s.phone_key(tag), s.undo_key(tag), s.history_key(tag), s.parked_key(tag)]
 
     def _record(
         self,
@@ -244,10 +277,11 @@ class VerificationService:
         sender: SenderInfo | None,
         status: str | None,
         errors_json: str,
-    ) -> dict[str, str]:
-        outcome, _detail, *flat = self.store.run(
+    ) -> tuple[dict[str, str], list[bytes]]:
+        """The verification's fields and history once the send is recorded."""
+        outcome, _detail, history, values = self.store.run(
             "record",
-            [self.store.phone_key(tag), self.store.undo_key(tag)],
+            self._record_keys(tag),
             [
                 suffix,
                 token,
@@ -262,7 +296,7 @@ class VerificationService:
         )
         if outcome == b"gone":
             raise errors.VerificationNotFound("the verification ended while its code was sent")
-        return _fields(flat)
+        return _fields(values), history
 
     def _recipient_opted_out(
         self,
@@ -282,7 +316,7 @@ class VerificationService:
         batch = self.store.batch()
         batch.script(
             "record",
-            [self.store.phone_key(tag), self.store.undo_key(tag)],
+            self._record_keys(tag),
             [suffix, token, "", sender, "", self.now_ms(), errors_json, "f", HISTORY_MAX],
         )
         self.optouts.add(phone, "send_error", batch=batch)
@@ -421,33 +455,38 @@ class VerificationService:
             raise errors.MaxAttemptsReached("this verification has no check attempts left")
         if outcome == "locked":
             raise self._create_refusal("locked", int(detail), now)
-        view = self._view(tag, _fields(flat), now)
+        suffix, status, attempts = flat
         return {
-            "id": view["id"],
-            "status": view["status"],
+            "id": tag + suffix.decode(),
+            "status": CHECK_STATUSES[status],
             "valid": outcome == "approved",
-            "attempts_remaining": view["attempts_remaining"],
+            "attempts_remaining": max(0, s.max_attempts - int(attempts)),
         }
 
     # -- get / cancel -------------------------------------------------------------------
     def get(self, verification_id: str) -> dict[str, Any]:
         tag, suffix = self._split(verification_id)
-        raw = self.store.redis.hgetall(self.store.phone_key(tag))
-        fields = {k.decode(): v.decode() for k, v in raw.items() if k != b"h"}
-        if fields.get("id") != suffix:
+        found = self.store.run(
+            "get", [self.store.phone_key(tag), self.store.history_key(tag)], [suffix]
+        )
+        if found is None:
             raise errors.VerificationNotFound()
-        return self._view(tag, fields)
+        values, history = found
+        return self._view(tag, _fields(values), history)
 
     def cancel(self, verification_id: str) -> dict[str, Any]:
         tag, suffix = self._split(verification_id)
-        outcome, _detail, *flat = self.store.run(
-            "cancel", [self.store.phone_key(tag)], [suffix, self.now_ms()]
+        outcome, _detail, *rest = self.store.run(
+            "cancel",
+            [self.store.phone_key(tag), self.store.history_key(tag)],
+            [suffix, self.now_ms()],
         )
         if outcome == b"not_found":
             raise errors.VerificationNotFound()
         if outcome == b"already_approved":
             raise errors.AlreadyApproved("an approved verification cannot be canceled")
-        return self._view(tag, _fields(flat))
+        history, values = rest
+        return self._view(tag, _fields(values), history)
 
     @staticmethod
     def _split(verification_id: str) -> tuple[str, str]:
@@ -457,7 +496,9 @@ class VerificationService:
         return parts
 
     # -- the verification object --------------------------------------------------------
-    def _view(self, tag: str, f: dict[str, str], now: int | None = None) -> dict[str, Any]:
+    def _view(
+        self, tag: str, f: dict[str, str], history: list[bytes], now: int | None = None
+    ) -> dict[str, Any]:
         s = self.settings
         now = self.now_ms() if now is None else now
         expires_at = int(f["ea"])
@@ -485,21 +526,28 @@ class VerificationService:
                 "status": f.get("ds"),
                 "updated_at": iso_time(int(f["du"])) if f.get("du") else None,
                 "errors": json.loads(f["de"]) if f.get("de") else [],
-                "history": [_history_entry(e) for e in json.loads(f.get("dh") or "[]")],
+                "history": _history(history, f["id"]),
             },
             "link_clicks": int(f.get("lc", 0)),
         }
 
 
-def _history_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "event_type": entry["event_type"],
-        "status": entry["status"] or None,
-        "occurred_at": iso_time(entry["occurred_at"]),
-        "message_id": entry["message_id"],
-    }
-    if entry.get("errors"):
-        out["errors"] = entry["errors"]
+def _history(raw: list[bytes], suffix: str) -> list[dict[str, Any]]:
+    """The delivery events of verification ``suffix`` in its number's history list."""
+    out = []
+    for item in raw:
+        entry = json.loads(item)
+        if entry.get("v") != suffix:
+            continue
+        event = {
+            "event_type": entry["event_type"],
+            "status": entry["status"] or None,
+            "occurred_at": iso_time(entry["occurred_at"]),
+            "message_id": entry["message_id"],
+        }
+        if entry.get("errors"):
+            event["errors"] = entry["errors"]
+        out.append(event)
     return out
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +82,30 @@ def test_logs_are_json_lines_with_masked_numbers(service: Service):
     text = "\n".join(service.log_lines())
     assert PHONE not in text
     assert "dev-client-key" not in text
+
+
+def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path):
+    service = start_service(tmp_path)
+    try:
+        httpx.post(
+            f"{service.sandbox_url}/_sandbox/faults", json={"latency_ms": 1500, "count": 1}
+        ).raise_for_status()
+        result: dict[str, httpx.Response] = {}
+
+        def create() -> None:
+            result["response"] = service.http.post(
+                "/v1/verifications", json={"phone_number": "+13125550197"}
+            )
+
+        worker = threading.Thread(target=create)
+        worker.start()
+        time.sleep(0.5)  # the request is now waiting on Telnyx
+        service.process.send_signal(signal.SIGTERM)
+        worker.join(30)
+        assert result["response"].status_code == 201
+        assert service.process.wait(30) == 0
+    finally:
+        stop_service(service)
 
 
 def test_sigterm_stops_every_process(tmp_path: Path):

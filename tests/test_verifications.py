@@ -286,3 +286,14 @@ def test_a_pending_verification_is_one_compact_hash(client, sandbox, clock, redi
     assert key.endswith(b":v")
     assert redis_client.object("encoding", key) in (b"ziplist", b"listpack")
     assert redis_client.memory_usage(key) < 400
+
+
+def test_python_reads_the_view_fields_in_the_order_lua_returns_them():
+    import re
+    from importlib import resources
+
+    from otp_service.verification import VIEW_FIELDS
+
+    lua = resources.files("otp_service").joinpath("lua", "include", "view.lua").read_text()
+    listed = re.search(r"VIEW_FIELDS = \{(.*?)\}", lua, re.S).group(1)
+    assert tuple(re.findall(r"'(\w+)'", listed)) == VIEW_FIELDS

@@ -70,13 +70,13 @@ def get_phone_number(number_id: str) -> Response:
 
 @bp.patch("/phone-numbers/<number_id>")
 def update_phone_number(number_id: str) -> Response:
-    data, _ = json_body(UPDATE_NUMBER)
+    data = json_body(UPDATE_NUMBER)
     return json_response(services().admin.update_phone_number(number_id, actor=_actor(), **data))
 
 
 @bp.post("/phone-numbers/bulk-updates")
 def create_bulk_update() -> Response:
-    data, _ = json_body(BULK_UPDATE)
+    data = json_body(BULK_UPDATE)
     body = services().admin.bulk_update(actor=_actor(), **data)
     location = f"/v1/admin/phone-numbers/bulk-updates/{body['data'].get('order_id', '')}"
     return json_response(body, 202, {"Location": location})
@@ -134,7 +134,7 @@ def remove_optout(phone_number: str) -> Response:
 def sync_optouts() -> Response:
     data: dict[str, Any] = {}
     if request.content_length:  # the body is optional
-        data, _ = json_body(SYNC)
+        data = json_body(SYNC)
     return json_response(services().admin.sync_optouts(actor=_actor(), **data))
 
 

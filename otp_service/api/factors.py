@@ -16,7 +16,7 @@ bp.before_request(require_client)
 
 @bp.post("")
 def create() -> Response:
-    data, _ = json_body(schemas.CREATE_FACTOR)
+    data = json_body(schemas.CREATE_FACTOR)
     factor = services().factors.create(
         data["subject"], issuer=data.get("issuer"), label=data.get("label")
     )
@@ -44,13 +44,13 @@ def qr_png(factor_id: str) -> Response:
 
 @bp.post("/<factor_id>/verify")
 def verify(factor_id: str) -> Response:
-    data, _ = json_body(schemas.CHECK_CODE)
+    data = json_body(schemas.CHECK_CODE)
     return json_response(services().factors.verify(factor_id, data["code"]))
 
 
 @bp.post("/<factor_id>/check")
 def check(factor_id: str) -> Response:
-    data, _ = json_body(schemas.CHECK_CODE)
+    data = json_body(schemas.CHECK_CODE)
     return json_response(services().factors.check(factor_id, data["code"]))
 
 

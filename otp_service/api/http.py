@@ -6,20 +6,20 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError
 
 from otp_service import errors
 
-__all__ = ["json_body", "json_response", "services"]
+__all__ = ["body_fingerprint", "json_body", "json_response", "services"]
 
 
 def services() -> Any:
     return current_app.extensions["otp"]
 
 
-def json_body(schema: Schema) -> tuple[Any, str]:
-    """The validated body and a fingerprint of it (for Idempotency-Key comparisons)."""
+def json_body(schema: Schema) -> Any:
+    """The body, parsed as JSON and validated by ``schema``."""
     if not request.mimetype or not (
         request.mimetype == "application/json" or request.mimetype.endswith("+json")
     ):
@@ -37,10 +37,15 @@ def json_body(schema: Schema) -> tuple[Any, str]:
         raise errors.InvalidRequest(
             "the body does not match the schema", errors=exc.messages
         ) from None
-    fingerprint = hashlib.sha256(
-        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
-    return loaded, fingerprint
+    g.json_data = data
+    return loaded
+
+
+def body_fingerprint() -> str:
+    """A digest of the JSON body ``json_body`` read, insensitive to key order and spacing
+    (to tell an Idempotency-Key's retry from another request); computed only when asked."""
+    canonical = json.dumps(g.json_data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, g, request
 
 from otp_service import schemas
 from otp_service.api.auth import require_client
-from otp_service.api.http import json_body, json_response, services
+from otp_service.api.http import body_fingerprint, json_body, json_response, services
 from otp_service.errors import InvalidRequest
 from otp_service.logs import log_fields
 from otp_service.masking import mask_phone
@@ -20,11 +20,12 @@ IDEMPOTENCY_KEY_MAX = 255
 
 @bp.post("")
 def create() -> Response:
-    data, fingerprint = json_body(schemas.CREATE_VERIFICATION)
+    data = json_body(schemas.CREATE_VERIFICATION)
     log_fields(phone=mask_phone(data["phone_number"]))
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX and key.isprintable()):
         raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters", status=400)
+    fingerprint = body_fingerprint() if key is not None else ""
     result = services().verifications.create(
         CreateRequest(**data), client_id=g.key_id, idempotency_key=key, fingerprint=fingerprint
     )
@@ -42,13 +43,13 @@ def get(verification_id: str) -> Response:
 
 @bp.post("/<verification_id>/check")
 def check(verification_id: str) -> Response:
-    data, _ = json_body(schemas.CHECK_CODE)
+    data = json_body(schemas.CHECK_CODE)
     return json_response(services().verifications.check(verification_id, data["code"]))
 
 
 @bp.post("/check")
 def check_by_phone() -> Response:
-    data, _ = json_body(schemas.CHECK_BY_PHONE)
+    data = json_body(schemas.CHECK_BY_PHONE)
     log_fields(phone=mask_phone(data["phone_number"]))
     result = services().verifications.check_phone(data["phone_number"], data["code"])
     log_fields(verification_id=result["id"])

@@ -106,6 +106,9 @@ class DeliveryConfig:
 
 def country_of(phone: str) -> str | None:
     """ISO 3166 alpha-2 of an E.164 number, or None when phonenumbers cannot tell."""
+    known = getattr(phone, "region", None)  # schemas.Phone: found when it was validated
+    if known:
+        return known
     try:
         parsed = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:

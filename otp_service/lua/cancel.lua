@@ -1,6 +1,8 @@
+-- include: view
 -- Cancel a pending verification: its code stops working at once (ASVS 2.8.6).
--- KEYS[1] phone hash   ARGV: id, now_ms
--- Returns {outcome, detail, fields...}; outcome canceled | unchanged | already_approved | not_found
+-- KEYS[1] phone hash   KEYS[2] the number's delivery history   ARGV: id, now_ms
+-- Returns {outcome, detail, history, view fields};
+-- outcome canceled | unchanged | already_approved | not_found
 local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea')
 if cur[1] ~= ARGV[1] then
   return {'not_found', ''}
@@ -13,4 +15,4 @@ if cur[2] == 'p' and tonumber(ARGV[2]) < tonumber(cur[3]) then
   redis.call('HSET', KEYS[1], 'st', 'c')
   outcome = 'canceled'
 end
-return {outcome, '', unpack(redis.call('HGETALL', KEYS[1]))}
+return {outcome, '', redis.call('LRANGE', KEYS[2], 0, -1), view(KEYS[1])}

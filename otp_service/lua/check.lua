@@ -5,8 +5,9 @@
 -- KEYS[1] phone hash
 -- ARGV: now_ms, id ('' = the pending verification of this number), code_hmac,
 --       max_attempts, failure_limit, lockout_ms
--- Returns {outcome, detail, fields...}; outcome one of
---   approved | wrong | not_found | already_approved | max_attempts | inactive | locked
+-- Returns {outcome, detail} or, for approved | wrong | inactive, {outcome, '', id, status,
+-- failed attempts} (status: p, a, f, c, or x for expired) — only what the answer needs.
+-- outcome: approved | wrong | not_found | already_approved | max_attempts | inactive | locked
 local now = tonumber(ARGV[1])
 local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'h', 'at', 'nf', 'nu')
 if not cur[1] or (ARGV[2] ~= '' and cur[1] ~= ARGV[2]) then
@@ -28,7 +29,7 @@ if status == 'f' and attempts >= max_attempts then
   return {'max_attempts', ''}
 end
 if status ~= 'p' then
-  return {'inactive', '', unpack(redis.call('HGETALL', KEYS[1]))}
+  return {'inactive', '', cur[1], status, attempts}
 end
 if cur[7] and tonumber(cur[7]) > now then
   return {'locked', cur[7]}
@@ -36,7 +37,7 @@ end
 
 if cur[4] == ARGV[3] then
   redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0)
-  return {'approved', '', unpack(redis.call('HGETALL', KEYS[1]))}
+  return {'approved', '', cur[1], 'a', attempts}
 end
 
 attempts = attempts + 1
@@ -44,6 +45,7 @@ local failures = tonumber(cur[6] or '0') + 1
 redis.call('HSET', KEYS[1], 'at', attempts, 'nf', failures)
 if attempts >= max_attempts then
   redis.call('HSET', KEYS[1], 'st', 'f')
+  status = 'f'
 end
 if failures >= tonumber(ARGV[5]) then
   local until_ms = now + tonumber(ARGV[6])
@@ -52,4 +54,4 @@ if failures >= tonumber(ARGV[5]) then
     redis.call('PEXPIRE', KEYS[1], until_ms - now)
   end
 end
-return {'wrong', '', unpack(redis.call('HGETALL', KEYS[1]))}
+return {'wrong', '', cur[1], status, attempts}

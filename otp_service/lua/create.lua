@@ -13,7 +13,7 @@
 --       keep_ms (how long a finished verification stays readable), token,
 --       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
 --       hour window end ms, day window id, daily cap, day window end ms
--- Returns {outcome, detail, fields...} with outcome one of:
+-- Returns {outcome, detail, id} with outcome one of:
 --   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
 --   phone_daily; detail is a time (ms) to retry at, or for created/resent the name of a
 --   cap that shadow mode let through ('' when none)
@@ -47,7 +47,7 @@ end
 
 local COUNTERS = {'hw', 'hc', 'dw', 'dc'}
 local VFIELDS = {'ph', 'id', 'st', 'ch', 'ca', 'ea', 'h', 'at', 'sn', 'ls',
-                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'dh', 'lc', 'pe', unpack(COUNTERS)}
+                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', unpack(COUNTERS)}
 local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', unpack(COUNTERS)}
 
 local function save_undo(names)
@@ -76,7 +76,7 @@ if cur[1] and cur[2] == 'p' and tonumber(cur[3]) > now then
   outcome = 'resent'
 else
   save_undo(VFIELDS)
-  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'dh', 'lc', 'pe')
+  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc')
   redis.call('HSET', KEYS[1], 'ph', ARGV[2], 'id', ARGV[3], 'st', 'p', 'ch', ARGV[8],
              'ca', now, 'ea', now + ttl, 'h', ARGV[4], 'at', 0, 'sn', 1, 'ls', now)
   outcome = 'created'
@@ -90,4 +90,4 @@ local keep_until = math.max(ttl + tonumber(ARGV[9]), tonumber(ARGV[17]) - now)
 if redis.call('PTTL', KEYS[1]) < keep_until then
   redis.call('PEXPIRE', KEYS[1], keep_until)
 end
-return {outcome, shadowed, unpack(redis.call('HGETALL', KEYS[1]))}
+return {outcome, shadowed, redis.call('HGET', KEYS[1], 'id')}

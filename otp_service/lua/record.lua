@@ -1,13 +1,14 @@
 -- include: delivery_apply
+-- include: view
 -- Record the outcome of a send on the verification that asked for it, and drop its undo
 -- record: from now on the new code stands. Delivery events that arrived before this
 -- answer (parked by delivery_event.lua) are applied now.
--- KEYS[1] phone hash   KEYS[2] undo record
+-- KEYS[1] phone hash   KEYS[2] undo record   KEYS[3] delivery history   KEYS[4] parked events
 -- ARGV: id, token, message_id ('' if unknown), sender, delivery_status ('' if unknown),
 --       now_ms, errors_json ('' for none), status ('' to keep, 'f' when the send failed
 --       for good, e.g. the recipient opted out), history_max
--- Returns {outcome, detail, fields...}; outcome recorded | gone
-local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'pe')
+-- Returns {outcome, detail, history, view fields}; outcome recorded | gone
+local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp')
 if cur[1] ~= ARGV[1] then
   return {'gone', ''}
 end
@@ -40,17 +41,20 @@ local undo = redis.call('GET', KEYS[2])
 if undo and cjson.decode(undo).t == ARGV[2] then
   redis.call('DEL', KEYS[2])
 end
-if cur[4] then
-  redis.call('HDEL', KEYS[1], 'pe')
+local parked = redis.call('LRANGE', KEYS[4], 0, -1)
+if #parked > 0 then
+  redis.call('DEL', KEYS[4])
   local message_id = ARGV[3]
-  for _, event in ipairs(cjson.decode(cur[4])) do
+  for _, raw in ipairs(parked) do
+    local event = cjson.decode(raw)
     if message_id == '' and ARGV[8] == '' then
       message_id = event.message_id  -- the send timed out: the early event names it
       redis.call('HSET', KEYS[1], 'mi', message_id)
     end
     if event.message_id == message_id then
-      apply_delivery(KEYS[1], event, tonumber(ARGV[9]))
+      apply_delivery(KEYS[1], KEYS[3], event, tonumber(ARGV[9]))
     end
   end
 end
-return {'recorded', '', unpack(redis.call('HGETALL', KEYS[1]))}
+local history = #parked > 0 and redis.call('LRANGE', KEYS[3], 0, -1) or {}
+return {'recorded', '', history, view(KEYS[1])}

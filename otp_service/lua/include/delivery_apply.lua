@@ -1,24 +1,29 @@
 -- Shared by delivery_event.lua and record.lua (prepended when the scripts are loaded).
--- Record one delivery event on the verification in KEYS[1]: always in its history (the
--- last `history_max` kept), and as its delivery status only when the event is about its
--- current message and moves the status forward (a final status is never left).
+-- Record one delivery event on the verification in `vkey`: always in the number's history
+-- list `hkey` (tagged with the verification's id; the last `history_max` kept, for as
+-- long as the verification), and as its delivery status only when the event is about
+-- its current message and moves the status forward (a final status is never left).
+-- The history lives in a list of its own so the verification hash stays small.
 local DELIVERY_RANK = {queued = 1, sending = 2, sent = 3, delivered = 4, delivery_failed = 4,
                        sending_failed = 4, delivery_unconfirmed = 4, expired = 4}
 
-local function apply_delivery(key, event, history_max)
-  local cur = redis.call('HMGET', key, 'mi', 'ds', 'dh')
-  local history = cur[3] and cjson.decode(cur[3]) or {}
-  table.insert(history, event)
-  while #history > history_max do table.remove(history, 1) end
-  redis.call('HSET', key, 'dh', cjson.encode(history))
+local function apply_delivery(vkey, hkey, event, history_max)
+  local cur = redis.call('HMGET', vkey, 'mi', 'ds', 'id')
+  event.v = cur[3]
+  redis.call('RPUSH', hkey, cjson.encode(event))
+  redis.call('LTRIM', hkey, -history_max, -1)
+  local ttl = redis.call('PTTL', vkey)
+  if ttl > 0 then
+    redis.call('PEXPIRE', hkey, ttl)
+  end
   local new_rank = DELIVERY_RANK[event.status] or 0
   local old_rank = cur[2] and (DELIVERY_RANK[cur[2]] or 0) or 0
   if cur[1] ~= event.message_id or new_rank == 0 or new_rank <= old_rank then
     return 'kept'
   end
-  redis.call('HSET', key, 'ds', event.status, 'du', event.occurred_at)
+  redis.call('HSET', vkey, 'ds', event.status, 'du', event.occurred_at)
   if event.errors then
-    redis.call('HSET', key, 'de', cjson.encode(event.errors))
+    redis.call('HSET', vkey, 'de', cjson.encode(event.errors))
   end
   return 'updated'
 end
