@@ -253,10 +253,17 @@ class VerificationService:
         except Exception:
             rollback.execute()
             raise
-        fields, history = self._record(
-            tag, suffix, token, sent.message_id, sent.sender, sent.status, ""
-        )
         metrics.SENDS.labels(sent.sender.type, "accepted").inc()
+        try:
+            fields, history = self._record(
+                tag, suffix, token, sent.message_id, sent.sender, sent.status, ""
+            )
+        except errors.REDIS_UNAVAILABLE as exc:
+            # The code is on its way and stands; only its message id could not be noted.
+            raise errors.StorageUnavailable(
+                "the code was sent, but Redis became unreachable before the send was recorded",
+                verification_id=tag + suffix,
+            ) from exc
         if outcome == "created":
             metrics.VERIFICATIONS_CREATED.labels(
                 request.channel, sent.sender.type, country or "unknown"

@@ -88,3 +88,27 @@ def test_redis_down_is_503_and_the_service_recovers(client, sandbox, redis_serve
     assert (
         client.post("/v1/verifications", json={"phone_number": "+13125550124"}).status_code == 201
     )
+
+
+def test_redis_lost_after_the_send_is_503_naming_the_verification(
+    client, sandbox, redis_server, monkeypatch
+):
+    from otp_service.delivery import Delivery
+
+    original = Delivery.send
+
+    def send_then_lose_redis(self, message):
+        result = original(self, message)
+        redis_server.stop()
+        return result
+
+    monkeypatch.setattr(Delivery, "send", send_then_lose_redis)
+    try:
+        response = create(client)
+    finally:
+        redis_server.start()
+    assert response.status_code == 503
+    problem = response.get_json()
+    assert problem["code"] == "storage_unavailable"
+    assert len(problem["verification_id"]) == 32
+    assert len(sandbox.messages(PHONE)) == 1
