@@ -700,7 +700,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--connections", type=int, default=gunicorn["workers"] * gunicorn["threads"]
     )
-    parser.add_argument("--reconnect-every", type=int, default=100)
+    parser.add_argument("--reconnect-every", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     options = parser.parse_args(argv)
     if not 3 <= options.rounds <= WRONG_CHECKS_PER_VERIFICATION + 1:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,40 +60,41 @@ def log_fields(**fields: Any) -> None:
     g.setdefault("log_fields", {}).update(fields)
 
 
-def init_app(app: Flask, *, record_metrics: bool = True) -> None:
+def init_app(app: Flask) -> None:
+    """Give every request an id, and count and log it when it is answered."""
     from otp_service import metrics
 
     @app.before_request
     def _start() -> None:
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = given if REQUEST_ID.match(given) else os.urandom(16).hex()
         g.started = time.perf_counter()
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        request_id = g.get("request_id") or uuid.uuid4().hex
+        req = request._get_current_object()  # one proxy lookup, not one per attribute
+        request_id = g.get("request_id") or os.urandom(16).hex()
         response.headers["X-Request-ID"] = request_id
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        if record_metrics:
-            metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-            metrics.HTTP_LATENCY.labels(route).observe(seconds)
-        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        route = req.url_rule.rule if req.url_rule else "unmatched"
+        status = response.status_code
+        metrics.HTTP_REQUESTS.labels(route, req.method, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(route).observe(seconds)
+        level = logging.WARNING if status >= 500 else logging.INFO
         if log.isEnabledFor(level):
-            fields = dict(g.get("log_fields", {}))
+            fields = {
+                "request_id": request_id,
+                "method": req.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            }
+            fields.update(g.get("log_fields", ()))
             for name in LOGGED_PATH_IDS:
-                if request.view_args and name in request.view_args:
-                    fields.setdefault(name, request.view_args[name])
-            log.log(
-                level,
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": request.method,
-                    "route": route,
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 2),
-                    **fields,
-                },
+                if req.view_args and name in req.view_args:
+                    fields.setdefault(name, req.view_args[name])
+            # makeRecord + handle: a logger.log() would also look up the caller's frame
+            log.handle(
+                log.makeRecord(log.name, level, __file__, 0, "request", (), None, extra=fields)
             )
         return response

