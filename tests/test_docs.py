@@ -48,3 +48,18 @@ def test_the_compose_file_gives_production_every_required_setting():
         Settings.from_env(filled)
     except ConfigError as exc:  # pragma: no cover - the message says what is missing
         raise AssertionError(str(exc)) from None
+
+
+def test_every_environment_variable_the_code_reads_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    read = set()
+    for path in (ROOT / "otp_service").rglob("*.py"):
+        read |= set(
+            re.findall(
+                r"(?:optional|optional_own|required|integer|number|choice|get|getenv)"
+                r'\(\s*"((?:OTP|TELNYX|REDIS|SANDBOX|GUNICORN|WEB|PROMETHEUS|HOST|PORT)[A-Z0-9_]*)"',
+                path.read_text(),
+            )
+        )
+    assert {"OTP_SECRET", "REDIS_URL", "TELNYX_API_KEY"} <= read  # the pattern finds them
+    assert sorted(name for name in read if f"`{name}`" not in readme) == []
