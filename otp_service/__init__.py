@@ -48,7 +48,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["otp"] = build_services(settings, telnyx_transport=telnyx_transport, clock=clock)
     errors.init_app(app)
-    logs.init_app(app)
+    logs.init_app(app, access_log=settings.access_log)
     api.register(app)
 
     @app.after_request

@@ -99,6 +99,7 @@ class Settings:
     # Routes, allowed countries, WhatsApp template, WebOTP/app hash (delivery/routing.py).
     delivery: DeliveryConfig | None = None
     webhook_max_bytes: int = 65536
+    access_log: bool = True
     # Development without a Telnyx key of its own: `serve` starts the sandbox.
     uses_sandbox: bool = False
 
@@ -194,6 +195,7 @@ class Settings:
             max_body_bytes=env.integer("OTP_MAX_BODY_BYTES", 16384, 1024, 1048576),
             delivery=delivery,
             webhook_max_bytes=env.integer("OTP_WEBHOOK_MAX_BYTES", 65536, 4096, 1048576),
+            access_log=env.choice("OTP_ACCESS_LOG", ("on", "off"), "on") == "on",
             **_factor_settings(env, production),
             uses_sandbox=not production and not own_telnyx_key,
         )

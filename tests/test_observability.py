@@ -108,18 +108,17 @@ def test_request_ids_are_echoed_or_made(client: ApiClient):
     assert len(made.headers["X-Request-ID"]) == 32
 
 
-def test_each_request_is_one_json_line_with_a_masked_number(client, sandbox, caplog):
-    with caplog.at_level(logging.INFO, logger="otp_service.request"):
-        body = client.post(
-            "/v1/verifications",
-            json={"phone_number": PHONE},
-            headers={"X-Request-ID": "trace-1"},
-        ).get_json()
-    [record] = [r for r in caplog.records if r.name == "otp_service.request"]
-    line = JsonFormatter().format(record)
-    assert "\n" not in line
+def test_each_request_is_one_json_line_with_a_masked_number(client, sandbox, capsys):
+    capsys.readouterr()
+    body = client.post(
+        "/v1/verifications",
+        json={"phone_number": PHONE},
+        headers={"X-Request-ID": "trace-1"},
+    ).get_json()
+    [line] = [line for line in capsys.readouterr().err.splitlines() if '"msg":"request"' in line]
     entry = json.loads(line)
-    assert entry["msg"] == "request"
+    assert entry["logger"] == "otp_service.request"
+    assert entry["level"] == "info"
     assert entry["request_id"] == "trace-1"
     assert entry["route"] == "/v1/verifications"
     assert entry["method"] == "POST"
@@ -127,5 +126,29 @@ def test_each_request_is_one_json_line_with_a_masked_number(client, sandbox, cap
     assert entry["duration_ms"] >= 0
     assert entry["verification_id"] == body["id"]
     assert entry["phone"] == "+1312***0181"
+    assert "ts" in entry
     assert PHONE not in line
     assert sandbox.last_code(PHONE) not in line
+
+
+def test_other_records_are_json_too():
+    record = logging.makeLogRecord(
+        {"name": "otp_service.x", "levelname": "WARNING", "msg": "a %s", "args": ("b",)}
+    )
+    record.reason = "resend_cooldown"
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["msg"] == "a b"
+    assert entry["level"] == "warning"
+    assert entry["reason"] == "resend_cooldown"
+
+
+def test_the_request_line_can_be_switched_off(env, clock, capsys, sandbox):
+    from otp_service import create_app
+
+    app = create_app({**env, "OTP_ACCESS_LOG": "off"}, clock=clock)
+    try:
+        capsys.readouterr()
+        app.test_client().get("/healthz")
+        assert '"msg":"request"' not in capsys.readouterr().err
+    finally:
+        app.extensions["otp"].close()

@@ -77,13 +77,14 @@ def test_a_malformed_id_is_refused_without_touching_redis(client, redis_client):
     assert after - before == 1  # the INFO call itself
 
 
-def test_logs_hold_no_code_no_key_and_no_full_number(client, sandbox, caplog):
+def test_logs_hold_no_code_no_key_and_no_full_number(client, sandbox, caplog, capsys):
     with caplog.at_level(logging.DEBUG):
         vid = client.post("/v1/verifications", json={"phone_number": PHONE}).get_json()["id"]
         code = sandbox.last_code(PHONE)
         client.post(f"/v1/verifications/{vid}/check", json={"code": "000000"})
         client.post(f"/v1/verifications/{vid}/check", json={"code": code})
         client.post("/v1/verifications", json={"phone_number": "+15005550006"})
-    text = "\n".join(r.getMessage() for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records) + capsys.readouterr().err
+    assert '"msg":"request"' in text  # the request lines are part of what is checked
     for secret in (code, CLIENT_KEY, ADMIN_KEY, PHONE, "sandbox-key"):
         assert secret not in text
