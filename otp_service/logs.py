@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-__all__ = ["JsonFormatter", "configure", "init_app", "log_fields"]
+__all__ = ["AccessLog", "JsonFormatter", "init_app", "log_fields"]
 
 ACCESS_LOGGER = "otp_service.request"
 
@@ -51,15 +51,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, separators=(",", ":"))
-
-
-def configure(level: str = "INFO") -> None:
-    """Send every log record to stderr as JSON (the CLI and `serve` call this)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers = [handler]
-    root.setLevel(level.upper())
 
 
 def log_fields(**fields: Any) -> None:

@@ -46,13 +46,8 @@ __all__ = ["CreateRequest", "Result", "VerificationService", "iso_time"]
 
 log = logging.getLogger(__name__)
 STATUSES = {"p": "pending", "a": "approved", "c": "canceled", "f": "failed"}
-CHECK_STATUSES = {
-    b"p": "pending",
-    b"a": "approved",
-    b"c": "canceled",
-    b"f": "failed",
-    b"x": "expired",
-}
+# check.lua's status letters: the stored ones, and x for a pending one past its expiry
+CHECK_STATUSES = {k.encode(): v for k, v in {**STATUSES, "x": "expired"}.items()}
 CHANNELS = {"sms": "s", "whatsapp": "w"}
 CHANNEL_NAMES = {v: k for k, v in CHANNELS.items()}
 _POLL_SECONDS = 0.05
