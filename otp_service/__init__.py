@@ -7,9 +7,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask
 
-__all__ = ["Services", "build_services", "create_app"]
+__all__ = ["App", "Services", "build_services", "create_app"]
+
+
+class App(Flask):
+    """Flask, remembering which hooks and views it may call as they are.
+
+    Flask's ``ensure_sync`` asks ``inspect`` whether a function is a coroutine each time
+    it calls a hook or a view — half a dozen times a request — and the answer never
+    changes for a function.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._callables: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._callables[func]
+        except KeyError:
+            synced = self._callables[func] = super().ensure_sync(func)
+            return synced
 
 
 @dataclass
@@ -40,21 +60,19 @@ def create_app(
 ) -> Flask:
     """Build the app from ``config``: Settings, a mapping of environment variables (tests),
     or None for the process environment."""
-    from otp_service import api, errors, logs
+    from otp_service import api, errors
     from otp_service.config import Settings
+    from otp_service.logs import AccessLog
+    from otp_service.middleware import Requests
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
-    app = Flask(__name__)
+    app = App(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["otp"] = build_services(settings, telnyx_transport=telnyx_transport, clock=clock)
     errors.init_app(app)
-    logs.init_app(app, access_log=settings.access_log)
     api.register(app)
-
-    @app.after_request
-    def _no_store(response: Response) -> Response:
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    access = AccessLog() if settings.access_log else None
+    app.wsgi_app = Requests(app.wsgi_app, access)  # type: ignore[method-assign]
 
     return app
 

@@ -24,4 +24,4 @@ class CodeHasher:
 
     def digest(self, tag: str, code: str) -> bytes:
         message = f"{tag}:{code}".encode("ascii")
-        return hmac.new(self._key, message, hashlib.sha256).digest()[:16]
+        return hmac.digest(self._key, message, "sha256")[:16]

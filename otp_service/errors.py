@@ -280,9 +280,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(redis.exceptions.RedisError)
     def _redis_error(exc: redis.exceptions.RedisError) -> Response:
-        from otp_service.metrics import REDIS_ERRORS
+        from otp_service.metrics import REDIS_ERRORS, child
 
-        REDIS_ERRORS.labels(type(exc).__name__).inc()
+        child(REDIS_ERRORS, type(exc).__name__).inc()
         if isinstance(exc, REDIS_UNAVAILABLE):
             log.warning("redis unavailable: %s", type(exc).__name__)
             return problem_response(StorageUnavailable("Redis is not reachable; retry later"))

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from otp_service.ids import PhoneTagger
-from otp_service.metrics import WEBHOOK_EVENTS
+from otp_service.metrics import WEBHOOK_EVENTS, child
 from otp_service.optouts import EVENT_TTL_MS, OptOutStore
 from otp_service.schemas import E164
 from otp_service.store import HISTORY_MAX, Store
@@ -49,33 +49,34 @@ class WebhookEvents:
         self.tagger = tagger
         self.optouts = optouts
         self.clock = clock
+        self._handlers = {
+            "message.sent": self._delivery,
+            "message.finalized": self._delivery,
+            "message.received": self._inbound,
+            "message.link_click": self._link_click,
+        }
 
     def handle(self, body: Any) -> tuple[str, str]:
         """Apply one event; return (event type, outcome) for logs and metrics."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            WEBHOOK_EVENTS.labels("malformed", "ignored").inc()
+            child(WEBHOOK_EVENTS, "malformed", "ignored").inc()
             return "malformed", "ignored"
         event_type = data.get("event_type")
         if not event_type and data.get("record_type") == "link_clicked":
             event_type = "message.link_click"
         if not isinstance(event_type, str):
-            WEBHOOK_EVENTS.labels("malformed", "ignored").inc()
+            child(WEBHOOK_EVENTS, "malformed", "ignored").inc()
             return "malformed", "ignored"
-        handler = {
-            "message.sent": self._delivery,
-            "message.finalized": self._delivery,
-            "message.received": self._inbound,
-            "message.link_click": self._link_click,
-        }.get(event_type)
+        handler = self._handlers.get(event_type)
         if handler is None:
-            WEBHOOK_EVENTS.labels("unknown", "ignored").inc()
+            child(WEBHOOK_EVENTS, "unknown", "ignored").inc()
             return "unknown", "ignored"
         try:
             outcome = handler(data)
         except (KeyError, TypeError, ValueError, IndexError):
             outcome = "ignored"
-        WEBHOOK_EVENTS.labels(event_type, outcome).inc()
+        child(WEBHOOK_EVENTS, event_type, outcome).inc()
         return event_type, outcome
 
     def _delivery(self, data: dict[str, Any]) -> str:

@@ -232,7 +232,7 @@ class FactorService:
             ],
         )
         outcome = outcome.decode()
-        metrics.CHECKS.labels("totp", outcome).inc()
+        metrics.child(metrics.CHECKS, "totp", outcome).inc()
         if outcome == "not_found":
             raise errors.FactorNotFound()
         if outcome == "already_verified":
@@ -240,7 +240,7 @@ class FactorService:
         if outcome == "not_verified":
             raise errors.FactorNotVerified("verify this factor before checking codes")
         if outcome == "locked":
-            metrics.RATE_LIMITED.labels("too_many_failures", "enforce").inc()
+            metrics.child(metrics.RATE_LIMITED, "too_many_failures", "enforce").inc()
             raise errors.RateLimited(
                 "too many failed checks for this subject; try again later",
                 reason="too_many_failures",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from otp_service.ids import PhoneTagger
-from otp_service.metrics import OPTOUTS
+from otp_service.metrics import OPTOUTS, child
 from otp_service.store import Batch, Store
 
 __all__ = ["SOURCES", "OptOut", "OptOutStore"]
@@ -97,7 +97,7 @@ class OptOutStore:
     def record(source: str, outcome: str) -> None:
         """Count an opt-out that was added or lifted (anything else changed nothing)."""
         if outcome in ("added", "removed"):
-            OPTOUTS.labels(source, outcome).inc()
+            child(OPTOUTS, source, outcome).inc()
 
     def _apply(
         self,

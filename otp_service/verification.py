@@ -205,7 +205,7 @@ class VerificationService:
         if verdict == "shadow" or detail:
             reason = counters[int(guarded[0][1]) - 1].reason if verdict == "shadow" else detail
             log.warning("guard (shadow mode) would refuse %s: %s", mask_phone(phone), reason)
-            metrics.RATE_LIMITED.labels(reason, "shadow").inc()
+            metrics.child(metrics.RATE_LIMITED, reason, "shadow").inc()
 
         suffix = created[0].decode()
         message = OutgoingCode(
@@ -226,9 +226,9 @@ class VerificationService:
         except DeliveryRejected as exc:
             sender_type = exc.sender.type if exc.sender else "none"
             if exc.opted_out:
-                metrics.SENDS.labels(sender_type, "opted_out").inc()
+                metrics.child(metrics.SENDS, sender_type, "opted_out").inc()
                 self._recipient_opted_out(tag, suffix, token, phone, exc, counter_keys)
-            metrics.SENDS.labels(sender_type, "rejected").inc()
+            metrics.child(metrics.SENDS, sender_type, "rejected").inc()
             rollback.execute()
             raise errors.ProviderError(
                 exc.detail, provider_status=exc.status_code, provider_codes=list(exc.codes)
@@ -236,7 +236,7 @@ class VerificationService:
         except DeliveryUnavailable as exc:
             sender_type = exc.sender.type if exc.sender else "none"
             outcome_label = "maybe_sent" if exc.maybe_sent else "unreachable"
-            metrics.SENDS.labels(sender_type, outcome_label).inc()
+            metrics.child(metrics.SENDS, sender_type, outcome_label).inc()
             if not exc.maybe_sent:
                 rollback.execute()
                 raise errors.ProviderUnavailable(exc.detail) from exc
@@ -248,7 +248,7 @@ class VerificationService:
         except Exception:
             rollback.execute()
             raise
-        metrics.SENDS.labels(sent.sender.type, "accepted").inc()
+        metrics.child(metrics.SENDS, sent.sender.type, "accepted").inc()
         try:
             fields, history = self._record(
                 tag, suffix, token, sent.message_id, sent.sender, sent.status, ""
@@ -260,8 +260,11 @@ class VerificationService:
                 verification_id=tag + suffix,
             ) from exc
         if outcome == "created":
-            metrics.VERIFICATIONS_CREATED.labels(
-                request.channel, sent.sender.type, country or "unknown"
+            metrics.child(
+                metrics.VERIFICATIONS_CREATED,
+                request.channel,
+                sent.sender.type,
+                country or "unknown",
             ).inc()
         status = 201 if outcome == "created" else 200
         return Result(status, self._view(tag, fields, history))
@@ -332,7 +335,7 @@ class VerificationService:
 
     @staticmethod
     def _guard_refusal(reason: str, window_end: int, now: int) -> errors.ServiceError:
-        metrics.RATE_LIMITED.labels(reason, "enforce").inc()
+        metrics.child(metrics.RATE_LIMITED, reason, "enforce").inc()
         return errors.RateLimited(
             f"too many codes requested ({reason.replace('_', ' ')} cap); try again later",
             reason=reason,
@@ -349,7 +352,7 @@ class VerificationService:
             "locked": "too_many_failures",
         }
         if outcome in reasons:
-            metrics.RATE_LIMITED.labels(reasons[outcome], "enforce").inc()
+            metrics.child(metrics.RATE_LIMITED, reasons[outcome], "enforce").inc()
         if outcome == "opted_out":
             return errors.RecipientOptedOut("this number has opted out of messages")
         if outcome == "cooldown":
@@ -448,7 +451,7 @@ class VerificationService:
             ],
         )
         outcome = outcome.decode()
-        metrics.CHECKS.labels("sms", outcome).inc()
+        metrics.child(metrics.CHECKS, "sms", outcome).inc()
         if outcome == "not_found":
             raise errors.VerificationNotFound()
         if outcome == "already_approved":

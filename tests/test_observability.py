@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
+from datetime import datetime, timedelta
 
 from prometheus_client import REGISTRY
 
@@ -106,6 +108,10 @@ def test_request_ids_are_echoed_or_made(client: ApiClient):
     made = client.flask.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert made.headers["X-Request-ID"] != "bad id with spaces"
     assert len(made.headers["X-Request-ID"]) == 32
+    unmatched = client.flask.get("/no/such/route", headers={"X-Request-ID": given})
+    assert unmatched.status_code == 404
+    assert unmatched.headers.getlist("X-Request-ID") == [given]
+    assert unmatched.headers.getlist("Cache-Control") == ["no-store"]
 
 
 def test_each_request_is_one_json_line_with_a_masked_number(client, sandbox, capsys):
@@ -126,7 +132,9 @@ def test_each_request_is_one_json_line_with_a_masked_number(client, sandbox, cap
     assert entry["duration_ms"] >= 0
     assert entry["verification_id"] == body["id"]
     assert entry["phone"] == "+1312***0181"
-    assert "ts" in entry
+    written = datetime.fromisoformat(entry["ts"])
+    assert written.utcoffset() == timedelta(0)
+    assert abs(written.timestamp() - time.time()) < 60
     assert PHONE not in line
     assert sandbox.last_code(PHONE) not in line
 

@@ -50,6 +50,8 @@ def test_docs_page_renders_the_spec(client):
     for asset in re.findall(rb'(?:src|href)="(/docs/static/[^"]+)"', page.data):
         response = client.flask.get(asset.decode())
         assert response.status_code == 200
+        # the one answer that may be cached: its own Cache-Control stays, alone
+        assert response.headers.getlist("Cache-Control") == ["public, max-age=86400"]
         response.close()
 
 

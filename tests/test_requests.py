@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from marshmallow import Schema, ValidationError
 
+from otp_service import schemas
 from tests.conftest import ApiClient
 
 PHONE = "+13125550123"
@@ -51,6 +53,37 @@ def test_codes_must_be_strings_of_ascii_digits(client, code):
     response = client.post(f"/v1/verifications/{'a' * 32}/check", json={"code": code})
     assert response.status_code == 422
     assert "code" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "123456"},
+        {"code": "1234"},
+        {"code": "1234567890"},
+        {"code": "123"},
+        {"code": "12345a"},
+        {"code": "١٢٣٤٥٦"},
+        {"code": "123456\n"},
+        {"code": 123456},
+        {"code": None},
+        {},
+        {"x": "123456"},
+        {"code": "123456", "x": 1},
+        ["code"],
+    ],
+)
+def test_the_check_body_shortcut_agrees_with_the_full_schema(body):
+    """CheckCodeSchema.load takes the common body without marshmallow: it must accept and
+    refuse exactly what marshmallow does."""
+    try:
+        expected = Schema.load(schemas.CHECK_CODE, body)
+    except ValidationError as exc:
+        with pytest.raises(ValidationError) as raised:
+            schemas.CHECK_CODE.load(body)
+        assert raised.value.messages == exc.messages
+    else:
+        assert schemas.CHECK_CODE.load(body) == expected
 
 
 def test_malformed_json_is_400(client):

@@ -28,7 +28,7 @@ def _match(digest: bytes, keys: tuple[ApiKey, ...]) -> str | None:
 
 
 def _presented_digest() -> bytes:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, token = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise errors.Unauthorized("send an API key as 'Authorization: Bearer <key>'")

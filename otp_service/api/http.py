@@ -13,6 +13,9 @@ from otp_service import errors
 
 __all__ = ["body_fingerprint", "json_body", "json_response", "services"]
 
+# made once: json.dumps with options builds a new encoder on every call
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
 
 def services() -> Any:
     return current_app.extensions["otp"]
@@ -20,9 +23,8 @@ def services() -> Any:
 
 def json_body(schema: Schema) -> Any:
     """The body, parsed as JSON and validated by ``schema``."""
-    if not request.mimetype or not (
-        request.mimetype == "application/json" or request.mimetype.endswith("+json")
-    ):
+    mimetype = request.mimetype  # parsed from the header on every access
+    if not (mimetype == "application/json" or mimetype.endswith("+json")):
         raise errors.UnsupportedMediaType("send the body as application/json")
     raw = request.get_data(cache=False)
     try:
@@ -49,9 +51,7 @@ def body_fingerprint() -> str:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response = Response(
-        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
-    )
+    response = Response(_encode(body), status=status, content_type="application/json")
     if headers:
         response.headers.update(headers)
     return response

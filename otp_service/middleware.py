@@ -1,0 +1,83 @@
+"""What every HTTP request gets, wrapped around the Flask app at the WSGI level.
+
+- an id: the caller's ``X-Request-ID`` when it is a sane token, else a new one, echoed
+  in the response and written in the request line;
+- ``Cache-Control: no-store`` unless the view chose otherwise (answers carry ids,
+  numbers and check results: no cache may keep them);
+- a count and a latency (``metrics.observe_request``) and the request line
+  (``logs.AccessLog``).
+
+This runs on every request, so it works on the WSGI environ and the header list
+directly: the same in Flask hooks costs several times more (each hook dispatch,
+context-local lookups, and Werkzeug's ``Headers``, whose ``setdefault`` raises and
+catches an exception when a header is absent). The route and path ids come from the
+request Werkzeug keeps in the environ (``werkzeug.request``) while the response starts:
+Flask clears it when the request ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from otp_service import metrics
+from otp_service.logs import LOG_FIELDS, AccessLog
+
+__all__ = ["REQUEST_ID", "Requests"]
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Ids in a route's path that go into its log line as they are (they name no person).
+LOGGED_PATH_IDS = ("verification_id", "factor_id")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Requests:
+    """WSGI middleware: request ids, no-store, metrics and the request line."""
+
+    def __init__(self, app: WSGIApp, access: AccessLog | None) -> None:
+        self.app = app
+        self.access = access
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = given if REQUEST_ID.match(given) else os.urandom(16).hex()
+        answered: list[tuple[str, Any]] = []  # (status, the Flask request)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if not any(name.lower() == "cache-control" for name, _ in headers):
+                headers.append(("Cache-Control", "no-store"))
+            headers.append(("X-Request-ID", request_id))
+            answered.append((status, environ.get("werkzeug.request")))
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, start)
+        seconds = time.perf_counter() - started
+        status_line, request = answered[-1] if answered else ("500", None)
+        status = int(status_line[:3])
+        rule = request.url_rule if request is not None else None
+        route = rule.rule if rule is not None else "unmatched"
+        method = environ.get("REQUEST_METHOD", "GET")
+        metrics.observe_request(route, method, status, seconds)
+        if self.access is not None:
+            entry = {
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            }
+            extra = environ.get(LOG_FIELDS)
+            if extra:
+                entry.update(extra)
+            view_args = request.view_args if request is not None else None
+            if view_args:
+                for name in LOGGED_PATH_IDS:
+                    if name in view_args:
+                        entry.setdefault(name, view_args[name])
+            self.access.write("warning" if status >= 500 else "info", entry)
+        return body
