@@ -79,6 +79,7 @@ class RoundResult:
     first_failure: str = ""
     other_load: float | None = None  # share of the CPUs used outside the bench meanwhile
     own_cpu: float | None = None  # CPU seconds of the bench, servers included, meanwhile
+    sequence: int = -1  # its place among the runs of a measurement (set by the bench)
 
     @property
     def cpu_per_call(self) -> float | None:
