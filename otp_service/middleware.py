@@ -49,7 +49,10 @@ class Requests:
         answered: list[tuple[str, Any]] = []  # (status, the Flask request)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if not any(name.lower() == "cache-control" for name, _ in headers):
+            for name, _ in headers:
+                if name.lower() == "cache-control":
+                    break
+            else:
                 headers.append(("Cache-Control", "no-store"))
             headers.append(("X-Request-ID", request_id))
             answered.append((status, environ.get("werkzeug.request")))
@@ -64,20 +67,11 @@ class Requests:
         method = environ.get("REQUEST_METHOD", "GET")
         metrics.observe_request(route, method, status, seconds)
         if self.access is not None:
-            entry = {
-                "request_id": request_id,
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-            }
-            extra = environ.get(LOG_FIELDS)
-            if extra:
-                entry.update(extra)
+            extra = dict(environ.get(LOG_FIELDS) or ())
             view_args = request.view_args if request is not None else None
             if view_args:
                 for name in LOGGED_PATH_IDS:
                     if name in view_args:
-                        entry.setdefault(name, view_args[name])
-            self.access.write("warning" if status >= 500 else "info", entry)
+                        extra.setdefault(name, view_args[name])
+            self.access.write(request_id, method, route, status, seconds, extra)
         return body
