@@ -1,6 +1,6 @@
 """`make bench`: does otp-service run close to its stack's limit?
 
-    python -m bench.run [--rounds 7] [--seconds 1] [--connections N] [--out bench]
+    python -m bench.run [--rounds 9] [--seconds 1] [--connections N] [--out bench]
 
 Starts everything on loopback (bench/stack.py), then:
 
@@ -712,7 +712,7 @@ def chart(results: dict[str, Any], path: Path) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     gunicorn = _gunicorn_settings()
     parser = argparse.ArgumentParser(description="otp-service against its stack's limit")
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "7")))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "9")))
     parser.add_argument(
         "--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "1"))
     )
