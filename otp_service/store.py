@@ -131,12 +131,20 @@ class Store:
 
     # -- scripts ------------------------------------------------------------------------
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        """Run script ``name`` now: one round trip (EVALSHA; loaded again on NOSCRIPT)."""
+        """Run script ``name`` now: one round trip (EVALSHA; loaded again on NOSCRIPT).
+
+        The EVALSHA is sent as it is; redis-py's Script (an import, tuple copies and
+        three calls a run) is used only when the server does not know the script."""
+        script = self._scripts[name]
         try:
-            return self._scripts[name](keys=keys, args=args)
+            return self.redis.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            pass  # a restarted or new server: not run
+        try:
+            return script(keys=keys, args=args)  # loads it, then runs it
         except redis.exceptions.NoScriptError:
             # loaded, then the EVALSHA reconnected to another node (a failover): not run
-            return self._scripts[name](keys=keys, args=args)
+            return script(keys=keys, args=args)
 
     def batch(self) -> Batch:
         return Batch(self)

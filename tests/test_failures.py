@@ -90,6 +90,19 @@ def test_redis_down_is_503_and_the_service_recovers(client, sandbox, redis_serve
     )
 
 
+def test_a_redis_that_lost_its_scripts_gets_them_again(client, sandbox, redis_client):
+    """A restarted or failed-over Redis has no scripts: the next call loads its script and
+    is answered, and runs once (the refused EVALSHA did not run)."""
+    vid = create(client).get_json()["id"]
+    wrong = "000000" if sandbox.last_code(PHONE) != "000000" else "111111"
+    redis_client.script_flush()
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong})
+    assert response.status_code == 200
+    assert response.get_json()["attempts_remaining"] == 4  # counted once
+    redis_client.script_flush()
+    assert client.get(f"/v1/verifications/{vid}").get_json()["attempts_remaining"] == 4
+
+
 def test_redis_lost_after_the_send_is_503_naming_the_verification(
     client, sandbox, redis_server, monkeypatch
 ):
