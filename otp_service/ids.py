@@ -20,7 +20,7 @@ import secrets
 
 __all__ = ["ID_PATTERN", "PhoneTagger", "SubjectTagger", "Tagger", "b32", "new_suffix", "split_id"]
 
-ID_PATTERN = re.compile(r"^[a-z2-7]{32}$")
+ID_PATTERN = re.compile(r"[a-z2-7]{32}")  # the whole id: fullmatch
 TAG_LENGTH = 16
 
 
@@ -59,6 +59,6 @@ def new_suffix() -> str:
 
 def split_id(verification_id: str) -> tuple[str, str] | None:
     """(tag, suffix) of a well-formed id, else None."""
-    if not ID_PATTERN.match(verification_id):
+    if not ID_PATTERN.fullmatch(verification_id):
         return None
     return verification_id[:TAG_LENGTH], verification_id[TAG_LENGTH:]

@@ -28,7 +28,7 @@ from otp_service.logs import LOG_FIELDS, AccessLog
 
 __all__ = ["REQUEST_ID", "Requests"]
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # whole value: fullmatch
 # Ids in a route's path that go into its log line as they are (they name no person).
 LOGGED_PATH_IDS = ("verification_id", "factor_id")
 
@@ -45,7 +45,7 @@ class Requests:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = time.perf_counter()
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if REQUEST_ID.match(given) else os.urandom(16).hex()
+        request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
         answered: list[tuple[str, Any]] = []  # (status, the Flask request)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

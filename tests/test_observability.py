@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from prometheus_client import REGISTRY
+from werkzeug.test import EnvironBuilder
 
 from otp_service.logs import JsonFormatter
 from tests.conftest import ApiClient, Sandbox
@@ -108,6 +109,18 @@ def test_request_ids_are_echoed_or_made(client: ApiClient):
     made = client.flask.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert made.headers["X-Request-ID"] != "bad id with spaces"
     assert len(made.headers["X-Request-ID"]) == 32
+    # the id goes into the request line as it is: only whole tokens are kept (a test
+    # client cannot send a newline in a header; a WSGI environ can hold one)
+    for bad in ("trace-1\n", 'x"}{"level":"error'):
+        environ = EnvironBuilder(path="/healthz").get_environ()
+        environ["HTTP_X_REQUEST_ID"] = bad
+        sent: dict[str, str] = {}
+
+        def start_response(_status, headers, _exc_info=None, sent=sent):  # noqa: ANN001, ANN202
+            sent.update(headers)
+
+        b"".join(client.flask.application(environ, start_response))
+        assert len(sent["X-Request-ID"]) == 32
     unmatched = client.flask.get("/no/such/route", headers={"X-Request-ID": given})
     assert unmatched.status_code == 404
     assert unmatched.headers.getlist("X-Request-ID") == [given]

@@ -69,9 +69,10 @@ def test_every_api_response_says_no_store(app, method, path, key):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_a_malformed_id_is_refused_without_touching_redis(client, redis_client):
+@pytest.mark.parametrize("bad_id", ["not-an-id", "a" * 32 + "%0A", "a" * 31 + "1"])
+def test_a_malformed_id_is_refused_without_touching_redis(client, redis_client, bad_id):
     before = redis_client.info("stats")["total_commands_processed"]
-    response = client.post("/v1/verifications/not-an-id/check", json={"code": "123456"})
+    response = client.post(f"/v1/verifications/{bad_id}/check", json={"code": "123456"})
     after = redis_client.info("stats")["total_commands_processed"]
     assert response.status_code == 404
     assert after - before == 1  # the INFO call itself

@@ -148,9 +148,11 @@ def load_delivery_config(
     if whatsapp_profile and not whatsapp_from:
         raise ConfigError("OTP_WHATSAPP_MESSAGING_PROFILE_ID needs OTP_WHATSAPP_FROM")
     if whatsapp_from:
-        _check(_E164.match(whatsapp_from), "OTP_WHATSAPP_FROM must be an E.164 number")
+        _check(_E164.fullmatch(whatsapp_from), "OTP_WHATSAPP_FROM must be an E.164 number")
         if whatsapp_profile:
-            _check(_UUID.match(whatsapp_profile), f"OTP_WHATSAPP_MESSAGING_PROFILE_ID {_UUID_MSG}")
+            _check(
+                _UUID.fullmatch(whatsapp_profile), f"OTP_WHATSAPP_MESSAGING_PROFILE_ID {_UUID_MSG}"
+            )
         sender = Sender("whatsapp", from_=whatsapp_from, messaging_profile_id=whatsapp_profile)
         routes[ANY_COUNTRY] = (*routes.get(ANY_COUNTRY, ()), sender)
 
@@ -213,24 +215,25 @@ def _sender(spec: Any, where: str, country: str) -> Sender:
     from_, profile = spec.get("from"), spec.get("messaging_profile_id")
     if profile is not None:
         _check(
-            isinstance(profile, str) and _UUID.match(profile),
+            isinstance(profile, str) and _UUID.fullmatch(profile),
             f'{where}: "messaging_profile_id" {_UUID_MSG}',
         )
     if kind == "short_code":
         _check(
-            _SHORT_CODE.match(from_),
-            f'{where}: "from" must be a short code of 3 to 8 digits (got "{from_}")',
+            _SHORT_CODE.fullmatch(from_),
+            f'{where}: "from" must be a short code of 3 to 8 digits (got {json.dumps(from_)})',
         )
     elif kind in ("long_code", "whatsapp"):
         _check(
-            _E164.match(from_),
-            f'{where}: "from" must be an E.164 number such as +13125550100 (got "{from_}")',
+            _E164.fullmatch(from_),
+            f'{where}: "from" must be an E.164 number such as +13125550100 '
+            f"(got {json.dumps(from_)})",
         )
     elif kind == "alphanumeric":
         _check(
-            _ALPHANUMERIC.match(from_) and re.search("[A-Za-z]", from_),
+            _ALPHANUMERIC.fullmatch(from_) and re.search("[A-Za-z]", from_),
             f'{where}: "from" must be 1 to 11 letters, digits or spaces, at least one of them '
-            f'a letter (got "{from_}")',
+            f"a letter (got {json.dumps(from_)})",
         )
         _check(
             country not in _NO_ALPHANUMERIC,
@@ -256,9 +259,11 @@ def _countries(value: str) -> frozenset[str]:
 
 def _whatsapp_template(get: Callable[[str], str | None]) -> WhatsAppTemplate:
     name = get("OTP_WHATSAPP_TEMPLATE") or WhatsAppTemplate.name
-    _check(_TEMPLATE_NAME.match(name), "OTP_WHATSAPP_TEMPLATE must be a name of a-z, 0-9 and _")
+    _check(_TEMPLATE_NAME.fullmatch(name), "OTP_WHATSAPP_TEMPLATE must be a name of a-z, 0-9 and _")
     language = get("OTP_WHATSAPP_LANGUAGE") or WhatsAppTemplate.language
-    _check(_LANGUAGE.match(language), "OTP_WHATSAPP_LANGUAGE must be a language code like en_US")
+    _check(
+        _LANGUAGE.fullmatch(language), "OTP_WHATSAPP_LANGUAGE must be a language code like en_US"
+    )
     languages: dict[str, str] = {}
     for entry in (get("OTP_WHATSAPP_LANGUAGES") or "").split(","):
         if not entry.strip():
@@ -266,7 +271,7 @@ def _whatsapp_template(get: Callable[[str], str | None]) -> WhatsAppTemplate:
         locale, _, code = (part.strip() for part in entry.partition(":"))
         locale = locale.replace("_", "-").lower()
         _check(
-            _LOCALE_KEY.match(locale) and _LANGUAGE.match(code),
+            _LOCALE_KEY.fullmatch(locale) and _LANGUAGE.fullmatch(code),
             f'OTP_WHATSAPP_LANGUAGES: entries are locale:language such as "pt-BR:pt_BR" '
             f'(got "{entry.strip()}")',
         )
@@ -279,7 +284,7 @@ def _webotp_domain(value: str | None) -> str | None:
         return None
     domain = value.lower()
     _check(
-        _DOMAIN.match(domain),
+        _DOMAIN.fullmatch(domain),
         "OTP_WEBOTP_DOMAIN must be a host name such as example.com (no scheme, port or path)",
     )
     return domain
@@ -287,5 +292,7 @@ def _webotp_domain(value: str | None) -> str | None:
 
 def _app_hash(value: str | None) -> str | None:
     if value:
-        _check(_APP_HASH.match(value), "OTP_ANDROID_APP_HASH must be the app's 11-character hash")
+        _check(
+            _APP_HASH.fullmatch(value), "OTP_ANDROID_APP_HASH must be the app's 11-character hash"
+        )
     return value or None

@@ -247,6 +247,11 @@ def sender(**fields: object) -> str:
         ({"OTP_WEBOTP_DOMAIN": "https://acme.example"}, "OTP_WEBOTP_DOMAIN", "host name"),
         ({"OTP_WEBOTP_DOMAIN": "acme.example:8443"}, "OTP_WEBOTP_DOMAIN", "host name"),
         ({"OTP_ANDROID_APP_HASH": "short"}, "OTP_ANDROID_APP_HASH", "11-character"),
+        (  # values inside OTP_ROUTES are not stripped: the whole value must match
+            {"OTP_ROUTES": sender(type="long_code", **{"from": "+13125550100\n"})},
+            "OTP_ROUTES",
+            "E.164",
+        ),
     ],
 )
 def test_invalid_delivery_settings_stop_start_up_naming_the_variable(env, variable, says):
