@@ -113,21 +113,10 @@ def child(metric: Any, *labels: str) -> Any:
     return found
 
 
-_requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     """One answered HTTP request: its count and its latency."""
-    key = (route, method, status)
-    found = _requests.get(key)
-    if found is None:
-        found = _requests[key] = (
-            HTTP_REQUESTS.labels(route, method, str(status)),
-            HTTP_LATENCY.labels(route),
-        )
-    count, latency = found
-    count.inc()
-    latency.observe(seconds)
+    child(HTTP_REQUESTS, route, method, str(status)).inc()
+    child(HTTP_LATENCY, route).observe(seconds)
 
 
 def observe_telnyx(operation: str, outcome: str, seconds: float) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -173,3 +176,23 @@ def test_the_request_line_can_be_switched_off(env, clock, capsys, sandbox):
         assert '"msg":"request"' not in capsys.readouterr().err
     finally:
         app.extensions["otp"].close()
+
+
+def test_gunicorn_builds_no_access_log_of_its_own(tmp_path):
+    """The app writes the request line; gunicorn's access log is off, so it does not build
+    the line's fields for every request either."""
+    probe = (
+        "from gunicorn.config import Config\n"
+        "import otp_service.gunicorn_conf as conf\n"
+        "cfg = Config()\n"
+        "for name in cfg.settings:\n"
+        "    if hasattr(conf, name):\n"
+        "        cfg.set(name, getattr(conf, name))\n"
+        "log = cfg.logger_class(cfg)\n"
+        "print(log.access_log_enabled)\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
