@@ -12,6 +12,7 @@ import pyotp
 import pytest
 import segno
 from cryptography.exceptions import InvalidTag
+from redis.cluster import RedisCluster
 
 from otp_service import create_app
 from otp_service.factors import SecretBox
@@ -438,16 +439,37 @@ def test_every_key_of_a_subject_is_in_one_slot_and_expires_until_verified(
 
 
 def count_commands(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The commands the app sends to Redis from now on (a script is one EVALSHA)."""
+    """The commands the app's connections send to Redis from now on (a script is one
+    EVALSHA), counted where they leave: the store sends its EVALSHAs on a pooled
+    connection itself (not through ``execute_command``) on one Redis."""
     sent: list[str] = []
-    redis = app.extensions["otp"].store.redis
-    send = redis.execute_command
+    client = app.extensions["otp"].store.redis
+    if isinstance(client, RedisCluster):  # the store goes through execute_command there
+        execute = client.execute_command
 
-    def counting(*args: Any, **options: Any) -> Any:
-        sent.append(args[0])
-        return send(*args, **options)
+        def counting_execute(*args: Any, **options: Any) -> Any:
+            sent.append(args[0])
+            return execute(*args, **options)
 
-    monkeypatch.setattr(redis, "execute_command", counting)
+        monkeypatch.setattr(client, "execute_command", counting_execute)
+        return sent
+    client.ping()  # the connection exists (its hello is not counted)
+    pool = client.connection_pool
+    get_connection = pool.get_connection
+
+    def counted_connection(*args: Any, **kwargs: Any) -> Any:
+        connection = get_connection(*args, **kwargs)
+        if "send_command" not in vars(connection):
+            send = connection.send_command
+
+            def counting_send(*args: Any, **options: Any) -> Any:
+                sent.append(args[0])
+                return send(*args, **options)
+
+            monkeypatch.setattr(connection, "send_command", counting_send)
+        return connection
+
+    monkeypatch.setattr(pool, "get_connection", counted_connection)
     return sent
 
 

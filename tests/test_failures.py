@@ -103,6 +103,19 @@ def test_a_redis_that_lost_its_scripts_gets_them_again(client, sandbox, redis_cl
     assert client.get(f"/v1/verifications/{vid}").get_json()["attempts_remaining"] == 4
 
 
+def test_redis_closing_the_connections_costs_the_caller_nothing(client, sandbox, redis_client):
+    """Redis dropped the app's pooled connections (a restart, an idle timeout, a proxy):
+    the next calls open new ones and are answered; a check still counts once."""
+    vid = create(client).get_json()["id"]
+    wrong = "000000" if sandbox.last_code(PHONE) != "000000" else "111111"
+    assert redis_client.client_kill_filter(_type="normal", skipme=True) >= 1
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong})
+    assert response.status_code == 200
+    assert response.get_json()["attempts_remaining"] == 4
+    redis_client.client_kill_filter(_type="normal", skipme=True)
+    assert client.get(f"/v1/verifications/{vid}").get_json()["attempts_remaining"] == 4
+
+
 def test_redis_lost_after_the_send_is_503_naming_the_verification(
     client, sandbox, redis_server, monkeypatch
 ):
