@@ -29,6 +29,7 @@ ACCESS_LOGGER = "otp_service.request"
 
 # Where a view's additions to its request line wait in the WSGI environ.
 LOG_FIELDS = "otp.log_fields"
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Attributes of a LogRecord that are not extras.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -68,6 +69,16 @@ class AccessLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._second: tuple[int, str] = (-1, "")  # swapped whole: threads read it unlocked
+        # Routes (the app's rules) and field names (the views') are few and ours: each is
+        # encoded once. Methods only when standard: a client may send any token.
+        self._encoded = {m: self._encode(m) for m in _METHODS}
+
+    def _known(self, text: str) -> str:
+        """``text`` (a route or a field name: never a client's value) encoded."""
+        found = self._encoded.get(text)
+        if found is None:
+            found = self._encoded[text] = self._encode(text)
+        return found
 
     def timestamp(self) -> str:
         """Now, as ``JsonFormatter`` writes it: 2026-01-15T08:00:00.123+00:00."""
@@ -90,15 +101,15 @@ class AccessLog:
     ) -> None:
         """One request's line. ``request_id`` is a checked token (``middleware.REQUEST_ID``)
         or hex, written as it is; everything a client chose goes through the encoder."""
-        encode = self._encode
+        encode, encoded = self._encode, self._encoded
         line = (
             f'{{"ts":"{self.timestamp()}","level":"{"warning" if status >= 500 else "info"}",'
             f'"logger":"{ACCESS_LOGGER}","msg":"request","request_id":"{request_id}",'
-            f'"method":{encode(method)},"route":{encode(route)},"status":{status},'
-            f'"duration_ms":{seconds * 1000:.2f}'
+            f'"method":{encoded.get(method) or encode(method)},"route":{self._known(route)},'
+            f'"status":{status},"duration_ms":{seconds * 1000:.2f}'
         )
         for name, value in extra.items():
-            line += f",{encode(name)}:{encode(value)}"
+            line += f",{self._known(name)}:{encode(value)}"
         line += "}\n"
         with self._lock:
             sys.stderr.write(line)

@@ -44,7 +44,6 @@ def require_client() -> None:
     if client_id is None and admin_id is None:
         raise errors.Unauthorized("the API key is not valid")
     g.key_id = client_id or admin_id
-    g.key_scope = "client" if client_id else "admin"
 
 
 def require_admin() -> None:
@@ -52,7 +51,7 @@ def require_admin() -> None:
     digest = _presented_digest()
     admin_id = _match(digest, settings.admin_keys)
     if admin_id is not None:
-        g.key_id, g.key_scope = admin_id, "admin"
+        g.key_id = admin_id
         return
     if _match(digest, settings.api_keys) is not None:
         raise errors.Forbidden("this route needs an admin key")

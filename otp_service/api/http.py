@@ -23,9 +23,11 @@ def services() -> Any:
 
 def json_body(schema: Schema) -> Any:
     """The body, parsed as JSON and validated by ``schema``."""
-    mimetype = request.mimetype  # parsed from the header on every access
-    if not (mimetype == "application/json" or mimetype.endswith("+json")):
-        raise errors.UnsupportedMediaType("send the body as application/json")
+    # request.mimetype parses the header on every access: only when it is not plain
+    if request.environ.get("CONTENT_TYPE") != "application/json":
+        mimetype = request.mimetype
+        if not (mimetype == "application/json" or mimetype.endswith("+json")):
+            raise errors.UnsupportedMediaType("send the body as application/json")
     raw = request.get_data(cache=False)
     try:
         data = json.loads(raw)
