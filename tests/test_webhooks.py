@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.serving import make_server
 
 from otp_service import create_app
+from otp_service.store import HISTORY_MAX
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import CLIENT_KEY, ApiClient, FakeClock, Sandbox
 
@@ -215,6 +216,21 @@ def test_duplicate_event_is_acknowledged_and_changes_nothing(client, verificatio
     assert again.get_json()["result"] == "duplicate"
     body = client.get(f"/v1/verifications/{verification['id']}").get_json()
     assert len(body["delivery"]["history"]) == 1
+
+
+def test_the_history_keeps_the_latest_events(client, verification, redis_client):
+    message_id = verification["delivery"]["message_id"]
+    stamps = [f"2027-01-15T08:{minute:02d}:00.000Z" for minute in range(HISTORY_MAX + 3)]
+    for stamp in stamps:
+        event = delivery_event(message_id, "sent", "message.sent", occurred_at=stamp)
+        assert post_event(client, event).status_code == 200
+    body = client.get(f"/v1/verifications/{verification['id']}").get_json()
+    history = body["delivery"]["history"]
+    assert [h["occurred_at"] for h in history] == stamps[3:]
+    key = f"otp:{{{verification['id'][:16]}}}:h"
+    assert redis_client.llen(key) == HISTORY_MAX
+    verification_ttl = redis_client.pttl(key.replace(":h", ":v"))
+    assert 0 < redis_client.pttl(key) <= verification_ttl  # it goes with the verification
 
 
 def test_late_event_never_moves_a_final_status_back(client, verification):

@@ -16,7 +16,7 @@
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6]) then
   return 'duplicate'
 end
-local id, latest, status, known = sent_message(KEYS[1], ARGV[1])
+local id, latest, status, known, delivery = sent_message(KEYS[1], ARGV[1])
 if not id then
   return 'unknown'
 end
@@ -37,5 +37,6 @@ if not known then
     return 'unknown'
   end
   redis.call('HSET', KEYS[1], 'mi', ARGV[1])  -- the send timed out: this is its message
+  latest = ARGV[1]
 end
-return apply_delivery(KEYS[1], KEYS[4], event, tonumber(ARGV[7]))
+return apply_delivery(KEYS[1], KEYS[4], event, tonumber(ARGV[7]), {latest, delivery, id})

@@ -4,14 +4,17 @@
 -- long as the verification), and as its delivery status only when the event is about
 -- its current message and moves the status forward (a final status is never left).
 -- The history lives in a list of its own so the verification hash stays small.
+-- `cur` is {mi, ds, id} of the verification when the caller has just read them (nil:
+-- read here).
 local DELIVERY_RANK = {queued = 1, sending = 2, sent = 3, delivered = 4, delivery_failed = 4,
                        sending_failed = 4, delivery_unconfirmed = 4, expired = 4}
 
-local function apply_delivery(vkey, hkey, event, history_max)
-  local cur = redis.call('HMGET', vkey, 'mi', 'ds', 'id')
+local function apply_delivery(vkey, hkey, event, history_max, cur)
+  cur = cur or redis.call('HMGET', vkey, 'mi', 'ds', 'id')
   event.v = cur[3]
-  redis.call('RPUSH', hkey, cjson.encode(event))
-  redis.call('LTRIM', hkey, -history_max, -1)
+  if redis.call('RPUSH', hkey, cjson.encode(event)) > history_max then
+    redis.call('LTRIM', hkey, -history_max, -1)
+  end
   local ttl = redis.call('PTTL', vkey)
   if ttl > 0 then
     redis.call('PEXPIRE', hkey, ttl)
