@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from otp_service import create_app
@@ -114,6 +116,32 @@ def test_redis_closing_the_connections_costs_the_caller_nothing(client, sandbox,
     assert response.get_json()["attempts_remaining"] == 4
     redis_client.client_kill_filter(_type="normal", skipme=True)
     assert client.get(f"/v1/verifications/{vid}").get_json()["attempts_remaining"] == 4
+
+
+def test_a_connection_that_breaks_under_a_script_is_retried_once(
+    app, client, sandbox, monkeypatch
+):
+    """The pooled connection passed its check, then broke as the EVALSHA went out (the
+    server closed it meanwhile): the store reconnects once and sends it again."""
+    vid = create(client).get_json()["id"]
+    wrong = "000000" if sandbox.last_code(PHONE) != "000000" else "111111"
+    pool = app.extensions["otp"].store.redis.connection_pool
+    get_connection = pool.get_connection
+    broken = []
+
+    def breaking(*args, **kwargs):
+        connection = get_connection(*args, **kwargs)
+        if not broken:
+            connection.connect()
+            connection._sock.shutdown(socket.SHUT_RDWR)
+            broken.append(connection)
+        return connection
+
+    monkeypatch.setattr(pool, "get_connection", breaking)
+    response = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong})
+    assert broken
+    assert response.status_code == 200
+    assert response.get_json()["attempts_remaining"] == 4  # sent again, counted once
 
 
 def test_redis_lost_after_the_send_is_503_naming_the_verification(
