@@ -118,9 +118,7 @@ def test_redis_closing_the_connections_costs_the_caller_nothing(client, sandbox,
     assert client.get(f"/v1/verifications/{vid}").get_json()["attempts_remaining"] == 4
 
 
-def test_a_connection_that_breaks_under_a_script_is_retried_once(
-    app, client, sandbox, monkeypatch
-):
+def test_a_connection_that_breaks_under_a_script_is_retried_once(app, client, sandbox, monkeypatch):
     """The pooled connection passed its check, then broke as the EVALSHA went out (the
     server closed it meanwhile): the store reconnects once and sends it again."""
     vid = create(client).get_json()["id"]
