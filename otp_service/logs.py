@@ -23,13 +23,14 @@ from typing import Any
 
 from flask import request
 
+from otp_service.metrics import HTTP_METHODS
+
 __all__ = ["ACCESS_LOGGER", "LOG_FIELDS", "AccessLog", "JsonFormatter", "log_fields"]
 
 ACCESS_LOGGER = "otp_service.request"
 
 # Where a view's additions to its request line wait in the WSGI environ.
 LOG_FIELDS = "otp.log_fields"
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Attributes of a LogRecord that are not extras.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -71,7 +72,7 @@ class AccessLog:
         self._second: tuple[int, str] = (-1, "")  # swapped whole: threads read it unlocked
         # Routes (the app's rules) and field names (the views') are few and ours: each is
         # encoded once. Methods only when standard: a client may send any token.
-        self._encoded = {m: self._encode(m) for m in _METHODS}
+        self._encoded = {m: self._encode(m) for m in HTTP_METHODS}
 
     def _known(self, text: str) -> str:
         """``text`` (a route or a field name: never a client's value) encoded."""

@@ -24,6 +24,7 @@ from prometheus_client import (
 __all__ = [
     "CHECKS",
     "HTTP_LATENCY",
+    "HTTP_METHODS",
     "HTTP_REQUESTS",
     "OPTOUTS",
     "RATE_LIMITED",
@@ -98,6 +99,8 @@ HTTP_LATENCY = Histogram(
 )
 
 _TELNYX_OUTCOMES = {"timeout", "connection_error"}
+# The request methods that label series of their own (any other is "other").
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 # Labelled children, looked up once: ``labels()`` checks and converts its values and takes
 # a lock on every call, and the hot paths count with the same few label sets all day.
@@ -114,7 +117,10 @@ def child(metric: Any, *labels: str) -> Any:
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    """One answered HTTP request: its count and its latency."""
+    """One answered HTTP request: its count and its latency. A method outside
+    HTTP_METHODS is counted as ``other``: a client may send any token there."""
+    if method not in HTTP_METHODS:
+        method = "other"
     child(HTTP_REQUESTS, route, method, str(status)).inc()
     child(HTTP_LATENCY, route).observe(seconds)
 

@@ -74,6 +74,18 @@ def test_refusals_and_http_requests_are_counted(client: ApiClient, sandbox: Sand
     )
 
 
+def test_a_made_up_request_method_gets_no_series_of_its_own(client: ApiClient):
+    """Methods label the request counter; a client's own tokens must not grow the series."""
+    method = "X" + uuid.uuid4().hex[:12].upper()
+    other = sample("otp_http_requests_total", route="unmatched", method="other", status="405")
+    assert client.flask.open("/healthz", method=method).status_code == 405
+    assert (
+        sample("otp_http_requests_total", route="unmatched", method="other", status="405")
+        == other + 1
+    )
+    assert method not in client.flask.get("/metrics").get_data(as_text=True)
+
+
 def test_metrics_endpoint_serves_prometheus_text_without_personal_data(
     client: ApiClient, sandbox: Sandbox
 ):
