@@ -406,7 +406,7 @@ class Bench:
         servers = {"small": "otp-service", "large": "otp-service-large"}
         seeds = {"small": small, "large": large}
         gets = {k: Requests(self.calls[servers[k]].get(seeds[k]), cycle=True) for k in seeds}
-        clients = {"small": self.redis, "large": self.large_redis}
+        stores = {"small": Store(self.redis), "large": Store(self.large_redis)}
         for size in servers:  # otp-service-large has served nothing yet: warm it (untimed)
             self.measure("get", servers[size], gets[size], 0.5)
         runs: dict[tuple[str, str], list[RoundResult]] = {}
@@ -424,7 +424,7 @@ class Bench:
                     result = self.measure(name, servers[size], source, FLAT_SECONDS)
                     runs.setdefault((name, size), []).append(result)
                     if name == "check-wrong":
-                        _restore_attempts(clients[size], seeds[size])
+                        _restore_attempts(stores[size], seeds[size])
         out: dict[str, Any] = {"verifications": {"small": FLAT_SMALL, "large": FLAT_LARGE},
                                "keys": sizes, "change": {}}  # fmt: skip
         out["cpu_change"] = {}
@@ -450,12 +450,11 @@ class Bench:
         return out
 
 
-def _restore_attempts(client: redis.Redis, seeds: Sequence[Seeded]) -> None:
+def _restore_attempts(store: Store, seeds: Sequence[Seeded]) -> None:
     """Outside the timed runs: the verifications' failed attempts (and the numbers'
     consecutive failures) back to none, so that the next run's wrong codes are checked
     against pending verifications again."""
-    store = Store(client)
-    pipe = client.pipeline(transaction=False)
+    pipe = store.pipeline()
     for seed in seeds:
         pipe.hset(store.phone_key(seed.id[:TAG_LENGTH]), mapping={"at": 0, "nf": 0})
     pipe.execute()
