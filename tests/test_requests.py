@@ -119,6 +119,18 @@ def test_a_body_over_the_limit_is_413(client):
     assert response.get_json()["code"] == "payload_too_large"
 
 
+def test_a_body_shorter_than_its_content_length_is_400(client, redis_client):
+    response = client.post(
+        "/v1/verifications",
+        data=b'{"phone_number": "+13125550123"}',
+        headers={"Content-Type": "application/json"},
+        environ_overrides={"CONTENT_LENGTH": "100"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_request"
+    assert redis_client.keys("*") == []
+
+
 @pytest.mark.parametrize(
     "authorization",
     [None, "Bearer", "Bearer wrong-key-123", "Basic dGVzdDp0ZXN0", "test-client-key"],

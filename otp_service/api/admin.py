@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from otp_service import errors
 from otp_service.admin import BULK_MAX_NUMBERS, IMPORT_MAX_BYTES
 from otp_service.api.auth import require_admin
-from otp_service.api.http import json_body, json_response, services
+from otp_service.api.http import json_body, json_response, raw_body, services
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 bp.before_request(require_admin)
@@ -152,8 +152,7 @@ def export_optouts() -> Response:
 def import_optouts() -> Response:
     if request.mimetype != "text/csv":
         raise errors.UnsupportedMediaType("send the file as text/csv")
-    request.max_content_length = IMPORT_MAX_BYTES  # a file, not an API body
-    data = request.get_data(cache=False)
+    data = raw_body(IMPORT_MAX_BYTES)  # a file, not an API body
     return json_response(services().admin.import_csv(data, actor=_actor()))
 
 

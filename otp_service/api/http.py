@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError
 
 from otp_service import errors
 
-__all__ = ["body_fingerprint", "json_body", "json_response", "services"]
+__all__ = ["body_fingerprint", "json_body", "json_response", "raw_body", "services"]
 
 # made once: json.dumps with options builds a new encoder on every call
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -21,6 +21,33 @@ def services() -> Any:
     return current_app.extensions["otp"]
 
 
+def raw_body(max_bytes: int | None = None) -> bytes:
+    """The request body, refused with a 413 past ``max_bytes`` (default: the app's limit).
+
+    Read from the WSGI input in one call: Werkzeug's ``get_data`` wraps the input in a
+    ``LimitedStream`` and reads through ``io``'s machinery, about 6 µs a request, and
+    past a limit it cuts a chunked body short instead of refusing it.
+    """
+    limit = request.max_content_length if max_bytes is None else max_bytes
+    environ = request.environ
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
+        size = int(length)
+        if limit is not None and size > limit:
+            raise errors.PayloadTooLarge(f"the body is larger than {limit} bytes")
+        data = stream.read(size) if size else b""
+        if len(data) != size:
+            raise errors.InvalidRequest("the body is shorter than its Content-Length", status=400)
+        return data
+    if "wsgi.input_terminated" not in environ:
+        return b""  # no length, and a server that would not end the stream: nothing is safe
+    data = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise errors.PayloadTooLarge(f"the body is larger than {limit} bytes")
+    return data
+
+
 def json_body(schema: Schema) -> Any:
     """The body, parsed as JSON and validated by ``schema``."""
     # request.mimetype parses the header on every access: only when it is not plain
@@ -28,7 +55,7 @@ def json_body(schema: Schema) -> Any:
         mimetype = request.mimetype
         if not (mimetype == "application/json" or mimetype.endswith("+json")):
             raise errors.UnsupportedMediaType("send the body as application/json")
-    raw = request.get_data(cache=False)
+    raw = raw_body()
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

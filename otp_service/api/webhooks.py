@@ -13,7 +13,7 @@ import logging
 from flask import Blueprint, Response, request
 
 from otp_service import errors
-from otp_service.api.http import json_response, services
+from otp_service.api.http import json_response, raw_body, services
 from otp_service.logs import log_fields
 from otp_service.telnyx.webhooks import WebhookVerificationError, verify_webhook
 
@@ -24,8 +24,7 @@ log = logging.getLogger(__name__)
 @bp.post("/telnyx")
 def telnyx() -> Response:
     svc = services()
-    request.max_content_length = svc.settings.webhook_max_bytes
-    raw = request.get_data(cache=False)
+    raw = raw_body(svc.settings.webhook_max_bytes)
     try:
         verify_webhook(raw, request.headers, svc.webhook_keys)
     except WebhookVerificationError as exc:
