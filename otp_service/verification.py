@@ -23,7 +23,6 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from otp_service import errors, ids, metrics
@@ -72,11 +71,13 @@ class Result:
     replayed: bool = False
 
 
-def iso_time(ms: int | None) -> str | None:
+def iso_time(ms: float | None) -> str | None:
+    """Milliseconds since the epoch in UTC, e.g. 2027-01-15T08:00:00.000Z. With gmtime:
+    a datetime costs half as much again, and a get shows up to four of these."""
     if ms is None:
         return None
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds, millis = divmod(int(ms), 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
 
 
 # The fields a verification's answer is built from, in the order lua/include/view.lua

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import re
+from datetime import UTC, datetime
 
 import pytest
 
+from otp_service.verification import iso_time
 from tests.conftest import ApiClient, FakeClock, Sandbox
 
 PHONE = "+13125550123"
@@ -297,3 +300,14 @@ def test_python_reads_the_view_fields_in_the_order_lua_returns_them():
     lua = resources.files("otp_service").joinpath("lua", "include", "view.lua").read_text()
     listed = re.search(r"VIEW_FIELDS = \{(.*?)\}", lua, re.S).group(1)
     assert tuple(re.findall(r"'(\w+)'", listed)) == VIEW_FIELDS
+
+
+def test_times_are_utc_iso_8601_to_the_millisecond():
+    assert iso_time(None) is None
+    assert iso_time(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_time(1_800_000_000_007) == "2027-01-15T08:00:00.007Z"
+    assert iso_time(1_800_000_000_007.0) == "2027-01-15T08:00:00.007Z"  # a Lua number
+    rng = random.Random(8)
+    for ms in (rng.randrange(0, 4_102_444_800_000) for _ in range(2000)):
+        expected = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+        assert iso_time(ms) == expected.isoformat(timespec="milliseconds").replace("+00:00", "Z")
