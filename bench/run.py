@@ -13,7 +13,7 @@ Starts everything on loopback (bench/stack.py), then:
 2. Redis round trips per call, counted by a proxy in front of Redis (bench/proxy.py);
 3. Redis memory per pending verification (``MEMORY USAGE`` over 10 000 of them);
 4. flatness: get and check against a Redis holding 10³ verifications and one holding
-   10⁶, in alternation (up to 6 rounds; each checks every verification up to 4 times
+   10⁶, in alternation (up to 9 rounds; each checks every verification up to 4 times
    with a wrong code, and gives the attempts back between runs: all stay pending).
 
 Prints the table, writes ``results.json``, ``results.md`` and (with matplotlib)

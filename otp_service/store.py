@@ -152,10 +152,11 @@ class Store:
 
     def _evalsha(self, sha: str, keys: list[str], args: list[Any]) -> Any:
         """``execute_command("EVALSHA", ...)`` as redis-py runs it on one Redis — a
-        pooled connection, its retry policy (``connect``), a dropped or flagged
-        connection closed — without the per-command observability redis-py 8 adds
-        (timings, closures, attribute lookups): about a sixth of a command's CPU, and
-        this is every request's round trip."""
+        pooled connection, its retry policy (``connect``), a dropped connection closed,
+        one flagged for reconnecting closed by the pool's release — without the
+        per-command observability redis-py 8 adds (timings, closures, attribute
+        lookups): about a sixth of a command's CPU, and this is every request's round
+        trip."""
         pool = self._pool
         conn = pool.get_connection()
         try:
@@ -164,8 +165,6 @@ class Store:
                 lambda _error: conn.disconnect(),
             )
         finally:
-            if conn.should_reconnect():
-                conn.disconnect()
             pool.release(conn)
 
     @staticmethod
