@@ -7,9 +7,9 @@ limit, not by the digest length). The code itself is never stored or logged.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
+
+from otp_service.ids import KeyedDigest
 
 __all__ = ["CodeHasher", "generate_code"]
 
@@ -20,8 +20,7 @@ def generate_code(length: int) -> str:
 
 class CodeHasher:
     def __init__(self, secret: bytes) -> None:
-        self._key = hmac.new(secret, b"otp-service code v1", hashlib.sha256).digest()
+        self._digest = KeyedDigest(secret, b"otp-service code v1").digest
 
     def digest(self, tag: str, code: str) -> bytes:
-        message = f"{tag}:{code}".encode("ascii")
-        return hmac.digest(self._key, message, "sha256")[:16]
+        return self._digest(f"{tag}:{code}".encode("ascii"))[:16]

@@ -18,7 +18,16 @@ import hmac
 import re
 import secrets
 
-__all__ = ["ID_PATTERN", "PhoneTagger", "SubjectTagger", "Tagger", "b32", "new_suffix", "split_id"]
+__all__ = [
+    "ID_PATTERN",
+    "KeyedDigest",
+    "PhoneTagger",
+    "SubjectTagger",
+    "Tagger",
+    "b32",
+    "new_suffix",
+    "split_id",
+]
 
 ID_PATTERN = re.compile(r"[a-z2-7]{32}")  # the whole id: fullmatch
 TAG_LENGTH = 16
@@ -28,15 +37,33 @@ def b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").lower().rstrip("=")
 
 
+class KeyedDigest:
+    """HMAC-SHA256 under a key derived from ``secret`` for one purpose.
+
+    Each digest copies an HMAC object keyed once. Not ``hmac.digest``: that one-shot
+    C path lets go of the GIL on every call, however short the message, and under
+    gunicorn's threads each release hands the interpreter to a waiting thread, so the
+    request waits for its turn again (a tag or a code digest is on most requests).
+    """
+
+    def __init__(self, secret: bytes, purpose: bytes) -> None:
+        key = hmac.new(secret, purpose, hashlib.sha256).digest()
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def digest(self, message: bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(message)
+        return mac.digest()
+
+
 class Tagger:
     """Keyed digests of values, under a key derived from ``secret`` for one purpose."""
 
     def __init__(self, secret: bytes, purpose: bytes) -> None:
-        self._key = hmac.new(secret, purpose, hashlib.sha256).digest()
+        self._digest = KeyedDigest(secret, purpose).digest
 
     def tag(self, value: str) -> str:
-        # hmac.digest: the one-shot C path, no HMAC object (this runs on most requests)
-        return b32(hmac.digest(self._key, value.encode("utf-8"), "sha256")[:10])
+        return b32(self._digest(value.encode("utf-8"))[:10])
 
 
 class PhoneTagger(Tagger):

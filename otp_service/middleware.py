@@ -18,6 +18,7 @@ Flask clears it when the request ends.
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +30,13 @@ from otp_service.logs import LOG_FIELDS, AccessLog
 __all__ = ["REQUEST_ID", "Requests"]
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # whole value: fullmatch
+# New request ids: 128 random bits, unique, not secret (they are echoed and logged). Not
+# os.urandom: it lets go of the GIL on every call, and under gunicorn's threads each
+# release hands the interpreter to a waiting thread. A generator of their own, seeded
+# from the OS and again in every forked worker, so their outputs tell nothing of
+# ``random``'s.
+_request_ids = random.Random()
+os.register_at_fork(after_in_child=_request_ids.seed)
 # Ids in a route's path that go into its log line as they are (they name no person).
 LOGGED_PATH_IDS = ("verification_id", "factor_id")
 
@@ -45,7 +53,9 @@ class Requests:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = time.perf_counter()
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+        request_id = (
+            given if REQUEST_ID.fullmatch(given) else f"{_request_ids.getrandbits(128):032x}"
+        )
         answered: list[tuple[str, Any]] = []  # (status, the Flask request)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

@@ -142,6 +142,30 @@ def test_request_ids_are_echoed_or_made(client: ApiClient):
     assert unmatched.headers.getlist("Cache-Control") == ["no-store"]
 
 
+def test_made_request_ids_are_hex_and_differ_in_a_forked_worker(client: ApiClient):
+    """gunicorn forks its workers: each must make ids of its own, not its parent's."""
+
+    def made() -> str:
+        return client.flask.get("/healthz").headers["X-Request-ID"]
+
+    ids = {made() for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out without running pytest's teardown
+        os.close(read_end)
+        os.write(write_end, " ".join(made() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    parent = [made() for _ in range(5)]
+    assert len(child) == 5
+    assert not set(child) & set(parent)
+
+
 def test_each_request_is_one_json_line_with_a_masked_number(client, sandbox, capsys):
     capsys.readouterr()
     body = client.post(

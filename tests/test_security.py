@@ -3,13 +3,14 @@ are compared, what responses and logs may contain, what malformed ids cost."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
 
 import pytest
 
-from otp_service.codes import generate_code
+from otp_service.codes import CodeHasher, generate_code
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, ApiClient, Sandbox
 
 PHONE = "+13125550171"
@@ -25,6 +26,18 @@ def test_codes_come_from_the_csprng(monkeypatch):
     monkeypatch.setattr(secrets, "randbelow", randbelow)
     assert generate_code(6) == "000042"
     assert calls == [10**6]  # a uniform draw over all 6-digit codes: log2(10^6) > 19.9 bits
+
+
+def test_stored_code_digests_are_hmac_sha256_under_the_derived_key():
+    # Codes of verifications already in Redis must still match after an upgrade: the
+    # digest is HMAC-SHA256 (RFC 2104) under a key derived from the secret, cut to 16 bytes.
+    secret = b"s" * 32
+    key = hmac.new(secret, b"otp-service code v1", hashlib.sha256).digest()
+    hasher = CodeHasher(secret)
+    for tag, code in (("zjbwa4balleulkrr", "000042"), ("a" * 16, "12345678")):
+        expected = hmac.new(key, f"{tag}:{code}".encode(), hashlib.sha256).digest()[:16]
+        assert hasher.digest(tag, code) == expected
+    assert hasher.digest("a" * 16, "123456") != hasher.digest("a" * 16, "123457")
 
 
 def test_default_codes_have_at_least_20_bits_of_entropy(client, sandbox: Sandbox):
