@@ -71,7 +71,7 @@ def create_app(
     app.extensions["otp"] = build_services(settings, telnyx_transport=telnyx_transport, clock=clock)
     errors.init_app(app)
     api.register(app)
-    access = AccessLog() if settings.access_log else None
+    access = AccessLog(settings.access_log_flush_ms / 1000) if settings.access_log else None
     app.wsgi_app = Requests(app.wsgi_app, access)  # type: ignore[method-assign]
 
     return app

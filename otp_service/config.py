@@ -100,6 +100,7 @@ class Settings:
     delivery: DeliveryConfig | None = None
     webhook_max_bytes: int = 65536
     access_log: bool = True
+    access_log_flush_ms: int = 100  # request lines written in batches this often; 0: at once
     # Development without a Telnyx key of its own: `serve` starts the sandbox.
     uses_sandbox: bool = False
 
@@ -196,6 +197,7 @@ class Settings:
             delivery=delivery,
             webhook_max_bytes=env.integer("OTP_WEBHOOK_MAX_BYTES", 65536, 4096, 1048576),
             access_log=env.choice("OTP_ACCESS_LOG", ("on", "off"), "on") == "on",
+            access_log_flush_ms=env.integer("OTP_ACCESS_LOG_FLUSH_MS", 100, 0, 10000),
             **_factor_settings(env, production),
             uses_sandbox=not production and not own_telnyx_key,
         )

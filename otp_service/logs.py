@@ -9,15 +9,26 @@ Other records go through ``logging`` (``JsonFormatter``). The request line is wr
 straight to stderr in the same JSON shape: it is on every request's path, and the
 logging machinery (a LogRecord, handler locks, formatting extras) cost several times
 the line itself. OTP_ACCESS_LOG=off turns it off.
+
+Request lines are written in batches, every OTP_ACCESS_LOG_FLUSH_MS (100 ms), by a
+thread of their own; 0 writes each at once. A write lets go of the GIL, and under
+gunicorn's threads every release hands the interpreter to a waiting thread, so the
+request waits for its turn again: one write per batch instead of one per request.
+Lines still waiting are written when the process exits; a process killed outright
+(SIGKILL) loses at most one batch.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import sys
 import threading
 import time
+import weakref
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +36,14 @@ from flask import request
 
 from otp_service.metrics import HTTP_METHODS
 
-__all__ = ["ACCESS_LOGGER", "LOG_FIELDS", "AccessLog", "JsonFormatter", "log_fields"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "LOG_FIELDS",
+    "AccessLog",
+    "JsonFormatter",
+    "flush_access_logs",
+    "log_fields",
+]
 
 ACCESS_LOGGER = "otp_service.request"
 
@@ -67,12 +85,41 @@ class AccessLog:
 
     _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, flush_interval: float = 0.1) -> None:
+        self.flush_interval = flush_interval  # seconds; 0: each line at once
+        self._lock = threading.Lock()  # one writer at a time, lines in order
+        self._pending: deque[str] = deque()  # append and popleft need no lock
+        self._flusher: threading.Thread | None = None
         self._second: tuple[int, str] = (-1, "")  # swapped whole: threads read it unlocked
         # Routes (the app's rules) and field names (the views') are few and ours: each is
         # encoded once. Methods only when standard: a client may send any token.
         self._encoded = {m: self._encode(m) for m in HTTP_METHODS}
+        _LIVE.add(self)
+
+    def flush(self) -> None:
+        """Write the lines waiting, in order, in one write."""
+        with self._lock:
+            pending = self._pending
+            if pending:
+                sys.stderr.write("".join([pending.popleft() for _ in range(len(pending))]))
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=_flush_every,
+                    args=(weakref.ref(self), self.flush_interval),
+                    name="otp-access-log",
+                    daemon=True,
+                )
+                self._flusher.start()
+
+    def _forked(self) -> None:
+        """In a forked child: the parent writes what it had waiting, and its thread and
+        lock state did not come along."""
+        self._lock = threading.Lock()
+        self._pending.clear()
+        self._flusher = None
 
     def _known(self, text: str) -> str:
         """``text`` (a route or a field name: never a client's value) encoded."""
@@ -112,5 +159,41 @@ class AccessLog:
         for name, value in extra.items():
             line += f",{self._known(name)}:{encode(value)}"
         line += "}\n"
-        with self._lock:
-            sys.stderr.write(line)
+        if self.flush_interval <= 0:
+            with self._lock:
+                sys.stderr.write(line)
+            return
+        self._pending.append(line)
+        if self._flusher is None:
+            self._start_flusher()
+
+
+# Every AccessLog of this process, to flush at exit and to reset in a forked child.
+_LIVE: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+
+
+def _flush_every(ref: weakref.ref[AccessLog], interval: float) -> None:
+    """The flusher thread: until its log is gone or (after a fork) no longer its own."""
+    me = threading.current_thread()
+    while True:
+        time.sleep(interval)
+        log = ref()
+        if log is None or log._flusher is not me:
+            return
+        log.flush()
+        del log
+
+
+def flush_access_logs() -> None:
+    """Write every request line still waiting (at exit; tests reading them)."""
+    for log in list(_LIVE):
+        log.flush()
+
+
+def _after_fork_in_child() -> None:
+    for log in list(_LIVE):
+        log._forked()
+
+
+atexit.register(flush_access_logs)
+os.register_at_fork(after_in_child=_after_fork_in_child)

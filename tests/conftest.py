@@ -112,6 +112,9 @@ def make_env(redis_url: str, sandbox: Sandbox, **extra: str) -> dict[str, str]:
         "TELNYX_FROM_NUMBER": "+13125550100",
         "OTP_PUBLIC_BASE_URL": "",
         "TELNYX_TIMEOUT_SECONDS": "2",
+        # request lines at once: tests read stderr right after a request, and click's
+        # runner swaps sys.stderr (tests/test_observability.py covers the batches)
+        "OTP_ACCESS_LOG_FLUSH_MS": "0",
     }
     env.update(extra)
     return env

@@ -69,13 +69,16 @@ def test_metrics_add_up_every_worker_after_the_walkthrough(service: Service):
 
 
 def test_logs_are_json_lines_with_masked_numbers(service: Service):
-    service.http.post("/v1/verifications", json={"phone_number": PHONE})  # 429: a resend too soon
-    entries = []
-    for line in service.log_lines():
-        if line.startswith("{"):
-            entries.append(json.loads(line))
-    requests = [e for e in entries if e.get("msg") == "request"]
-    assert requests, "no request log lines"
+    retry = service.http.post("/v1/verifications", json={"phone_number": PHONE})  # 429: too soon
+    request_id = retry.headers["X-Request-ID"]
+    deadline = time.monotonic() + 5  # request lines are written in batches (100 ms)
+    while True:
+        entries = [json.loads(line) for line in service.log_lines() if line.startswith("{")]
+        requests = [e for e in entries if e.get("msg") == "request"]
+        if any(e["request_id"] == request_id for e in requests) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert any(e["request_id"] == request_id for e in requests), "no line for the last request"
     creates = [e for e in requests if e["route"] == "/v1/verifications"]
     assert {e["phone"] for e in creates} >= {"+1312***0199"}
     assert all({"ts", "level", "request_id", "status", "duration_ms"} <= set(e) for e in requests)
@@ -110,7 +113,8 @@ def test_a_chunked_body_is_read_whole_and_held_to_the_limit(service: Service):
 
 
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path):
-    service = start_service(tmp_path)
+    # request lines wait 10 s for their batch here: only the exit can have written them
+    service = start_service(tmp_path, OTP_ACCESS_LOG_FLUSH_MS="10000")
     try:
         httpx.post(
             f"{service.sandbox_url}/_sandbox/faults", json={"latency_ms": 1500, "count": 1}
@@ -129,6 +133,9 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path):
         worker.join(30)
         assert result["response"].status_code == 201
         assert service.process.wait(30) == 0
+        # its request line was still waiting for its batch when the worker exited
+        request_id = result["response"].headers["X-Request-ID"]
+        assert any(f'"request_id":"{request_id}"' in line for line in service.log_lines())
     finally:
         stop_service(service)
 

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from prometheus_client import REGISTRY
 from werkzeug.test import EnvironBuilder
 
-from otp_service.logs import JsonFormatter
+from otp_service.logs import AccessLog, JsonFormatter, flush_access_logs
 from tests.conftest import ApiClient, Sandbox
 
 PHONE = "+13125550181"
@@ -212,6 +213,61 @@ def test_the_request_line_can_be_switched_off(env, clock, capsys, sandbox):
         assert '"msg":"request"' not in capsys.readouterr().err
     finally:
         app.extensions["otp"].close()
+
+
+def _request_ids_in(text: str) -> list[str]:
+    return [json.loads(line)["request_id"] for line in text.splitlines() if '"request"' in line]
+
+
+def test_request_lines_are_written_in_batches_by_a_thread_of_their_own(capsys):
+    flush_access_logs()
+    capsys.readouterr()
+    log = AccessLog(flush_interval=0.05)
+    for n in range(3):
+        log.write(f"batch-{n}", "GET", "/healthz", 200, 0.001, {})
+    assert any(t.name == "otp-access-log" for t in threading.enumerate())
+    written: list[str] = []
+    deadline = time.monotonic() + 5
+    while len(written) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        written += _request_ids_in(capsys.readouterr().err)
+    assert written == ["batch-0", "batch-1", "batch-2"]  # by the thread, in order
+
+
+def test_request_lines_are_written_at_once_with_a_flush_interval_of_0(capsys):
+    flush_access_logs()
+    capsys.readouterr()
+    AccessLog(flush_interval=0).write("at-once", "GET", "/healthz", 200, 0.001, {})
+    assert _request_ids_in(capsys.readouterr().err) == ["at-once"]
+
+
+def test_waiting_request_lines_are_written_at_exit(tmp_path):
+    script = (
+        "from otp_service.logs import AccessLog\n"
+        "log = AccessLog(flush_interval=60)\n"
+        "log.write('last-words', 'GET', '/healthz', 200, 0.001, {})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _request_ids_in(done.stderr) == ["last-words"]
+
+
+def test_a_forked_child_does_not_write_its_parents_waiting_lines_again(capfd):
+    flush_access_logs()
+    capfd.readouterr()
+    log = AccessLog(flush_interval=60)
+    log.write("parent-1", "GET", "/healthz", 200, 0.001, {})
+    log.write("parent-2", "GET", "/healthz", 200, 0.001, {})
+    pid = os.fork()
+    if pid == 0:  # the child: a line of its own, all it has written, then out
+        log.write("child-1", "GET", "/healthz", 200, 0.001, {})
+        flush_access_logs()
+        sys.stderr.flush()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    log.flush()
+    sys.stderr.flush()
+    assert sorted(_request_ids_in(capfd.readouterr().err)) == ["child-1", "parent-1", "parent-2"]
 
 
 def test_gunicorn_builds_no_access_log_of_its_own(tmp_path):
