@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -155,6 +156,7 @@ def test_made_request_ids_are_hex_and_differ_in_a_forked_worker(client: ApiClien
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: its next ids, then out without running pytest's teardown
+        signal.alarm(20)  # a child stuck on a lock some thread held at the fork dies
         os.close(read_end)
         os.write(write_end, " ".join(made() for _ in range(5)).encode())
         os._exit(0)
@@ -260,6 +262,7 @@ def test_a_forked_child_does_not_write_its_parents_waiting_lines_again(capfd):
     log.write("parent-2", "GET", "/healthz", 200, 0.001, {})
     pid = os.fork()
     if pid == 0:  # the child: a line of its own, all it has written, then out
+        signal.alarm(20)
         log.write("child-1", "GET", "/healthz", 200, 0.001, {})
         flush_access_logs()
         sys.stderr.flush()
