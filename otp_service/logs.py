@@ -159,12 +159,10 @@ class AccessLog:
         for name, value in extra.items():
             line += f",{self._known(name)}:{encode(value)}"
         line += "}\n"
-        if self.flush_interval <= 0:
-            with self._lock:
-                sys.stderr.write(line)
-            return
         self._pending.append(line)
-        if self._flusher is None:
+        if self.flush_interval <= 0:
+            self.flush()
+        elif self._flusher is None:
             self._start_flusher()
 
 
