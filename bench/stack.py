@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from otp_service.redis_server import RedisServer, free_port
+from otp_service.store.redis_server import RedisServer, free_port
 from otp_service.telnyx.webhooks import public_key_b64
 
 __all__ = ["Process", "Stack", "CLIENT_KEY", "SECRET"]
@@ -32,7 +32,7 @@ UNREACHED_CAPS = ("KEY_MINUTE", "PREFIX_HOUR", "COUNTRY_HOUR", "GLOBAL_DAY")
 NO_CAP = 10**9
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: SIGTERM when the bench dies (Linux), so nothing lingers."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -55,7 +55,7 @@ class Process:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
 
     @property

@@ -39,7 +39,7 @@ def main() -> None:
 def serve() -> None:
     """Start the API under gunicorn; in development also an embedded redis-server and the
     Telnyx sandbox when REDIS_URL / TELNYX_API_KEY are unset. Ctrl-C stops all of it."""
-    from otp_service.redis_server import RedisServer
+    from otp_service.store.redis_server import RedisServer
 
     settings = _settings()
     children: list[Any] = []
@@ -112,7 +112,7 @@ def _start_sandbox(settings: Settings) -> tuple[_Process, str]:
     """Run the sandbox on the port of TELNYX_BASE_URL with a fresh signing key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from otp_service.redis_server import _die_with_parent
+    from otp_service.store.redis_server import die_with_parent
     from otp_service.telnyx.webhooks import public_key_b64
 
     seed = secrets.token_bytes(32)
@@ -126,7 +126,7 @@ def _start_sandbox(settings: Settings) -> tuple[_Process, str]:
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "otp_service.cli", "sandbox", "--port", str(port)],
         env=env,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509
+        preexec_fn=die_with_parent,  # noqa: PLW1509
     )
     child = _Process(process)
     deadline = time.monotonic() + 15

@@ -12,10 +12,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from otp_service.delivery.routing import DeliveryConfig
+from otp_service.delivery.routing import DeliveryConfig, load_delivery_config
+from otp_service.errors import ConfigError
+from otp_service.phones import E164
+from otp_service.store.redis_url import parse_redis_url
+from otp_service.telnyx.webhooks import load_public_key
 
 __all__ = ["ApiKey", "ConfigError", "Settings", "DEV_DEFAULTS"]
 
@@ -34,11 +36,6 @@ DEV_DEFAULTS = {
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SHA256 = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-
-
-class ConfigError(Exception):
-    """A setting is missing or invalid; the message is one line naming the variable."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +129,6 @@ class Settings:
         if production and not redis_url:
             raise ConfigError("REDIS_URL is required in production (no embedded Redis there)")
         if redis_url:
-            from otp_service.redis_url import parse_redis_url
-
             try:
                 parse_redis_url(redis_url)
             except ValueError as exc:
@@ -144,11 +139,9 @@ class Settings:
         for key in public_keys:
             _check_public_key(key)
         from_number = env.optional("TELNYX_FROM_NUMBER")
-        if from_number and not _E164.match(from_number):
+        if from_number and not E164.fullmatch(from_number):
             raise ConfigError("TELNYX_FROM_NUMBER must be an E.164 number such as +13125550100")
         profile_id = env.optional("TELNYX_MESSAGING_PROFILE_ID")
-        from otp_service.delivery.routing import load_delivery_config
-
         delivery = load_delivery_config(env.optional, production=production)
         # Development talks to the sandbox unless a real Telnyx key was given.
         default_url = TELNYX_URL if production or own_telnyx_key else SANDBOX_URL
@@ -323,8 +316,6 @@ def _parse_keys(name: str, value: str) -> tuple[ApiKey, ...]:
 
 
 def _check_public_key(value: str) -> None:
-    from otp_service.telnyx.webhooks import load_public_key
-
     try:
         load_public_key(value)
     except ValueError:

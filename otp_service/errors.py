@@ -2,8 +2,8 @@
 
 Errors are RFC 9457 problem documents (``application/problem+json``) carrying a stable
 machine-readable ``code``. The service raises ``ServiceError`` subclasses; views never
-catch them; ``init_app`` turns them (and Werkzeug's HTTP errors, and a lost Redis) into
-problem documents. Nothing here ever echoes a code, a key or a secret.
+catch them; ``api/problems.py`` turns them (and Werkzeug's HTTP errors, and a lost Redis)
+into problem documents. Nothing here ever echoes a code, a key or a secret.
 
     ServiceError
     ├── InvalidRequest            400/422 invalid_request
@@ -35,18 +35,15 @@ problem documents. Nothing here ever echoes a code, a key or a secret.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
 import redis.exceptions
-from flask import Flask, Response, json
-from werkzeug.exceptions import HTTPException
 
 __all__ = [
-    "PROBLEM_JSON",
     "REDIS_UNAVAILABLE",
     "AlreadyApproved",
+    "ConfigError",
     "Conflict",
     "DestinationNotAllowed",
     "FactorAlreadyVerified",
@@ -72,12 +69,11 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
     "VerificationNotFound",
-    "init_app",
-    "problem_response",
 ]
 
-PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger(__name__)
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line naming the variable."""
 
 
 class ServiceError(Exception):
@@ -226,15 +222,6 @@ class StorageUnavailable(ServiceError):
     status, code, title = 503, "storage_unavailable", "Storage unavailable"
 
 
-# Werkzeug's HTTP errors that requests can trigger before a view runs.
-_HTTP_ERRORS: dict[int, type[ServiceError]] = {
-    400: InvalidRequest,
-    404: NotFound,
-    405: MethodNotAllowed,
-    413: PayloadTooLarge,
-    415: UnsupportedMediaType,
-}
-
 # Redis failures that mean "storage is not reachable right now", as opposed to a bug.
 REDIS_UNAVAILABLE = (
     redis.exceptions.ConnectionError,
@@ -247,49 +234,3 @@ REDIS_UNAVAILABLE = (
     # redirects or TRYAGAIN answers that did not settle (a slot still moving): not run
     redis.exceptions.ClusterError,
 )
-
-
-def problem_response(error: ServiceError) -> Response:
-    response = Response(json.dumps(error.to_dict()), status=error.status, mimetype=PROBLEM_JSON)
-    for name, value in error.headers.items():
-        response.headers[name] = value
-    return response
-
-
-def _from_http_exception(exc: HTTPException) -> ServiceError:
-    status = exc.code or 500
-    cls = _HTTP_ERRORS.get(status)
-    if cls is None:
-        return ServiceError(exc.name, status=status) if status < 500 else InternalError()
-    error = cls(status=400) if cls is InvalidRequest else cls()
-    if cls is MethodNotAllowed and getattr(exc, "valid_methods", None):
-        error.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
-    return error
-
-
-def init_app(app: Flask) -> None:
-    """Register the one renderer for every error the app can raise."""
-
-    @app.errorhandler(ServiceError)
-    def _service_error(error: ServiceError) -> Response:
-        return problem_response(error)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        return problem_response(_from_http_exception(exc))
-
-    @app.errorhandler(redis.exceptions.RedisError)
-    def _redis_error(exc: redis.exceptions.RedisError) -> Response:
-        from otp_service.metrics import REDIS_ERRORS, child
-
-        child(REDIS_ERRORS, type(exc).__name__).inc()
-        if isinstance(exc, REDIS_UNAVAILABLE):
-            log.warning("redis unavailable: %s", type(exc).__name__)
-            return problem_response(StorageUnavailable("Redis is not reachable; retry later"))
-        log.error("redis error: %s", type(exc).__name__)
-        return problem_response(InternalError())
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return problem_response(InternalError())

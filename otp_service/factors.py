@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from otp_service import errors, ids, metrics
 from otp_service.config import Settings
 from otp_service.store import Store
-from otp_service.verification import iso_time
+from otp_service.timefmt import iso_time
 
 __all__ = ["ALGORITHMS", "FactorService", "SecretBox"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import redis
 
-from otp_service.redis_server import RedisServer, _die_with_parent, find_redis_server
+from otp_service.store.redis_server import RedisServer, die_with_parent, find_redis_server
 
 __all__ = ["SLOTS", "ClusterNodeInfo", "LocalCluster", "LocalSentinel", "free_cluster_port"]
 
@@ -355,7 +355,7 @@ class LocalSentinel:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
         self._sentinels.append(process)
         self.sentinel_ports.append(port)

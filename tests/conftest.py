@@ -13,9 +13,9 @@ import redis
 
 from otp_service import create_app
 from otp_service.config import Settings
-from otp_service.redis_server import RedisServer
 from otp_service.sandbox.config import SandboxConfig
 from otp_service.sandbox.server import SandboxServer
+from otp_service.store.redis_server import RedisServer
 
 CLIENT_KEY = "test-client-key"
 ADMIN_KEY = "test-admin-key"

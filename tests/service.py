@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from otp_service.redis_server import free_port
+from otp_service.store.redis_server import free_port
 
 
 class Service:

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from otp_service import create_app
-from otp_service.redis_server import free_port
+from otp_service.store.redis_server import free_port
 from tests.conftest import ApiClient, FakeClock, Sandbox
 
 PHONE = "+13125550123"

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from prometheus_client import REGISTRY
 from werkzeug.test import EnvironBuilder
 
-from otp_service.logs import AccessLog, JsonFormatter, flush_access_logs
+from otp_service.api.access_log import AccessLog, flush_access_logs
+from otp_service.logs import JsonFormatter
 from tests.conftest import ApiClient, Sandbox
 
 PHONE = "+13125550181"
@@ -245,7 +246,7 @@ def test_request_lines_are_written_at_once_with_a_flush_interval_of_0(capsys):
 
 def test_waiting_request_lines_are_written_at_exit(tmp_path):
     script = (
-        "from otp_service.logs import AccessLog\n"
+        "from otp_service.api.access_log import AccessLog\n"
         "log = AccessLog(flush_interval=60)\n"
         "log.write('last-words', 'GET', '/healthz', 200, 0.001, {})\n"
     )

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import redis
 
-from otp_service.redis_server import RedisServer
-from otp_service.redis_url import QuickPool
 from otp_service.store import connect
+from otp_service.store.redis_server import RedisServer
+from otp_service.store.redis_url import QuickPool
 
 SPIN = """
 local start = redis.call('TIME')

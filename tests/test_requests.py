@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from marshmallow import Schema, ValidationError
 
-from otp_service import schemas
+from otp_service.api import schemas
 from tests.conftest import ApiClient
 
 PHONE = "+13125550123"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from otp_service.verification import iso_time
+from otp_service.timefmt import iso_time
 from tests.conftest import ApiClient, FakeClock, Sandbox
 
 PHONE = "+13125550123"
@@ -301,9 +301,9 @@ def test_python_reads_the_view_fields_in_the_order_lua_returns_them():
     import re
     from importlib import resources
 
-    from otp_service.verification import VIEW_FIELDS
+    from otp_service.verification.record import VIEW_FIELDS
 
-    lua = resources.files("otp_service").joinpath("lua", "include", "view.lua").read_text()
+    lua = resources.files("otp_service.store").joinpath("lua", "include", "view.lua").read_text()
     listed = re.search(r"VIEW_FIELDS = \{(.*?)\}", lua, re.S).group(1)
     assert tuple(re.findall(r"'(\w+)'", listed)) == VIEW_FIELDS
 

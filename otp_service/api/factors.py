@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from marshmallow import ValidationError
 
-from otp_service import schemas
+from otp_service.api import schemas
 from otp_service.api.auth import require_client
 from otp_service.api.http import json_body, json_response, services
 from otp_service.errors import InvalidRequest

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 
-from otp_service import schemas
+from otp_service.api import schemas
+from otp_service.api.access_log import log_fields
 from otp_service.api.auth import require_client
 from otp_service.api.http import body_fingerprint, json_body, json_response, services
 from otp_service.errors import InvalidRequest
-from otp_service.logs import log_fields
-from otp_service.masking import mask_phone
+from otp_service.phones import mask_phone
 from otp_service.verification import CreateRequest
 
 bp = Blueprint("verifications", __name__, url_prefix="/v1/verifications")

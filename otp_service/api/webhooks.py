@@ -13,8 +13,8 @@ import logging
 from flask import Blueprint, Response, request
 
 from otp_service import errors
+from otp_service.api.access_log import log_fields
 from otp_service.api.http import json_response, raw_body, services
-from otp_service.logs import log_fields
 from otp_service.telnyx.webhooks import WebhookVerificationError, verify_webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
@@ -36,6 +36,6 @@ def telnyx() -> Response:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.InvalidRequest("the body is not valid JSON", status=400) from None
-    event_type, outcome = svc.events.handle(body)
+    event_type, outcome = svc.inbound.handle(body)
     log_fields(event_type=event_type, result=outcome)
     return json_response({"event_type": event_type, "result": outcome})

@@ -20,7 +20,6 @@ from otp_service.delivery.pipeline import (
 from otp_service.delivery.routing import (
     DeliveryConfig,
     WhatsAppTemplate,
-    country_of,
     load_delivery_config,
 )
 from otp_service.delivery.senders import SENDER_TYPES, Sender
@@ -41,7 +40,6 @@ __all__ = [
     "Sender",
     "SenderInfo",
     "WhatsAppTemplate",
-    "country_of",
     "load_delivery_config",
     "render_text",
     "segments",

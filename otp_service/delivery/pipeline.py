@@ -43,9 +43,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from otp_service import telnyx
-from otp_service.delivery.routing import DeliveryConfig, country_of
+from otp_service.delivery.routing import DeliveryConfig
 from otp_service.delivery.senders import SENDER_TYPES, Sender, whatsapp_template_message
 from otp_service.delivery.templates import render_text
+from otp_service.phones import country_of
 
 if TYPE_CHECKING:
     from otp_service.config import Settings

@@ -32,19 +32,18 @@ from typing import Any
 
 import phonenumbers
 
-from otp_service.config import ConfigError
 from otp_service.delivery.senders import SENDER_TYPES, Sender
+from otp_service.errors import ConfigError
+from otp_service.phones import E164
 
 __all__ = [
     "DeliveryConfig",
     "WhatsAppTemplate",
-    "country_of",
     "load_delivery_config",
     "parse_routes",
 ]
 
 ANY_COUNTRY = "*"
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SHORT_CODE = re.compile(r"^\d{3,8}$")
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -104,21 +103,6 @@ class DeliveryConfig:
         return cls(routes={ANY_COUNTRY: tuple(senders)} if senders else {})
 
 
-def country_of(phone: str) -> str | None:
-    """ISO 3166 alpha-2 of an E.164 number, or None when phonenumbers cannot tell."""
-    known = getattr(phone, "region", None)  # schemas.Phone: found when it was validated
-    if known:
-        return known
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return None
-    region = phonenumbers.region_code_for_number(parsed)
-    if not region:  # not a valid number: the main country of its calling code
-        region = phonenumbers.region_code_for_country_code(parsed.country_code)
-    return region if region in phonenumbers.SUPPORTED_REGIONS else None
-
-
 def load_delivery_config(
     get: Callable[[str], str | None], *, production: bool = False
 ) -> DeliveryConfig:
@@ -148,7 +132,7 @@ def load_delivery_config(
     if whatsapp_profile and not whatsapp_from:
         raise ConfigError("OTP_WHATSAPP_MESSAGING_PROFILE_ID needs OTP_WHATSAPP_FROM")
     if whatsapp_from:
-        _check(_E164.fullmatch(whatsapp_from), "OTP_WHATSAPP_FROM must be an E.164 number")
+        _check(E164.fullmatch(whatsapp_from), "OTP_WHATSAPP_FROM must be an E.164 number")
         if whatsapp_profile:
             _check(
                 _UUID.fullmatch(whatsapp_profile), f"OTP_WHATSAPP_MESSAGING_PROFILE_ID {_UUID_MSG}"
@@ -225,7 +209,7 @@ def _sender(spec: Any, where: str, country: str) -> Sender:
         )
     elif kind in ("long_code", "whatsapp"):
         _check(
-            _E164.fullmatch(from_),
+            E164.fullmatch(from_),
             f'{where}: "from" must be an E.164 number such as +13125550100 '
             f"(got {json.dumps(from_)})",
         )

@@ -13,8 +13,8 @@ import redis
 from click.testing import CliRunner
 
 from otp_service.cli import main
-from otp_service.redis_server import RedisServer
 from otp_service.sandbox.seed import OPTED_OUT_NUMBERS
+from otp_service.store.redis_server import RedisServer
 from tests.admin.conftest import audit_entries
 from tests.conftest import ApiClient, Sandbox, make_env
 

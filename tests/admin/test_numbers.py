@@ -317,7 +317,7 @@ def test_a_wrong_telnyx_key_is_a_provider_error_not_the_callers_fault(
 
 def test_telnyx_out_of_reach_is_503(env: dict[str, str]) -> None:
     from otp_service import create_app
-    from otp_service.redis_server import free_port
+    from otp_service.store.redis_server import free_port
     from otp_service.telnyx import RetryPolicy
 
     app = create_app({**env, "TELNYX_BASE_URL": f"http://127.0.0.1:{free_port()}/v2"})

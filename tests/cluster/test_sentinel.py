@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from otp_service.redis_topology import LocalSentinel
-from otp_service.redis_url import FollowMasterPool
 from otp_service.store import Store, connect
+from otp_service.store.redis_url import FollowMasterPool
 from tests.conftest import ApiClient, Sandbox, make_env
 
 PHONE = "+13125550123"

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from otp_service.config import ConfigError, Settings
-from otp_service.delivery import DeliveryConfig, Sender, country_of
+from otp_service.delivery import DeliveryConfig, Sender
+from otp_service.phones import country_of
 from otp_service.sandbox.seed import PROFILE_IDS
 
 PRIMARY = PROFILE_IDS["primary"]

@@ -19,8 +19,8 @@ from otp_service.delivery import (
     SenderInfo,
     load_delivery_config,
 )
-from otp_service.redis_server import free_port
 from otp_service.sandbox.seed import FROM_NUMBERS, PROFILE_IDS
+from otp_service.store.redis_server import free_port
 from otp_service.telnyx import TelnyxClient
 from tests.conftest import Sandbox
 

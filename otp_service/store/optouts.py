@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from otp_service.ids import PhoneTagger
 from otp_service.metrics import OPTOUTS, child
-from otp_service.store import Batch, Store
+from otp_service.store.scripts import Batch, Store
 
 __all__ = ["SOURCES", "OptOut", "OptOutStore"]
 

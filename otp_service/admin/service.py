@@ -31,15 +31,16 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from otp_service import errors
-from otp_service.audit import ACTIONS, AuditLog, iso_ms, mask
+from otp_service.admin.audit import ACTIONS, AuditLog, mask
 from otp_service.errors import REDIS_UNAVAILABLE, ServiceError
-from otp_service.optouts import SOURCES, OptOut, OptOutStore
-from otp_service.schemas import E164, ValidationError, normalize_phone
+from otp_service.phones import E164, InvalidPhone
+from otp_service.phones import normalize as normalize_phone
+from otp_service.store.optouts import SOURCES, OptOut, OptOutStore
 from otp_service.telnyx import APIConnectionError, APIStatusError, TelnyxClient, TelnyxError
+from otp_service.timefmt import iso_time, parse_iso
 
 __all__ = [
     "CLI_KEY_ID",
@@ -316,10 +317,10 @@ class AdminService:
             to = item.get("to") if isinstance(item, dict) else None
             try:
                 phone = normalize_phone(to)
-            except ValidationError:
+            except InvalidPhone:
                 counts["invalid"] += 1  # a short code, a redacted or malformed number
                 continue
-            at = _parse_time(item.get("created_at"))
+            at = parse_iso(item.get("created_at"))
             valid.append((phone, min(at, now) if at is not None else now))
         for added in self._add_many(valid, "telnyx_sync"):
             counts["added" if added else "already_present"] += 1
@@ -344,7 +345,7 @@ class AdminService:
         offset = 0
         while True:
             items, _total = self.optouts.list(**filters, offset=offset, limit=EXPORT_CHUNK)
-            writer.writerows([o.phone_number, o.source, iso_ms(o.created_at)] for o in items)
+            writer.writerows([o.phone_number, o.source, iso_time(o.created_at)] for o in items)
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
@@ -498,19 +499,6 @@ def _meta(number: int, size: int, total: int) -> dict[str, int]:
     }
 
 
-def _parse_time(value: Any) -> int | None:
-    """ms since the epoch of an ISO 8601 date-time (UTC if it names no zone), or None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
 def _optout_filters(query: Mapping[str, str]) -> dict[str, Any]:
     source = query.get("source")
     if source is not None and source not in SOURCES:
@@ -522,7 +510,7 @@ def _optout_filters(query: Mapping[str, str]) -> dict[str, Any]:
         raw = query.get(name)
         if raw is None:
             continue
-        at = _parse_time(raw)
+        at = parse_iso(raw)
         if at is None:
             raise errors.InvalidRequest(
                 f"{name} must be an ISO 8601 date-time",
@@ -535,9 +523,9 @@ def _optout_filters(query: Mapping[str, str]) -> dict[str, Any]:
 def _phone(value: str) -> str:
     try:
         return normalize_phone(value)
-    except ValidationError as exc:
+    except InvalidPhone as exc:
         raise errors.InvalidRequest(
-            "phone_number is not valid", errors={"phone_number": exc.messages}
+            "phone_number is not valid", errors={"phone_number": [str(exc)]}
         ) from None
 
 
@@ -545,7 +533,7 @@ def _optout(optout: OptOut) -> dict[str, Any]:
     return {
         "phone_number": optout.phone_number,
         "source": optout.source,
-        "created_at": iso_ms(optout.created_at),
+        "created_at": iso_time(optout.created_at),
     }
 
 
@@ -593,11 +581,11 @@ def _import_row(
     raw = line[phone_at].strip() if phone_at < len(line) else ""
     try:
         phone = normalize_phone(raw)
-    except ValidationError as exc:
-        return None, f"phone_number {'; '.join(exc.messages)}"
+    except InvalidPhone as exc:
+        return None, f"phone_number {exc}"
     at = now
     if time_at is not None and time_at < len(line) and line[time_at].strip():
-        parsed = _parse_time(line[time_at])
+        parsed = parse_iso(line[time_at])
         if parsed is None:
             return None, "created_at must be an ISO 8601 date-time"
         if parsed > now:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from otp_service import errors, ids, metrics
-from otp_service.codes import CodeHasher, generate_code
 from otp_service.config import Settings
 from otp_service.delivery import (
     Delivery,
@@ -36,19 +35,23 @@ from otp_service.delivery import (
     OutgoingCode,
     SenderInfo,
 )
-from otp_service.guard import Guard
-from otp_service.masking import mask_phone
-from otp_service.optouts import OptOutStore
+from otp_service.phones import mask_phone
 from otp_service.store import HISTORY_MAX, Store
+from otp_service.store.optouts import OptOutStore
+from otp_service.verification.codes import CodeHasher, generate_code
+from otp_service.verification.guard import Guard
+from otp_service.verification.record import (
+    CHANNELS,
+    CHECK_STATUSES,
+    TIMEOUT_ERRORS,
+    Limits,
+    Record,
+    api_object,
+)
 
-__all__ = ["CreateRequest", "Result", "VerificationService", "iso_time"]
+__all__ = ["CreateRequest", "Result", "VerificationService"]
 
 log = logging.getLogger(__name__)
-STATUSES = {"p": "pending", "a": "approved", "c": "canceled", "f": "failed"}
-# check.lua's status letters: the stored ones, and x for a pending one past its expiry
-CHECK_STATUSES = {k.encode(): v for k, v in {**STATUSES, "x": "expired"}.items()}
-CHANNELS = {"sms": "s", "whatsapp": "w"}
-CHANNEL_NAMES = {v: k for k, v in CHANNELS.items()}
 _POLL_SECONDS = 0.05
 
 
@@ -71,45 +74,6 @@ class Result:
     replayed: bool = False
 
 
-def iso_time(ms: float | None) -> str | None:
-    """Milliseconds since the epoch in UTC, e.g. 2027-01-15T08:00:00.000Z. With gmtime:
-    a datetime costs half as much again, and a get shows up to four of these."""
-    if ms is None:
-        return None
-    seconds, millis = divmod(int(ms), 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
-
-
-# The fields a verification's answer is built from, in the order lua/include/view.lua
-# returns them.
-VIEW_FIELDS = (
-    "id",
-    "ph",
-    "ch",
-    "st",
-    "ca",
-    "ea",
-    "at",
-    "sn",
-    "ls",
-    "sd",
-    "mi",
-    "ds",
-    "du",
-    "de",
-    "lc",
-)
-
-
-def _fields(values: list[bytes | None]) -> dict[str, str]:
-    """view.lua's reply as a mapping of the fields that are set."""
-    return {
-        name: value.decode()
-        for name, value in zip(VIEW_FIELDS, values, strict=True)
-        if value is not None
-    }
-
-
 class VerificationService:
     def __init__(
         self,
@@ -130,6 +94,9 @@ class VerificationService:
         self.tagger = ids.PhoneTagger(settings.secret)
         self.hasher = CodeHasher(settings.secret)
         self.guard = Guard(settings, store)
+        self.limits = Limits(
+            settings.max_attempts, settings.max_sends, settings.resend_cooldown_seconds * 1000
+        )
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -241,7 +208,7 @@ class VerificationService:
             if not exc.maybe_sent:
                 rollback.execute()
                 raise errors.ProviderUnavailable(exc.detail) from exc
-            self._record(tag, suffix, token, "", exc.sender, "", _timeout_errors())
+            self._record(tag, suffix, token, "", exc.sender, "", TIMEOUT_ERRORS)
             raise errors.ProviderUnavailable(
                 "Telnyx did not answer in time; the message may still arrive",
                 verification_id=tag + suffix,
@@ -283,7 +250,7 @@ class VerificationService:
         sender: SenderInfo | None,
         status: str | None,
         errors_json: str,
-    ) -> tuple[dict[str, str], list[bytes]]:
+    ) -> tuple[list[bytes | None], list[bytes]]:
         """The verification's fields and history once the send is recorded."""
         outcome, _detail, history, values = self.store.run(
             "record",
@@ -302,7 +269,7 @@ class VerificationService:
         )
         if outcome == b"gone":
             raise errors.VerificationNotFound("the verification ended while its code was sent")
-        return _fields(values), history
+        return values, history
 
     def _recipient_opted_out(
         self,
@@ -478,7 +445,7 @@ class VerificationService:
         if found is None:
             raise errors.VerificationNotFound()
         values, history = found
-        return self._view(tag, _fields(values), history)
+        return self._view(tag, values, history)
 
     def cancel(self, verification_id: str) -> dict[str, Any]:
         tag, suffix = self._split(verification_id)
@@ -492,7 +459,7 @@ class VerificationService:
         if outcome == b"already_approved":
             raise errors.AlreadyApproved("an approved verification cannot be canceled")
         history, values = rest
-        return self._view(tag, _fields(values), history)
+        return self._view(tag, values, history)
 
     @staticmethod
     def _split(verification_id: str) -> tuple[str, str]:
@@ -502,68 +469,5 @@ class VerificationService:
         return parts
 
     # -- the verification object --------------------------------------------------------
-    def _view(
-        self, tag: str, f: dict[str, str], history: list[bytes], now: int | None = None
-    ) -> dict[str, Any]:
-        s = self.settings
-        now = self.now_ms() if now is None else now
-        expires_at = int(f["ea"])
-        status = STATUSES[f["st"]]
-        if status == "pending" and now >= expires_at:
-            status = "expired"
-        sends = int(f["sn"])
-        resend_at = None
-        if status == "pending" and sends < s.max_sends:
-            resend_at = iso_time(int(f["ls"]) + s.resend_cooldown_seconds * 1000)
-        sender = SenderInfo.decode(f["sd"]).to_dict() if f.get("sd") else None
-        return {
-            "id": tag + f["id"],
-            "phone_number": f["ph"],
-            "channel": CHANNEL_NAMES[f["ch"]],
-            "status": status,
-            "created_at": iso_time(int(f["ca"])),
-            "expires_at": iso_time(expires_at),
-            "attempts_remaining": max(0, s.max_attempts - int(f["at"])),
-            "sends": sends,
-            "resend_available_at": resend_at,
-            "sender": sender,
-            "delivery": {
-                "message_id": f.get("mi"),
-                "status": f.get("ds"),
-                "updated_at": iso_time(int(f["du"])) if f.get("du") else None,
-                "errors": json.loads(f["de"]) if f.get("de") else [],
-                "history": _history(history, f["id"]),
-            },
-            "link_clicks": int(f.get("lc", 0)),
-        }
-
-
-def _history(raw: list[bytes], suffix: str) -> list[dict[str, Any]]:
-    """The delivery events of verification ``suffix`` in its number's history list."""
-    out = []
-    for item in raw:
-        entry = json.loads(item)
-        if entry.get("v") != suffix:
-            continue
-        event = {
-            "event_type": entry["event_type"],
-            "status": entry["status"] or None,
-            "occurred_at": iso_time(entry["occurred_at"]),
-            "message_id": entry["message_id"],
-        }
-        if entry.get("errors"):
-            event["errors"] = entry["errors"]
-        out.append(event)
-    return out
-
-
-def _timeout_errors() -> str:
-    return json.dumps(
-        [
-            {
-                "code": "provider_timeout",
-                "title": "Telnyx did not answer in time",
-                "detail": "the message may or may not have been sent",
-            }
-        ]
-    )
+    def _view(self, tag: str, values: list[bytes | None], history: list[bytes]) -> dict[str, Any]:
+        return api_object(tag, Record.from_view(values), history, self.limits, self.now_ms())

@@ -5,7 +5,7 @@
 - ``Cache-Control: no-store`` unless the view chose otherwise (answers carry ids,
   numbers and check results: no cache may keep them);
 - a count and a latency (``metrics.observe_request``) and the request line
-  (``logs.AccessLog``).
+  (``access_log.AccessLog``).
 
 This runs on every request, so it works on the WSGI environ and the header list
 directly: the same in Flask hooks costs several times more (each hook dispatch,
@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from otp_service import metrics
-from otp_service.logs import LOG_FIELDS, AccessLog
+from otp_service.api.access_log import LOG_FIELDS, AccessLog
 
-__all__ = ["REQUEST_ID", "Requests"]
+__all__ = ["REQUEST_ID", "RequestMiddleware"]
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # whole value: fullmatch
 # New request ids: 128 random bits, unique, not secret (they are echoed and logged). Not
@@ -43,7 +43,7 @@ LOGGED_PATH_IDS = ("verification_id", "factor_id")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class Requests:
+class RequestMiddleware:
     """WSGI middleware: request ids, no-store, metrics and the request line."""
 
     def __init__(self, app: WSGIApp, access: AccessLog | None) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import phonenumbers
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from otp_service import phones
 
 __all__ = [
     "CHECK_BY_PHONE",
@@ -19,46 +20,22 @@ __all__ = [
     "CREATE_FACTOR",
     "CREATE_VERIFICATION",
     "LIST_FACTORS",
-    "E164",
-    "Phone",
-    "normalize_phone",
     "ValidationError",
 ]
 
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 CODE = re.compile(r"[0-9]{4,10}")
 LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}\Z")
 PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
-
-
-class Phone(str):
-    """An E.164 number that remembers its country, so a request parses it only once."""
-
-    region: str | None
-
-
-def normalize_phone(value: Any) -> Phone:
-    """The E.164 form of a valid phone number, or ``ValidationError``."""
-    if not isinstance(value, str) or not E164.fullmatch(value):
-        raise ValidationError("must be an E.164 phone number such as +14155550123")
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValidationError("must be an E.164 phone number such as +14155550123") from None
-    # a valid number has a region (validity is decided per region)
-    region = phonenumbers.region_code_for_number(parsed)
-    if not region or not phonenumbers.is_valid_number_for_region(parsed, region):
-        raise ValidationError("is not a valid phone number for its country")
-    phone = Phone(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
-    phone.region = region
-    return phone
 
 
 class PhoneNumber(fields.Field):
     default_error_messages = {"invalid": "must be an E.164 phone number such as +14155550123"}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        return normalize_phone(value)
+        try:
+            return phones.normalize(value)
+        except phones.InvalidPhone as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class Code(fields.Field):

@@ -19,16 +19,16 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from otp_service.ids import PhoneTagger
 from otp_service.metrics import WEBHOOK_EVENTS, child
-from otp_service.optouts import EVENT_TTL_MS, OptOutStore
-from otp_service.schemas import E164
+from otp_service.phones import E164
 from otp_service.store import HISTORY_MAX, Store
+from otp_service.store.optouts import EVENT_TTL_MS, OptOutStore
+from otp_service.timefmt import parse_iso
 
-__all__ = ["START_WORDS", "STOP_WORDS", "WebhookEvents"]
+__all__ = ["START_WORDS", "STOP_WORDS", "InboundEvents"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 DELIVERY_EVENTS = ("message.sent", "message.finalized")
 
 
-class WebhookEvents:
+class InboundEvents:
     def __init__(
         self,
         store: Store,
@@ -140,12 +140,8 @@ class WebhookEvents:
 
     def _ms(self, value: Any) -> int:
         """An ISO 8601 timestamp in ms; now when absent or unreadable."""
-        if isinstance(value, str):
-            try:
-                return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-            except ValueError:
-                pass
-        return int(self.clock() * 1000)
+        at = parse_iso(value)
+        return int(self.clock() * 1000) if at is None else at
 
 
 def _text(value: Any) -> str:

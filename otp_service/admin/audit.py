@@ -22,13 +22,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from otp_service.masking import mask_phone
+from otp_service.phones import mask_phone
 from otp_service.store import Store
+from otp_service.timefmt import iso_time
 
-__all__ = ["ACTIONS", "AUDIT_MAX", "AuditEntry", "AuditLog", "iso_ms", "mask"]
+__all__ = ["ACTIONS", "AUDIT_MAX", "AuditEntry", "AuditLog", "mask"]
 
 AUDIT_MAX = 10_000
 ACTIONS = (
@@ -43,14 +43,8 @@ TARGET_MAX = 128  # characters of a target kept (ids come from URLs)
 _SCAN_CHUNK = 500
 
 
-def iso_ms(ms: int) -> str:
-    """RFC 3339 in UTC with milliseconds: ``2027-01-15T08:00:00.000Z``."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def mask(value: str) -> str:
-    """A target fit for logs: phone numbers masked (``masking.mask_phone``), ids as they are."""
+    """A target fit for logs: phone numbers masked (``phones.mask_phone``), ids as they are."""
     return mask_phone(value) if value.startswith("+") else value
 
 
@@ -68,7 +62,7 @@ class AuditEntry:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "at": iso_ms(self.at),
+            "at": iso_time(self.at),
             "key_id": self.key_id,
             "action": self.action,
             "target": self.target,

@@ -34,6 +34,8 @@ from typing import Any
 import redis
 from redis.cluster import PipelineCommand, RedisCluster
 
+from otp_service.store.redis_url import client_for
+
 __all__ = ["HISTORY_MAX", "SCRIPTS", "Batch", "Store", "connect"]
 
 HISTORY_MAX = 20  # delivery events kept per verification
@@ -60,17 +62,15 @@ SCRIPTS = (
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis | RedisCluster:
     """A pooled client for ``url``: one Redis, a Redis Cluster or a Sentinel-managed
-    master (the URL forms are in ``redis_url.py``). Reconnects once on a dropped
+    master (the URL forms are in ``store/redis_url.py``). Reconnects once on a dropped
     connection, never retries after a timeout (a script may have run: running it twice
     could count an attempt twice)."""
-    from otp_service.redis_url import client_for
-
     return client_for(url, timeout=timeout)
 
 
 def _load_script(name: str) -> str:
     """A script's source, with the shared chunks named by its ``-- include:`` lines first."""
-    lua = resources.files("otp_service").joinpath("lua")
+    lua = resources.files("otp_service.store").joinpath("lua")
     source = lua.joinpath(f"{name}.lua").read_text()
     includes = [
         lua.joinpath("include", f"{line.split(':', 1)[1].strip()}.lua").read_text()

@@ -1,0 +1,87 @@
+"""Everything the views and the CLI's operator commands work with, built from Settings.
+
+No Flask here: ``api.create_app`` puts a ``Services`` in ``app.extensions["otp"]``, and
+``otp-service numbers|optouts …`` builds one of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from nacl.signing import VerifyKey
+
+from otp_service.admin import AdminService
+from otp_service.admin.audit import AuditLog
+from otp_service.config import Settings
+from otp_service.delivery import Delivery
+from otp_service.errors import ConfigError
+from otp_service.factors import FactorService
+from otp_service.ids import PhoneTagger
+from otp_service.inbound import InboundEvents
+from otp_service.metrics import observe_telnyx
+from otp_service.store import Store, connect
+from otp_service.store.optouts import OptOutStore
+from otp_service.telnyx import TelnyxClient, load_public_key
+from otp_service.verification import VerificationService
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass
+class Services:
+    """What the views reach through ``current_app.extensions["otp"]``."""
+
+    settings: Settings
+    store: Store
+    telnyx: TelnyxClient
+    verifications: VerificationService
+    factors: FactorService
+    optouts: OptOutStore
+    inbound: InboundEvents
+    webhook_keys: list[VerifyKey]
+    audit: AuditLog
+    admin: AdminService
+
+    def close(self) -> None:
+        self.telnyx.close()
+        self.store.close()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    telnyx_transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Services:
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL is not set: start the service with `otp-service serve`, which starts "
+            "an embedded redis-server, or point REDIS_URL at one"
+        )
+    store = Store(connect(settings.redis_url), prefix=settings.key_prefix)
+    telnyx = TelnyxClient(
+        settings.telnyx_api_key,
+        base_url=settings.telnyx_base_url,
+        timeout=settings.telnyx_timeout,
+        transport=telnyx_transport,
+        observer=observe_telnyx,
+    )
+    delivery = Delivery.from_settings(telnyx, settings)
+    tagger = PhoneTagger(settings.secret)
+    optouts = OptOutStore(store, tagger, clock)
+    audit = AuditLog(store, clock)
+    return Services(
+        settings=settings,
+        store=store,
+        telnyx=telnyx,
+        factors=FactorService(settings, store, clock=clock),
+        verifications=VerificationService(settings, store, delivery, optouts, clock=clock),
+        optouts=optouts,
+        inbound=InboundEvents(store, tagger, optouts, clock),
+        webhook_keys=[load_public_key(key) for key in settings.telnyx_public_keys],
+        audit=audit,
+        admin=AdminService(telnyx, optouts, audit, clock),
+    )
