@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from otp_service import errors, ids, metrics
 from otp_service.config import Settings
-from otp_service.store import Store
+from otp_service.store import FactorCheck, NewFactor, Store
 from otp_service.timefmt import iso_time
 
 __all__ = ["ALGORITHMS", "FactorService", "SecretBox"]
@@ -159,25 +159,20 @@ class FactorService:
         label = label or subject
         now = self.now_ms()
         ttl_ms = s.factor_unverified_ttl_seconds * 1000
-        outcome, _detail = self.store.run(
-            "factor_create",
-            [self.store.factor_key(tag, suffix), self.store.subject_key(tag)],
-            [
-                now,
-                now + ttl_ms,
-                ttl_ms,
-                MAX_FACTORS_PER_SUBJECT,
-                suffix,
-                subject,
-                issuer,
-                label,
-                s.totp_algorithm,
-                s.totp_digits,
-                s.totp_period,
-                self.box.seal(factor_id, secret),
-            ],
+        factor = NewFactor(
+            suffix=suffix,
+            subject=subject,
+            issuer=issuer,
+            label=label,
+            algorithm=s.totp_algorithm,
+            digits=s.totp_digits,
+            period=s.totp_period,
+            ciphertext=self.box.seal(factor_id, secret),
+            expires_at=now + ttl_ms,
+            ttl_ms=ttl_ms,
+            max_factors=MAX_FACTORS_PER_SUBJECT,
         )
-        if outcome == b"too_many":
+        if self.store.create_factor(tag, factor, now) == "too_many":
             raise errors.TooManyFactors(
                 f"this subject has {MAX_FACTORS_PER_SUBJECT} factors already; delete one first"
             )
@@ -212,26 +207,20 @@ class FactorService:
         now = self.clock()
         now_ms = int(now * 1000)
         step = int(now // totp.interval)
-        matched = ""
+        matched = None
         for candidate in range(step - DRIFT_STEPS, step + DRIFT_STEPS + 1):
             # Every candidate is compared (constant work); the highest match wins.
             if hmac.compare_digest(totp.generate_otp(candidate), code):
-                matched = str(candidate)
-        outcome, detail = self.store.run(
-            "factor_check",
-            [self.store.factor_key(tag, suffix), self.store.subject_key(tag)],
-            [
-                mode,
-                now_ms,
-                step,
-                matched,
-                s.factor_max_attempts,
-                s.failure_limit,
-                s.lockout_seconds * 1000,
-                suffix,
-            ],
+                matched = candidate
+        check = FactorCheck(
+            mode=mode,
+            step=step,
+            matched_step=matched,
+            max_attempts=s.factor_max_attempts,
+            failure_limit=s.failure_limit,
+            lockout_ms=s.lockout_seconds * 1000,
         )
-        outcome = outcome.decode()
+        outcome, detail = self.store.check_factor(tag, suffix, check, now_ms)
         metrics.child(metrics.CHECKS, "totp", outcome).inc()
         if outcome == "not_found":
             raise errors.FactorNotFound()
@@ -336,13 +325,9 @@ class FactorService:
     def delete(self, factor_id: str) -> None:
         """Revoke the factor: it is gone for every later check, at once."""
         tag, suffix = self._split(factor_id)
-        outcome = self.store.run(
-            "factor_delete",
-            [self.store.factor_key(tag, suffix), self.store.subject_key(tag)],
-            [self.now_ms(), suffix],
-        )
+        deleted = self.store.delete_factor(tag, suffix, self.now_ms())
         self.cache.drop(factor_id)
-        if outcome == b"not_found":
+        if not deleted:
             raise errors.FactorNotFound()
 
     # -- helpers ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 from otp_service.ids import PhoneTagger
 from otp_service.metrics import WEBHOOK_EVENTS, child
 from otp_service.phones import E164
-from otp_service.store import HISTORY_MAX, Store
+from otp_service.store import Store
 from otp_service.store.optouts import EVENT_TTL_MS, OptOutStore
 from otp_service.timefmt import parse_iso
 
@@ -88,26 +88,16 @@ class InboundEvents:
         status = _text(recipient.get("status") or "")
         errors = [_error(e) for e in payload.get("errors") or []]
         tag = self.tagger.tag(phone)
-        outcome = self.store.run(
-            "delivery_event",
-            [
-                self.store.phone_key(tag),
-                self.store.event_key(tag, event_id),
-                self.store.undo_key(tag),
-                self.store.history_key(tag),
-                self.store.parked_key(tag),
-            ],
-            [
-                message_id,
-                status,
-                self._ms(data.get("occurred_at")),
-                json.dumps(errors) if errors else "",
-                data["event_type"],
-                EVENT_TTL_MS,
-                HISTORY_MAX,
-            ],
+        return self.store.apply_delivery_event(
+            tag,
+            event_id,
+            message_id=message_id,
+            status=status,
+            occurred_at=self._ms(data.get("occurred_at")),
+            errors_json=json.dumps(errors) if errors else "",
+            event_type=data["event_type"],
+            dedupe_ms=EVENT_TTL_MS,
         )
-        return outcome.decode()
 
     def _inbound(self, data: dict[str, Any]) -> str:
         payload = data["payload"]
@@ -131,12 +121,7 @@ class InboundEvents:
             ).hexdigest()
         )
         tag = self.tagger.tag(phone)
-        outcome = self.store.run(
-            "link_click",
-            [self.store.phone_key(tag), self.store.event_key(tag, _text(event_id))],
-            [message_id, EVENT_TTL_MS],
-        )
-        return outcome.decode()
+        return self.store.count_link_click(tag, _text(event_id), message_id, EVENT_TTL_MS)
 
     def _ms(self, value: Any) -> int:
         """An ISO 8601 timestamp in ms; now when absent or unreadable."""

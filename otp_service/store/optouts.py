@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from otp_service.ids import PhoneTagger
 from otp_service.metrics import OPTOUTS, child
-from otp_service.store.scripts import Batch, Store
+from otp_service.store.scripts import Batch, ScriptCall, Store
 
 __all__ = ["SOURCES", "OptOut", "OptOutStore"]
 
@@ -99,6 +99,26 @@ class OptOutStore:
         if outcome in ("added", "removed"):
             child(OPTOUTS, source, outcome).inc()
 
+    def add_calls(self, phone: str, source: str) -> list[ScriptCall]:
+        """The two writes of an opt-out, to send in another round trip (the marker's
+        outcome is the first reply: pass it to ``record``)."""
+        return self._calls("add", phone, source, None, None)
+
+    def _calls(
+        self, action: str, phone: str, source: str, at_ms: int | None, event_id: str | None
+    ) -> list[ScriptCall]:
+        if source and source not in SOURCES:
+            raise ValueError(f"unknown opt-out source {source!r}")
+        tag = self.tagger.tag(phone)
+        marker = self.store.optout_key(tag)
+        dedupe = self.store.event_key(tag, event_id) if event_id else marker
+        at = self._now_ms() if at_ms is None else at_ms
+        source_index = SOURCES.index(source) + 1 if source else 0
+        return [
+            ScriptCall("optout_mark", [marker, dedupe], [action, phone, source, at, EVENT_TTL_MS]),
+            ScriptCall("optout_index", self.index_keys, [action, phone, source_index, at]),
+        ]
+
     def _apply(
         self,
         action: str,
@@ -108,17 +128,10 @@ class OptOutStore:
         event_id: str | None,
         batch: Batch | None,
     ) -> str:
-        if source and source not in SOURCES:
-            raise ValueError(f"unknown opt-out source {source!r}")
-        tag = self.tagger.tag(phone)
-        marker = self.store.optout_key(tag)
-        dedupe = self.store.event_key(tag, event_id) if event_id else marker
-        at = self._now_ms() if at_ms is None else at_ms
         own = batch is None
         batch = self.store.batch() if batch is None else batch
-        batch.script("optout_mark", [marker, dedupe], [action, phone, source, at, EVENT_TTL_MS])
-        source_index = SOURCES.index(source) + 1 if source else 0
-        batch.script("optout_index", self.index_keys, [action, phone, source_index, at])
+        for call in self._calls(action, phone, source, at_ms, event_id):
+            batch.call(call)
         if not own:
             return "queued"
         outcome, _indexed = batch.execute()

@@ -27,7 +27,6 @@ the sentinels again, and the one reconnect goes to the new master.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,8 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS, Connection, SSLConnection
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+
+from otp_service.store.redis_shortcuts import QuickPool
 
 __all__ = ["RedisTarget", "client_for", "parse_redis_url"]
 
@@ -217,44 +218,6 @@ def client_for(url: str, *, timeout: float = 2.0) -> redis.Redis | RedisCluster:
         **credentials,
         **common,
     )
-
-
-class QuickPool(redis.ConnectionPool):
-    """redis-py's pool for one Redis, with a shorter checkout and release of a connection
-    it already has: the same bookkeeping under the same lock, without what redis-py 8
-    adds around it — a readiness poll of the socket, four observability records (off
-    here) and a release event whose one listener re-authenticates token-based
-    credentials (called directly). That was ~11 µs of every request's Python, more than
-    the rest of a get's. Making a connection, and anything after a fork, is redis-py's.
-
-    The poll looked for a connection the server closed, or one left with a reply
-    unread. Neither reaches a command here: redis-py drops a connection on any error in
-    the middle of a command; one idle past ``health_check_interval`` is pinged (and
-    reopened) before use; and one closed sooner fails as the command goes out, before
-    Redis ran anything, so the client's one reconnect sends it again."""
-
-    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
-        if self.pid == os.getpid():
-            with self._lock:
-                if self._available_connections:
-                    connection = self._available_connections.pop()
-                    self._in_use_connections.add(connection)
-                    return connection
-        return super().get_connection(*args, **kwargs)
-
-    def release(self, connection: Any) -> None:
-        if self.pid != os.getpid() or connection.pid != self.pid:
-            super().release(connection)
-            return
-        with self._lock:
-            try:
-                self._in_use_connections.remove(connection)
-            except KeyError:
-                return  # not one of this pool's (redis-py ignores it too)
-            if connection.should_reconnect():
-                connection.disconnect()
-            connection.re_auth()
-            self._available_connections.append(connection)
 
 
 class MasterConnection(SentinelManagedConnection):

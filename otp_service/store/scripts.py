@@ -1,4 +1,4 @@
-"""Redis: the connection, every key name, and the Lua scripts registered once.
+"""Redis: every key name, and the Lua scripts registered once, one typed method each.
 
 Keys are built only here. Every key that belongs to one phone number carries that
 number's tag in braces (``otp:{tag}:v``), so each script touches a single Redis Cluster
@@ -20,6 +20,10 @@ hash slot and runs unchanged on one Redis or on a cluster:
                      source, number -> source (hash); for listing, not for enforcing
     otp:{audit}:log  stream: the admin audit log (audit.py), capped, oldest trimmed first
 
+A service calls a script as it calls a function — ``store.check(tag, suffix, digest, now,
+limits) -> CheckOutcome`` — and never builds a list of Lua arguments itself; the script's
+own header (``lua/<name>.lua``) says what each argument and reply means.
+
 ``P`` is the phone tag (see ``ids.py``), ``I`` a digest of (client key id, idempotency key),
 ``S`` a TOTP factor subject's tag (``ids.SubjectTagger``).
 The scripts live in ``lua/*.lua`` and are registered with ``register_script`` (EVALSHA,
@@ -28,15 +32,39 @@ reloaded by redis-py on NOSCRIPT).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import redis
-from redis.cluster import PipelineCommand, RedisCluster
+from redis.cluster import RedisCluster
 
+from otp_service.store.redis_shortcuts import evalsha_on_pool, send_to_cluster
 from otp_service.store.redis_url import client_for
 
-__all__ = ["HISTORY_MAX", "SCRIPTS", "Batch", "Store", "connect"]
+__all__ = [
+    "HISTORY_MAX",
+    "SCRIPTS",
+    "Batch",
+    "CancelOutcome",
+    "CheckLimits",
+    "CheckOutcome",
+    "CreateOutcome",
+    "FactorCheck",
+    "GuardCounter",
+    "IdempotencyClaim",
+    "NewFactor",
+    "NewVerification",
+    "PhoneCaps",
+    "RecordOutcome",
+    "ScriptCall",
+    "SendOutcome",
+    "Store",
+    "StoredVerification",
+    "connect",
+]
 
 HISTORY_MAX = 20  # delivery events kept per verification
 
@@ -58,6 +86,152 @@ SCRIPTS = (
     "factor_check",
     "factor_delete",
 )
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    """One script with its keys and arguments, to run alone or in a ``Batch``."""
+
+    name: str
+    keys: list[str]
+    args: list[Any]
+
+
+# -- what the verification scripts take and answer ---------------------------------------
+@dataclass(frozen=True)
+class GuardCounter:
+    """One of the SMS-pumping guard's shared counters (guard.lua)."""
+
+    reason: str
+    key: str
+    limit: int
+    window_end: int  # ms
+
+
+@dataclass(frozen=True)
+class PhoneCaps:
+    """create.lua's per-number caps: fixed hour and day windows (a cap of 10**9: none)."""
+
+    mode: str
+    hour: int
+    hour_cap: int
+    hour_end: int
+    day: int
+    day_cap: int
+    day_end: int
+
+
+@dataclass(frozen=True)
+class NewVerification:
+    """What create.lua writes for a new code (see its header)."""
+
+    phone: str
+    suffix: str  # the random half of a new verification's id
+    digest: bytes  # the code's HMAC
+    ttl_ms: int
+    max_sends: int
+    cooldown_ms: int
+    channel: str  # its stored letter
+    keep_ms: int  # how long an ended verification stays readable
+    token: str  # names the undo record only this create may roll back
+    caps: PhoneCaps
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """created | resent, or why not (cooldown, max_sends, locked, opted_out,
+    phone_hourly, phone_daily) with ``until`` (ms) where it applies; and the guard's
+    verdict: ok, refused or shadow, naming the counter."""
+
+    outcome: str
+    detail: str
+    suffix: str
+    guard: str
+    counter: GuardCounter | None
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What record.lua notes of a send: Telnyx's message id and status where known."""
+
+    message_id: str
+    sender: str  # SenderInfo.encode(), '' when none was chosen
+    status: str
+    errors_json: str  # '' for none
+    failed: bool = False  # the verification fails for good (the recipient opted out)
+
+
+@dataclass(frozen=True)
+class StoredVerification:
+    """view.lua's fields (``verification.record`` names them) and the number's history."""
+
+    values: list[bytes | None]
+    history: list[bytes]
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    recorded: bool  # False: the verification ended while its code was sent
+    verification: StoredVerification
+
+
+@dataclass(frozen=True)
+class CheckLimits:
+    max_attempts: int
+    failure_limit: int
+    lockout_ms: int
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """approved | wrong | inactive with the verification's suffix, status letter (x:
+    expired) and failed attempts; or not_found | already_approved | max_attempts | locked
+    (``detail``: locked until, ms)."""
+
+    outcome: str
+    detail: str
+    suffix: str = ""
+    status: bytes = b""
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    outcome: str  # canceled | unchanged | already_approved | not_found
+    verification: StoredVerification | None
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    state: str  # new | conflict | running | done
+    status: int = 0
+    body: str = ""
+
+
+# -- what the factor scripts take and answer ---------------------------------------------
+@dataclass(frozen=True)
+class NewFactor:
+    suffix: str
+    subject: str
+    issuer: str
+    label: str
+    algorithm: str
+    digits: int
+    period: int
+    ciphertext: bytes
+    expires_at: int  # ms
+    ttl_ms: int
+    max_factors: int
+
+
+@dataclass(frozen=True)
+class FactorCheck:
+    mode: str  # verify | check
+    step: int
+    matched_step: int | None
+    max_attempts: int
+    failure_limit: int
+    lockout_ms: int
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis | RedisCluster:
@@ -132,6 +306,9 @@ class Store:
         return f"{self.prefix}:{{audit}}:log"
 
     # -- scripts ------------------------------------------------------------------------
+    def sha(self, name: str) -> str:
+        return self._scripts[name].sha
+
     def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run script ``name`` now: one round trip (EVALSHA; loaded again on NOSCRIPT).
 
@@ -140,7 +317,7 @@ class Store:
         script = self._scripts[name]
         try:
             if self._pool is not None:
-                return self._evalsha(script.sha, keys, args)
+                return evalsha_on_pool(self._pool, script.sha, keys, args)
             return self.redis.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
             pass  # a restarted or new server: not run
@@ -149,28 +326,6 @@ class Store:
         except redis.exceptions.NoScriptError:
             # loaded, then the EVALSHA reconnected to another node (a failover): not run
             return script(keys=keys, args=args)
-
-    def _evalsha(self, sha: str, keys: list[str], args: list[Any]) -> Any:
-        """``execute_command("EVALSHA", ...)`` as redis-py runs it on one Redis — a
-        pooled connection, its retry policy (``connect``), a dropped connection closed,
-        one flagged for reconnecting closed by the pool's release — without the
-        per-command observability redis-py 8 adds (timings, closures, attribute
-        lookups): about a sixth of a command's CPU, and this is every request's round
-        trip."""
-        pool = self._pool
-        conn = pool.get_connection()
-        try:
-            return conn.retry.call_with_retry(
-                lambda: self._send_evalsha(conn, sha, keys, args),
-                lambda _error: conn.disconnect(),
-            )
-        finally:
-            pool.release(conn)
-
-    @staticmethod
-    def _send_evalsha(conn: Any, sha: str, keys: list[str], args: list[Any]) -> Any:
-        conn.send_command("EVALSHA", sha, len(keys), *keys, *args)
-        return conn.read_response()
 
     def batch(self) -> Batch:
         return Batch(self)
@@ -181,6 +336,262 @@ class Store:
         writes only."""
         return self.redis.pipeline(transaction=False)
 
+    # -- verifications (store/lua/{create,record,undo,check,get,cancel}.lua) ------------
+    def create(
+        self,
+        tag: str,
+        new: NewVerification,
+        now: int,
+        guard_mode: str,
+        counters: Sequence[GuardCounter],
+    ) -> CreateOutcome:
+        """The guard's shared counters and the create itself, side by side: one round trip."""
+        batch = self.batch()
+        if counters:
+            guard_args: list[Any] = [guard_mode, now]
+            for counter in counters:
+                guard_args += [counter.limit, counter.window_end]
+            batch.script("guard", [c.key for c in counters], guard_args)
+        caps = new.caps
+        batch.script(
+            "create",
+            [self.phone_key(tag), self.optout_key(tag), self.undo_key(tag)],
+            [
+                now,
+                new.phone,
+                new.suffix,
+                new.digest,
+                new.ttl_ms,
+                new.max_sends,
+                new.cooldown_ms,
+                new.channel,
+                new.keep_ms,
+                new.token,
+                caps.mode,
+                caps.hour,
+                caps.hour_cap,
+                caps.hour_end,
+                caps.day,
+                caps.day_cap,
+                caps.day_end,
+            ],
+        )
+        *guarded, (outcome, detail, *created) = batch.execute()
+        verdict, counter = "ok", None
+        if guarded:
+            verdict = guarded[0][0].decode()
+            if verdict != "ok":
+                counter = counters[int(guarded[0][1]) - 1]
+        return CreateOutcome(
+            outcome.decode(),
+            detail.decode(),
+            created[0].decode() if created else "",
+            verdict,
+            counter,
+        )
+
+    def refund_guard(self, counters: Sequence[GuardCounter]) -> None:
+        """Give back what guard.lua counted for a create that did not send after all."""
+        if counters:
+            self.run("guard_refund", [c.key for c in counters], [])
+
+    def undo_create(self, tag: str, token: str, counters: Sequence[GuardCounter] = ()) -> None:
+        """Roll back what create.lua (and guard.lua) did for a send that provably did not
+        happen: one round trip."""
+        batch = self.batch().script("undo", [self.phone_key(tag), self.undo_key(tag)], [token])
+        if counters:
+            batch.script("guard_refund", [c.key for c in counters], [])
+        batch.execute()
+
+    def _record_call(
+        self, tag: str, suffix: str, token: str, send: SendOutcome, now: int
+    ) -> ScriptCall:
+        return ScriptCall(
+            "record",
+            [self.phone_key(tag), self.undo_key(tag), self.history_key(tag), self.parked_key(tag)],
+            [
+                suffix,
+                token,
+                send.message_id,
+                send.sender,
+                send.status,
+                now,
+                send.errors_json,
+                "f" if send.failed else "",
+                HISTORY_MAX,
+            ],
+        )
+
+    def record_send(
+        self, tag: str, suffix: str, token: str, send: SendOutcome, now: int
+    ) -> RecordOutcome:
+        """Note the send's outcome: from now on its code stands."""
+        call = self._record_call(tag, suffix, token, send, now)
+        outcome, _detail, history, values = self.run(call.name, call.keys, call.args)
+        return RecordOutcome(outcome != b"gone", StoredVerification(values, history))
+
+    def record_failed_send(
+        self,
+        tag: str,
+        suffix: str,
+        token: str,
+        send: SendOutcome,
+        now: int,
+        counters: Sequence[GuardCounter],
+        also: Sequence[ScriptCall],
+    ) -> list[Any]:
+        """Fail the verification of a send refused for good, with ``also`` (an opt-out's
+        writes) and the guard's refund, in one round trip; the replies of ``also``."""
+        batch = self.batch().call(self._record_call(tag, suffix, token, send, now))
+        for call in also:
+            batch.call(call)
+        if counters:
+            batch.script("guard_refund", [c.key for c in counters], [])
+        return batch.execute()[1 : 1 + len(also)]
+
+    def check(
+        self, tag: str, suffix: str, digest: bytes, now: int, limits: CheckLimits
+    ) -> CheckOutcome:
+        """Check a code of the number's pending verification (``suffix`` '': whichever)."""
+        outcome, detail, *rest = self.run(
+            "check",
+            [self.phone_key(tag)],
+            [now, suffix, digest, limits.max_attempts, limits.failure_limit, limits.lockout_ms],
+        )
+        if not rest:
+            return CheckOutcome(outcome.decode(), detail.decode())
+        found, status, attempts = rest
+        return CheckOutcome(
+            outcome.decode(), detail.decode(), found.decode(), status, int(attempts)
+        )
+
+    def get(self, tag: str, suffix: str) -> StoredVerification | None:
+        found = self.run("get", [self.phone_key(tag), self.history_key(tag)], [suffix])
+        if found is None:
+            return None
+        values, history = found
+        return StoredVerification(values, history)
+
+    def cancel(self, tag: str, suffix: str, now: int) -> CancelOutcome:
+        outcome, _detail, *rest = self.run(
+            "cancel", [self.phone_key(tag), self.history_key(tag)], [suffix, now]
+        )
+        if outcome in (b"not_found", b"already_approved"):
+            return CancelOutcome(outcome.decode(), None)
+        history, values = rest
+        return CancelOutcome(outcome.decode(), StoredVerification(values, history))
+
+    # -- idempotency keys (store/lua/idempotency_claim.lua) ------------------------------
+    def claim_idempotency_key(
+        self, tag: str, fingerprint: str, running_ms: int
+    ) -> IdempotencyClaim:
+        state, *rest = self.run(
+            "idempotency_claim", [self.idempotency_key(tag)], [fingerprint, running_ms]
+        )
+        if state == b"done":
+            return IdempotencyClaim("done", int(rest[0]), rest[1].decode())
+        return IdempotencyClaim(state.decode())
+
+    def finish_idempotency_key(
+        self, tag: str, status: int, body: dict[str, Any], ttl_s: int
+    ) -> None:
+        """Keep the answer under its key, for the retries to replay."""
+        key = self.idempotency_key(tag)
+        pipe = self.pipeline()
+        pipe.hset(key, mapping={"st": "done", "status": status, "body": json.dumps(body)})
+        pipe.expire(key, ttl_s)
+        pipe.execute()
+
+    def release_idempotency_key(self, tag: str) -> None:
+        self.redis.delete(self.idempotency_key(tag))
+
+    # -- Telnyx's webhooks (store/lua/{delivery_event,link_click}.lua) --------------------
+    def apply_delivery_event(
+        self,
+        tag: str,
+        event_id: str,
+        *,
+        message_id: str,
+        status: str,
+        occurred_at: int,
+        errors_json: str,
+        event_type: str,
+        dedupe_ms: int,
+    ) -> str:
+        """applied | duplicate | parked | unknown | … (see delivery_event.lua)."""
+        outcome = self.run(
+            "delivery_event",
+            [
+                self.phone_key(tag),
+                self.event_key(tag, event_id),
+                self.undo_key(tag),
+                self.history_key(tag),
+                self.parked_key(tag),
+            ],
+            [message_id, status, occurred_at, errors_json, event_type, dedupe_ms, HISTORY_MAX],
+        )
+        return outcome.decode()
+
+    def count_link_click(self, tag: str, event_id: str, message_id: str, dedupe_ms: int) -> str:
+        """counted | duplicate | unknown."""
+        outcome = self.run(
+            "link_click",
+            [self.phone_key(tag), self.event_key(tag, event_id)],
+            [message_id, dedupe_ms],
+        )
+        return outcome.decode()
+
+    # -- TOTP factors (store/lua/factor_*.lua) --------------------------------------------
+    def create_factor(self, tag: str, factor: NewFactor, now: int) -> str:
+        """created | too_many."""
+        outcome, _detail = self.run(
+            "factor_create",
+            [self.factor_key(tag, factor.suffix), self.subject_key(tag)],
+            [
+                now,
+                factor.expires_at,
+                factor.ttl_ms,
+                factor.max_factors,
+                factor.suffix,
+                factor.subject,
+                factor.issuer,
+                factor.label,
+                factor.algorithm,
+                factor.digits,
+                factor.period,
+                factor.ciphertext,
+            ],
+        )
+        return outcome.decode()
+
+    def check_factor(
+        self, tag: str, suffix: str, check: FactorCheck, now: int
+    ) -> tuple[str, bytes]:
+        """(outcome, detail): see factor_check.lua."""
+        outcome, detail = self.run(
+            "factor_check",
+            [self.factor_key(tag, suffix), self.subject_key(tag)],
+            [
+                check.mode,
+                now,
+                check.step,
+                "" if check.matched_step is None else check.matched_step,
+                check.max_attempts,
+                check.failure_limit,
+                check.lockout_ms,
+                suffix,
+            ],
+        )
+        return outcome.decode(), detail
+
+    def delete_factor(self, tag: str, suffix: str, now: int) -> bool:
+        """False when there was no such factor."""
+        outcome = self.run(
+            "factor_delete", [self.factor_key(tag, suffix), self.subject_key(tag)], [now, suffix]
+        )
+        return outcome != b"not_found"
+
+    # -- plumbing -------------------------------------------------------------------------
     def ping(self) -> bool:
         if isinstance(self.redis, RedisCluster):  # every master, not one chosen node
             return bool(self.redis.ping(target_nodes=RedisCluster.PRIMARIES))
@@ -219,9 +630,12 @@ class Batch:
         ] = []
 
     def script(self, name: str, keys: list[str], args: list[Any]) -> Batch:
-        sha = self.store._scripts[name].sha
+        sha = self.store.sha(name)
         self.calls.append((("EVALSHA", sha, len(keys), *keys, *args), {}, (name, keys, args)))
         return self
+
+    def call(self, call: ScriptCall) -> Batch:
+        return self.script(call.name, call.keys, call.args)
 
     def command(self, name: str, *args: Any, **kwargs: Any) -> Batch:
         command_args, options = getattr(_Capture(), name)(*args, **kwargs)
@@ -259,14 +673,13 @@ class Batch:
         return results
 
     def _send_to_cluster(self, client: RedisCluster) -> list[Any]:
-        stack = []
-        for position, (command_args, options, script) in enumerate(self.calls):
-            options = dict(options)
-            if script is not None:  # routed by its first key, without asking the server
-                options["target_nodes"] = client.get_node_from_key(script[1][0])
-            stack.append(PipelineCommand(command_args, options, position))
-        pipe = client.pipeline(transaction=False)
-        return pipe.send_cluster_commands(stack, raise_on_error=False, allow_redirections=False)
+        return send_to_cluster(
+            client,
+            [
+                (args, options, script[1][0] if script else None)
+                for args, options, script in self.calls
+            ],
+        )
 
 
 class _Capture:

@@ -20,22 +20,12 @@ the caps before enforcing them. A cap of 0 is no cap. The country allowlist
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from otp_service.config import Settings
-from otp_service.store import Store
+from otp_service.store import GuardCounter, PhoneCaps, Store
 
-__all__ = ["Guard", "GuardCounter"]
+__all__ = ["Guard"]
 
 MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
-
-
-@dataclass(frozen=True)
-class GuardCounter:
-    reason: str
-    key: str
-    limit: int
-    window_end: int  # ms
 
 
 class Guard:
@@ -67,23 +57,16 @@ class Guard:
             out.append(GuardCounter(reason, key, limit, start + window))
         return out
 
-    @staticmethod
-    def guard_args(mode: str, counters: list[GuardCounter], now: int) -> list[object]:
-        args: list[object] = [mode, now]
-        for counter in counters:
-            args += [counter.limit, counter.window_end]
-        return args
-
-    def phone_args(self, now: int) -> list[object]:
-        """create.lua's per-number cap arguments (0 = no cap: an unreachable limit)."""
+    def phone_caps(self, now: int) -> PhoneCaps:
+        """create.lua's per-number caps (0 = no cap: an unreachable limit)."""
         s = self.settings
         hour, day = now // HOUR, now // DAY
-        return [
-            self.mode,
-            hour,
-            s.limit_phone_hour or 10**9,
-            (hour + 1) * HOUR,
-            day,
-            s.limit_phone_day or 10**9,
-            (day + 1) * DAY,
-        ]
+        return PhoneCaps(
+            mode=self.mode,
+            hour=hour,
+            hour_cap=s.limit_phone_hour or 10**9,
+            hour_end=(hour + 1) * HOUR,
+            day=day,
+            day_cap=s.limit_phone_day or 10**9,
+            day_end=(day + 1) * DAY,
+        )

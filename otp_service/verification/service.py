@@ -16,7 +16,6 @@ What a failed send leaves behind (documented in the README):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -36,10 +35,18 @@ from otp_service.delivery import (
     SenderInfo,
 )
 from otp_service.phones import mask_phone
-from otp_service.store import HISTORY_MAX, Store
+from otp_service.store import (
+    CheckLimits,
+    GuardCounter,
+    NewVerification,
+    SendOutcome,
+    Store,
+    StoredVerification,
+)
 from otp_service.store.optouts import OptOutStore
 from otp_service.verification.codes import CodeHasher, generate_code
 from otp_service.verification.guard import Guard
+from otp_service.verification.idempotency import IdempotencyKeys, Result
 from otp_service.verification.record import (
     CHANNELS,
     CHECK_STATUSES,
@@ -52,7 +59,6 @@ from otp_service.verification.record import (
 __all__ = ["CreateRequest", "Result", "VerificationService"]
 
 log = logging.getLogger(__name__)
-_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -63,15 +69,6 @@ class CreateRequest:
     code_length: int | None = None
     ttl_seconds: int | None = None
     app_name: str | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    """An HTTP-agnostic answer: status code and body, and whether it was replayed."""
-
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
 
 
 class VerificationService:
@@ -94,6 +91,10 @@ class VerificationService:
         self.tagger = ids.PhoneTagger(settings.secret)
         self.hasher = CodeHasher(settings.secret)
         self.guard = Guard(settings, store)
+        self.idempotency = IdempotencyKeys(store, settings, sleep=sleep)
+        self.check_limits = CheckLimits(
+            settings.max_attempts, settings.failure_limit, settings.lockout_seconds * 1000
+        )
         self.limits = Limits(
             settings.max_attempts, settings.max_sends, settings.resend_cooldown_seconds * 1000
         )
@@ -122,13 +123,17 @@ class VerificationService:
             raise errors.DestinationNotAllowed(exc.detail, reason=exc.reason) from exc
         if idempotency_key is None:
             return self._create(request, client_id, country)
-        return self._idempotent(client_id, idempotency_key, fingerprint, request, country)
+        return self.idempotency.once(
+            client_id,
+            idempotency_key,
+            fingerprint,
+            lambda: self._create(request, client_id, country),
+        )
 
     def _create(self, request: CreateRequest, client_id: str, country: str | None) -> Result:
         s = self.settings
         phone = request.phone_number
         tag = self.tagger.tag(phone)
-        key = self.store.phone_key(tag)
         ttl = request.ttl_seconds or s.ttl_seconds
         code = generate_code(request.code_length or s.code_length)
         token = secrets.token_hex(8)
@@ -136,46 +141,35 @@ class VerificationService:
         counters = self.guard.counters(
             key_id=client_id, phone=phone, country=country or "ZZ", now=now
         )
-        counter_keys = [c.key for c in counters]
-
-        # round trip 1: the guard's shared counters and the create itself, side by side
-        batch = self.store.batch()
-        if counters:
-            batch.script("guard", counter_keys, self.guard.guard_args(s.guard_mode, counters, now))
-        batch.script(
-            "create",
-            [key, self.store.optout_key(tag), self.store.undo_key(tag)],
-            [
-                now,
-                phone,
-                ids.new_suffix(),
-                self.hasher.digest(tag, code),
-                ttl * 1000,
-                s.max_sends,
-                s.resend_cooldown_seconds * 1000,
-                CHANNELS[request.channel],
-                s.retention_seconds * 1000,
-                token,
-                *self.guard.phone_args(now),
-            ],
+        new = NewVerification(
+            phone=phone,
+            suffix=ids.new_suffix(),
+            digest=self.hasher.digest(tag, code),
+            ttl_ms=ttl * 1000,
+            max_sends=s.max_sends,
+            cooldown_ms=s.resend_cooldown_seconds * 1000,
+            channel=CHANNELS[request.channel],
+            keep_ms=s.retention_seconds * 1000,
+            token=token,
+            caps=self.guard.phone_caps(now),
         )
-        *guarded, (outcome, detail, *created) = batch.execute()
-        verdict = guarded[0][0].decode() if guarded else "ok"
-        outcome, detail = outcome.decode(), detail.decode()
-        if outcome not in ("created", "resent"):
-            if verdict != "refused" and counters:
-                self.store.run("guard_refund", counter_keys, [])
-            raise self._create_refusal(outcome, int(detail or 0), now)
-        if verdict == "refused":
-            self.store.run("undo", [key, self.store.undo_key(tag)], [token])
-            counter = counters[int(guarded[0][1]) - 1]
+        # round trip 1: the guard's shared counters and the create itself
+        created = self.store.create(tag, new, now, s.guard_mode, counters)
+        if created.outcome not in ("created", "resent"):
+            if created.guard != "refused":
+                self.store.refund_guard(counters)
+            raise self._create_refusal(created.outcome, int(created.detail or 0), now)
+        if created.guard == "refused" and created.counter is not None:
+            self.store.undo_create(tag, token)
+            counter = created.counter
             raise self._guard_refusal(counter.reason, counter.window_end, now)
-        if verdict == "shadow" or detail:
-            reason = counters[int(guarded[0][1]) - 1].reason if verdict == "shadow" else detail
+        if created.guard == "shadow" or created.detail:
+            shadowed = created.counter if created.guard == "shadow" else None
+            reason = shadowed.reason if shadowed is not None else created.detail
             log.warning("guard (shadow mode) would refuse %s: %s", mask_phone(phone), reason)
             metrics.child(metrics.RATE_LIMITED, reason, "shadow").inc()
 
-        suffix = created[0].decode()
+        suffix = created.suffix
         message = OutgoingCode(
             to=phone,
             code=code,
@@ -186,18 +180,15 @@ class VerificationService:
         )
         del code
         # the message, then round trip 2: record it, or roll back what round trip 1 did
-        rollback = self.store.batch().script("undo", [key, self.store.undo_key(tag)], [token])
-        if counters:
-            rollback.script("guard_refund", counter_keys, [])
         try:
             sent = self.delivery.send(message)
         except DeliveryRejected as exc:
             sender_type = exc.sender.type if exc.sender else "none"
             if exc.opted_out:
                 metrics.child(metrics.SENDS, sender_type, "opted_out").inc()
-                self._recipient_opted_out(tag, suffix, token, phone, exc, counter_keys)
+                self._recipient_opted_out(tag, suffix, token, phone, exc, counters)
             metrics.child(metrics.SENDS, sender_type, "rejected").inc()
-            rollback.execute()
+            self.store.undo_create(tag, token, counters)
             raise errors.ProviderError(
                 exc.detail, provider_status=exc.status_code, provider_codes=list(exc.codes)
             ) from exc
@@ -206,20 +197,25 @@ class VerificationService:
             outcome_label = "maybe_sent" if exc.maybe_sent else "unreachable"
             metrics.child(metrics.SENDS, sender_type, outcome_label).inc()
             if not exc.maybe_sent:
-                rollback.execute()
+                self.store.undo_create(tag, token, counters)
                 raise errors.ProviderUnavailable(exc.detail) from exc
-            self._record(tag, suffix, token, "", exc.sender, "", TIMEOUT_ERRORS)
+            self._record(
+                tag, suffix, token, SendOutcome("", _encoded(exc.sender), "", TIMEOUT_ERRORS)
+            )
             raise errors.ProviderUnavailable(
                 "Telnyx did not answer in time; the message may still arrive",
                 verification_id=tag + suffix,
             ) from exc
         except Exception:
-            rollback.execute()
+            self.store.undo_create(tag, token, counters)
             raise
         metrics.child(metrics.SENDS, sent.sender.type, "accepted").inc()
         try:
-            fields, history = self._record(
-                tag, suffix, token, sent.message_id, sent.sender, sent.status, ""
+            stored = self._record(
+                tag,
+                suffix,
+                token,
+                SendOutcome(sent.message_id, sent.sender.encode(), sent.status or "", ""),
             )
         except errors.REDIS_UNAVAILABLE as exc:
             # The code is on its way and stands; only its message id could not be noted.
@@ -227,49 +223,22 @@ class VerificationService:
                 "the code was sent, but Redis became unreachable before the send was recorded",
                 verification_id=tag + suffix,
             ) from exc
-        if outcome == "created":
+        if created.outcome == "created":
             metrics.child(
                 metrics.VERIFICATIONS_CREATED,
                 request.channel,
                 sent.sender.type,
                 country or "unknown",
             ).inc()
-        status = 201 if outcome == "created" else 200
-        return Result(status, self._view(tag, fields, history))
+        status = 201 if created.outcome == "created" else 200
+        return Result(status, self._view(tag, stored))
 
-    def _record_keys(self, tag: str) -> list[str]:
-        s = self.store
-        return [s.phone_key(tag), s.undo_key(tag), s.history_key(tag), s.parked_key(tag)]
-
-    def _record(
-        self,
-        tag: str,
-        suffix: str,
-        token: str,
-        message_id: str,
-        sender: SenderInfo | None,
-        status: str | None,
-        errors_json: str,
-    ) -> tuple[list[bytes | None], list[bytes]]:
-        """The verification's fields and history once the send is recorded."""
-        outcome, _detail, history, values = self.store.run(
-            "record",
-            self._record_keys(tag),
-            [
-                suffix,
-                token,
-                message_id,
-                sender.encode() if sender else "",
-                status or "",
-                self.now_ms(),
-                errors_json,
-                "",
-                HISTORY_MAX,
-            ],
-        )
-        if outcome == b"gone":
+    def _record(self, tag: str, suffix: str, token: str, send: SendOutcome) -> StoredVerification:
+        """The verification once the send is recorded."""
+        recorded = self.store.record_send(tag, suffix, token, send, self.now_ms())
+        if not recorded.recorded:
             raise errors.VerificationNotFound("the verification ended while its code was sent")
-        return values, history
+        return recorded.verification
 
     def _recipient_opted_out(
         self,
@@ -278,24 +247,24 @@ class VerificationService:
         token: str,
         phone: str,
         exc: DeliveryRejected,
-        counter_keys: list[str],
+        counters: list[GuardCounter],
     ) -> None:
         """Telnyx refused the send because the recipient opted out (40300): remember the
         opt-out, fail the verification, answer 409 — in one round trip."""
         errors_json = json.dumps(
             [{"code": code, "title": "Blocked due to STOP message"} for code in exc.codes]
         )
-        sender = exc.sender.encode() if exc.sender else ""
-        batch = self.store.batch()
-        batch.script(
-            "record",
-            self._record_keys(tag),
-            [suffix, token, "", sender, "", self.now_ms(), errors_json, "f", HISTORY_MAX],
+        send = SendOutcome("", _encoded(exc.sender), "", errors_json, failed=True)
+        marked, _indexed = self.store.record_failed_send(
+            tag,
+            suffix,
+            token,
+            send,
+            self.now_ms(),
+            counters,
+            self.optouts.add_calls(phone, "send_error"),
         )
-        self.optouts.add(phone, "send_error", batch=batch)
-        if counter_keys:
-            batch.script("guard_refund", counter_keys, [])
-        self.optouts.record("send_error", batch.execute()[1].decode())
+        self.optouts.record("send_error", marked.decode())
         raise errors.RecipientOptedOut(
             "the recipient has opted out of messages (Telnyx error 40300)",
             provider_codes=list(exc.codes),
@@ -343,82 +312,20 @@ class VerificationService:
             )
         return errors.InternalError()
 
-    # -- idempotency --------------------------------------------------------------------
-    def _idempotent(
-        self,
-        client_id: str,
-        idempotency_key: str,
-        fingerprint: str,
-        request: CreateRequest,
-        country: str | None,
-    ) -> Result:
-        digest = hashlib.sha256(f"{client_id}\0{idempotency_key}".encode()).digest()
-        key = self.store.idempotency_key(ids.b32(digest[:10]))
-        running_ttl = self._running_seconds()
-        deadline = time.monotonic() + running_ttl
-        while True:
-            state, *rest = self.store.run(
-                "idempotency_claim", [key], [fingerprint, int(running_ttl * 1000)]
-            )
-            state = state.decode()
-            if state == "new":
-                break
-            if state == "conflict":
-                raise errors.InvalidRequest(
-                    "this Idempotency-Key was used with a different request",
-                    reason="idempotency_key_reused",
-                )
-            if state == "done":
-                return Result(int(rest[0]), json.loads(rest[1]), replayed=True)
-            if time.monotonic() > deadline:
-                raise errors.RequestInProgress(
-                    "a request with this Idempotency-Key is still being processed"
-                )
-            self.sleep(_POLL_SECONDS)
-        try:
-            result = self._create(request, client_id, country)
-        except BaseException:
-            self.store.redis.delete(key)
-            raise
-        pipe = self.store.pipeline()
-        pipe.hset(
-            key, mapping={"st": "done", "status": result.status, "body": json.dumps(result.body)}
-        )
-        pipe.expire(key, self.settings.idempotency_ttl_seconds)
-        pipe.execute()
-        return result
-
-    def _running_seconds(self) -> float:
-        """How long a first request may hold its Idempotency-Key before others give up."""
-        return self.settings.telnyx_timeout * 3 + 5
-
     # -- check --------------------------------------------------------------------------
     def check(self, verification_id: str, code: str) -> dict[str, Any]:
-        parts = ids.split_id(verification_id)
-        if parts is None:
-            raise errors.VerificationNotFound()
-        tag, suffix = parts
+        tag, suffix = self._split(verification_id)
         return self._check(tag, suffix, code)
 
     def check_phone(self, phone_number: str, code: str) -> dict[str, Any]:
         return self._check(self.tagger.tag(phone_number), "", code)
 
     def _check(self, tag: str, suffix: str, code: str) -> dict[str, Any]:
-        s = self.settings
         now = self.now_ms()
-        outcome, detail, *flat = self.store.run(
-            "check",
-            [self.store.phone_key(tag)],
-            [
-                now,
-                suffix,
-                self.hasher.digest(tag, code),
-                s.max_attempts,
-                s.failure_limit,
-                s.lockout_seconds * 1000,
-            ],
+        checked = self.store.check(
+            tag, suffix, self.hasher.digest(tag, code), now, self.check_limits
         )
-        outcome = outcome.decode()
+        outcome = checked.outcome
         metrics.child(metrics.CHECKS, "sms", outcome).inc()
         if outcome == "not_found":
             raise errors.VerificationNotFound()
@@ -427,39 +334,30 @@ class VerificationService:
         if outcome == "max_attempts":
             raise errors.MaxAttemptsReached("this verification has no check attempts left")
         if outcome == "locked":
-            raise self._create_refusal("locked", int(detail), now)
-        suffix, status, attempts = flat
+            raise self._create_refusal("locked", int(checked.detail), now)
         return {
-            "id": tag + suffix.decode(),
-            "status": CHECK_STATUSES[status],
+            "id": tag + checked.suffix,
+            "status": CHECK_STATUSES[checked.status],
             "valid": outcome == "approved",
-            "attempts_remaining": max(0, s.max_attempts - int(attempts)),
+            "attempts_remaining": max(0, self.settings.max_attempts - checked.attempts),
         }
 
     # -- get / cancel -------------------------------------------------------------------
     def get(self, verification_id: str) -> dict[str, Any]:
         tag, suffix = self._split(verification_id)
-        found = self.store.run(
-            "get", [self.store.phone_key(tag), self.store.history_key(tag)], [suffix]
-        )
+        found = self.store.get(tag, suffix)
         if found is None:
             raise errors.VerificationNotFound()
-        values, history = found
-        return self._view(tag, values, history)
+        return self._view(tag, found)
 
     def cancel(self, verification_id: str) -> dict[str, Any]:
         tag, suffix = self._split(verification_id)
-        outcome, _detail, *rest = self.store.run(
-            "cancel",
-            [self.store.phone_key(tag), self.store.history_key(tag)],
-            [suffix, self.now_ms()],
-        )
-        if outcome == b"not_found":
+        canceled = self.store.cancel(tag, suffix, self.now_ms())
+        if canceled.verification is None:
+            if canceled.outcome == "already_approved":
+                raise errors.AlreadyApproved("an approved verification cannot be canceled")
             raise errors.VerificationNotFound()
-        if outcome == b"already_approved":
-            raise errors.AlreadyApproved("an approved verification cannot be canceled")
-        history, values = rest
-        return self._view(tag, values, history)
+        return self._view(tag, canceled.verification)
 
     @staticmethod
     def _split(verification_id: str) -> tuple[str, str]:
@@ -469,5 +367,10 @@ class VerificationService:
         return parts
 
     # -- the verification object --------------------------------------------------------
-    def _view(self, tag: str, values: list[bytes | None], history: list[bytes]) -> dict[str, Any]:
-        return api_object(tag, Record.from_view(values), history, self.limits, self.now_ms())
+    def _view(self, tag: str, stored: StoredVerification) -> dict[str, Any]:
+        record = Record.from_view(stored.values)
+        return api_object(tag, record, stored.history, self.limits, self.now_ms())
+
+
+def _encoded(sender: SenderInfo | None) -> str:
+    return sender.encode() if sender else ""
