@@ -29,7 +29,8 @@ from .errors import ApiError, associated_missing, not_found, unauthorized
 from .faults import fault_from_headers
 from .seed import ORGANIZATION_ID, number_object, profile_object, tollfree_request
 from .spec import Operation, operations
-from .state import Collection, now_iso, paginate, parse_iso
+from .state import Collection, paginate
+from .timestamps import now_iso, parse_iso
 
 __all__ = ["HANDLERS", "init_app", "json_response"]
 
@@ -911,7 +912,7 @@ def list_tollfree(sb: Sandbox, req: Req) -> Any:
 @handles("SubmitVerificationRequest")
 def submit_tollfree(sb: Sandbox, req: Req) -> Any:
     stamp = now_iso()
-    request_ = tollfree_request(sb.store, req.body, created=stamp)
+    request_ = tollfree_request(sb.store.new_uuid(), req.body, created=stamp)
     sb.store.tf_requests.add(request_)
     sb.store.tf_history[request_["id"]] = [
         {"verificationStatus": "In Progress", "updatedAt": stamp, "reason": None}

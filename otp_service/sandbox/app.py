@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from .config import SandboxConfig
 from .faults import Faults
 from .spec import operations
-from .state import Store
+from .state import SandboxState
 from .validation import build_validators
 from .webhooks import WebhookDispatcher
 
@@ -21,7 +21,7 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.store = Store(config.seed, config.max_messages)
+        self.store = SandboxState(config.seed, config.max_messages)
         self.faults = Faults()
         self.validators = build_validators(operations())
         self.webhooks = WebhookDispatcher(

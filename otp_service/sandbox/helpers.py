@@ -12,7 +12,7 @@ from .api import json_response
 from .app import current_sandbox
 from .errors import ApiError
 from .faults import Fault
-from .seed import summary
+from .state import SandboxState
 
 __all__ = ["HELPER_ROUTES", "init_app"]
 
@@ -51,6 +51,33 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _senders(state: SandboxState) -> dict[str, Any]:
+    """What senders exist right now: profiles with their numbers, codes and sender IDs."""
+    with state.lock:
+        return {
+            "messaging_profiles": [
+                {
+                    "id": p["id"],
+                    "name": p["name"],
+                    "from_numbers": [n["phone_number"] for n in state.profile_numbers(p["id"])],
+                    "short_codes": [
+                        s["short_code"]
+                        for s in state.short_codes
+                        if s["messaging_profile_id"] == p["id"]
+                    ],
+                    "alphanumeric_sender_ids": [
+                        a["alphanumeric_sender_id"]
+                        for a in state.alphanumeric_ids
+                        if a["messaging_profile_id"] == p["id"]
+                    ],
+                }
+                for p in state.profiles
+            ],
+            "rcs_agents": [a["agent_id"] for a in state.rcs_agents],
+            "opted_out_numbers": sorted({o["to"] for o in state.optouts}),
+        }
+
+
 @bp.get("")
 @bp.get("/")
 def index() -> Response:
@@ -73,7 +100,7 @@ def index() -> Response:
             },
             "magic_numbers": magic.describe(),
             "hosted_number_verification_code": "123456",
-            "seed": summary(sb.store),
+            "seed": _senders(sb.store),
         },
         200,
     )

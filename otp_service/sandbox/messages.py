@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import ApiError, associated_missing, error_object
 from .magic import magic_outcome
 from .seed import ORGANIZATION_ID
-from .state import Message, iso, now_iso, parse_iso
+from .state import Message
+from .timestamps import iso, now_iso, parse_iso
 from .webhooks import Delivery
 
 if TYPE_CHECKING:
