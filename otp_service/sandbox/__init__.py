@@ -66,8 +66,9 @@ URL) on anything but 2xx, then dropped and logged.
 
 from __future__ import annotations
 
-from .app import Sandbox, create_app
+from .app import create_app
 from .config import SandboxConfig, load_signing_key, signing_key_b64
+from .core import Sandbox
 from .magic import MAGIC_NUMBERS
 from .seed import (
     ALPHANUMERIC_SENDER_IDS,

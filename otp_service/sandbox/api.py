@@ -2,7 +2,7 @@
 
 Every request goes: injected fault (``X-Sandbox-*`` headers, else the fault queue) →
 Bearer auth (401, 10009) → route (404, 10005) → query and body validation against the
-spec (422, or 400 where the spec documents only 400) → handler under the store lock →
+spec (422, or 400 where the spec documents only 400) → handler under the state lock →
 deep copy of the answer → optional held-back latency. Path ids also accept the phone
 number for number resources; a "+" that a query string turned into a space is restored.
 Handlers return the response body (the operation's documented success status) or
@@ -20,19 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import messages as msgs
-from .app import Sandbox, current_sandbox
+from . import traffic as msgs
+from .core import Sandbox, current_sandbox, json_response
 from .errors import ApiError, associated_missing, not_found, unauthorized
 from .faults import fault_from_headers
+from .magic import magic_outcome
 from .seed import ORGANIZATION_ID, number_object, profile_object, tollfree_request
 from .spec import Operation, operations
 from .state import Collection, paginate
 from .timestamps import now_iso, parse_iso
 
-__all__ = ["HANDLERS", "init_app", "json_response"]
+__all__ = ["HANDLERS", "init_app"]
 
 log = logging.getLogger("otp_service.sandbox")
 
@@ -77,15 +78,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, _render_crash)
 
 
-def json_response(body: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body), status=status, mimetype="application/json", headers=dict(headers or {})
-    )
-
-
 def _current_op() -> Operation | None:
-    from flask import current_app
-
     rule = request.url_rule
     if rule is None:
         return None
@@ -142,7 +135,7 @@ def _view(**path: str) -> Response:
     body = _read_body(op) if op.body_content_type else {}
     validator.check_body(body)
     req = Req(op, query, body, request.args, request.path, request.files)
-    with sb.store.lock:
+    with sb.state.lock:
         result = HANDLERS[op.operation_id](sb, req, **path)
         status = op.success_status
         if isinstance(result, tuple):
@@ -249,14 +242,14 @@ def _number_filters(req: Req, items: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def _profile_or_404(sb: Sandbox, ident: str) -> dict[str, Any]:
-    return sb.store.profiles.get(ident)
+    return sb.state.profiles.get(ident)
 
 
 def _assign_profile(sb: Sandbox, value: Any, field: str = "messaging_profile_id") -> str | None:
     """A profile id to store: "" (or null) unassigns; anything else must exist."""
     if value in ("", None):
         return None
-    if sb.store.profiles.find(str(value)) is None:
+    if sb.state.profiles.find(str(value)) is None:
         raise associated_missing(field, "messaging profile")
     return str(value)
 
@@ -284,7 +277,7 @@ def list_alphanumeric_ids(sb: Sandbox, req: Req) -> Any:
     profile_id = _filter(req, "messaging_profile_id")
     items = [
         a
-        for a in sb.store.alphanumeric_ids
+        for a in sb.state.alphanumeric_ids
         if profile_id is None or a["messaging_profile_id"] == profile_id
     ]
     return _listing(sb, req, items)
@@ -306,7 +299,7 @@ def create_alphanumeric_id(sb: Sandbox, req: Req) -> Any:
             "An alphanumeric sender ID is 1-11 letters, digits or spaces, with a letter.",
             pointer="/alphanumeric_sender_id",
         )
-    for existing in sb.store.alphanumeric_ids:
+    for existing in sb.state.alphanumeric_ids:
         if (existing["alphanumeric_sender_id"], existing["messaging_profile_id"]) == (
             sender,
             profile_id,
@@ -320,24 +313,24 @@ def create_alphanumeric_id(sb: Sandbox, req: Req) -> Any:
             )
     obj = {
         "record_type": "alphanumeric_sender_id",
-        "id": sb.store.new_uuid(),
+        "id": sb.state.new_uuid(),
         "alphanumeric_sender_id": sender,
         "messaging_profile_id": profile_id,
         "organization_id": ORGANIZATION_ID,
     }
     if body.get("us_long_code_fallback"):
         obj["us_long_code_fallback"] = body["us_long_code_fallback"]
-    return {"data": sb.store.alphanumeric_ids.add(obj)}
+    return {"data": sb.state.alphanumeric_ids.add(obj)}
 
 
 @handles("GetAlphanumericSenderId")
 def get_alphanumeric_id(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.alphanumeric_ids.get(id)}
+    return {"data": sb.state.alphanumeric_ids.get(id)}
 
 
 @handles("DeleteAlphanumericSenderId")
 def delete_alphanumeric_id(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.alphanumeric_ids.delete(id)}
+    return {"data": sb.state.alphanumeric_ids.delete(id)}
 
 
 # messages -----------------------------------------------------------------------------
@@ -354,7 +347,7 @@ for _operation_id in msgs.SEND_OPERATIONS:
 
 @handles("GetMessage")
 def get_message(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.get_message(id).data}
+    return {"data": sb.state.get_message(id).data}
 
 
 @handles("CancelMessage")
@@ -364,7 +357,7 @@ def cancel_message(sb: Sandbox, req: Req, id: str) -> Any:
 
 @handles("GetGroupMmsMessages")
 def get_group_messages(sb: Sandbox, req: Req, message_id: str) -> Any:
-    message = sb.store.get_message(message_id)
+    message = sb.state.get_message(message_id)
     if message.endpoint != "/v2/messages/group_mms":
         raise not_found("group MMS message")
     return {"data": [message.data]}
@@ -372,7 +365,7 @@ def get_group_messages(sb: Sandbox, req: Req, message_id: str) -> Any:
 
 @handles("GenerateRCSDeeplink")
 def rcs_deeplink(sb: Sandbox, req: Req, agent_id: str) -> Any:
-    sb.store.rcs_agents.get(agent_id)
+    sb.state.rcs_agents.get(agent_id)
     url = f"sms:{_phone(req.query.get('phone_number')) or ''}?service_id={agent_id}%40rbm.goog"
     if req.query.get("body"):
         url += "&body=" + quote(req.query["body"])
@@ -392,7 +385,7 @@ _RCS_FEATURES = [
 
 
 def _capabilities(agent: dict[str, Any], number: str) -> dict[str, Any]:
-    outcome = msgs.magic_outcome(number)
+    outcome = magic_outcome(number)
     landline = outcome is not None and outcome.name == "not_routable"
     return {
         "record_type": "rcs.capabilities",
@@ -405,26 +398,26 @@ def _capabilities(agent: dict[str, Any], number: str) -> dict[str, Any]:
 
 @handles("ListRCSAgents")
 def list_rcs_agents(sb: Sandbox, req: Req) -> Any:
-    return _listing(sb, req, list(sb.store.rcs_agents))
+    return _listing(sb, req, list(sb.state.rcs_agents))
 
 
 @handles("GetRCSAgentById")
 def get_rcs_agent(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.rcs_agents.get(id)}
+    return {"data": sb.state.rcs_agents.get(id)}
 
 
 @handles("UpdateRCSAgentById")
 def update_rcs_agent(sb: Sandbox, req: Req, id: str) -> Any:
-    sb.store.rcs_agents.get(id)
+    sb.state.rcs_agents.get(id)
     changes = {k: v for k, v in req.body.items() if k in ("webhook_url", "webhook_failover_url")}
     if "profile_id" in req.body:
         changes["profile_id"] = _assign_profile(sb, req.body["profile_id"], "profile_id")
-    return {"data": sb.store.rcs_agents.update(id, changes)}
+    return {"data": sb.state.rcs_agents.update(id, changes)}
 
 
 @handles("ListRCSCapabilitiesOfAPhoneNumbersBatch")
 def rcs_bulk_capabilities(sb: Sandbox, req: Req) -> Any:
-    agent = sb.store.rcs_agents.find(req.body["agent_id"])
+    agent = sb.state.rcs_agents.find(req.body["agent_id"])
     if agent is None:
         raise associated_missing("agent_id", "RCS agent")
     return {"data": [_capabilities(agent, n) for n in req.body["phone_numbers"]]}
@@ -432,12 +425,12 @@ def rcs_bulk_capabilities(sb: Sandbox, req: Req) -> Any:
 
 @handles("ListRCSCapabilitiesOfAPhoneNumber")
 def rcs_capabilities(sb: Sandbox, req: Req, agent_id: str, phone_number: str) -> Any:
-    return {"data": _capabilities(sb.store.rcs_agents.get(agent_id), phone_number)}
+    return {"data": _capabilities(sb.state.rcs_agents.get(agent_id), phone_number)}
 
 
 @handles("InviteATestNumberToRCS")
 def rcs_invite(sb: Sandbox, req: Req, id: str, phone_number: str) -> Any:
-    agent = sb.store.rcs_agents.get(id)
+    agent = sb.state.rcs_agents.get(id)
     return {
         "data": {
             "record_type": "rcs.test_number_invite",
@@ -454,7 +447,7 @@ HOSTED_VERIFICATION_CODE = "123456"  # the code every hosted-number verification
 
 @handles("ListMessagingHostedNumberOrders")
 def list_hosted_orders(sb: Sandbox, req: Req) -> Any:
-    return _listing(sb, req, list(sb.store.hosted_orders))
+    return _listing(sb, req, list(sb.state.hosted_orders))
 
 
 @handles("CreateMessagingHostedNumberOrder")
@@ -464,20 +457,20 @@ def create_hosted_order(sb: Sandbox, req: Req) -> Any:
     profile_id = _assign_profile(sb, req.body.get("messaging_profile_id"))
     order = {
         "record_type": "messaging_hosted_number_order",
-        "id": sb.store.new_uuid(),
+        "id": sb.state.new_uuid(),
         "messaging_profile_id": profile_id,
         "status": "pending",
         "phone_numbers": [
             {
                 "record_type": "messaging_hosted_number",
-                "id": sb.store.new_uuid(),
+                "id": sb.state.new_uuid(),
                 "phone_number": n,
                 "status": "pending",
             }
             for n in numbers
         ],
     }
-    return {"data": sb.store.hosted_orders.add(order)}
+    return {"data": sb.state.hosted_orders.add(order)}
 
 
 @handles("CheckEligibilityNumbers")
@@ -491,7 +484,7 @@ def check_eligibility(sb: Sandbox, req: Req) -> Any:
             status, detail = "NUMBER_CAN_NOT_BE_REPEATED", "The number is listed twice."
         elif not number.startswith("+1"):
             status, detail = "NUMBER_IS_NOT_A_US_NUMBER", "Only US numbers can be hosted."
-        elif sb.store.sender_number(number) is not None:
+        elif sb.state.sender_number(number) is not None:
             status, detail = (
                 "NUMBER_CAN_NOT_BE_ACTIVE_IN_YOUR_ACCOUNT",
                 "The number is already active in your account.",
@@ -512,19 +505,19 @@ def check_eligibility(sb: Sandbox, req: Req) -> Any:
 
 @handles("GetMessagingHostedNumberOrder")
 def get_hosted_order(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.hosted_orders.get(id)}
+    return {"data": sb.state.hosted_orders.get(id)}
 
 
 @handles("DeleteMessagingHostedNumberOrder")
 def delete_hosted_order(sb: Sandbox, req: Req, id: str) -> Any:
-    order = sb.store.hosted_orders.delete(id)
+    order = sb.state.hosted_orders.delete(id)
     order["status"] = "deleted"
     return {"data": order}
 
 
 @handles("UploadMessagingHostedNumberOrderFile")
 def upload_hosted_files(sb: Sandbox, req: Req, id: str) -> Any:
-    order = sb.store.hosted_orders.get(id)
+    order = sb.state.hosted_orders.get(id)
     if not any(name in req.files for name in ("loa", "bill")):
         raise ApiError.one(
             422,
@@ -540,9 +533,9 @@ def upload_hosted_files(sb: Sandbox, req: Req, id: str) -> Any:
 
 @handles("CreateVerificationCodesForMessagingHostedNumberOrder")
 def create_hosted_codes(sb: Sandbox, req: Req, id: str) -> Any:
-    order = sb.store.hosted_orders.get(id)
+    order = sb.state.hosted_orders.get(id)
     in_order = {n["phone_number"] for n in order["phone_numbers"]}
-    codes = sb.store.verification_codes.setdefault(id, {})
+    codes = sb.state.verification_codes.setdefault(id, {})
     data = []
     for number in req.body["phone_numbers"]:
         if number not in in_order:
@@ -553,7 +546,7 @@ def create_hosted_codes(sb: Sandbox, req: Req, id: str) -> Any:
             {
                 "phone_number": number,
                 "type": req.body["verification_method"],
-                "verification_code_id": sb.store.new_uuid(),
+                "verification_code_id": sb.state.new_uuid(),
             }
         )
     return {"data": data}
@@ -561,8 +554,8 @@ def create_hosted_codes(sb: Sandbox, req: Req, id: str) -> Any:
 
 @handles("ValidateVerificationCodesForMessagingHostedNumberOrder")
 def validate_hosted_codes(sb: Sandbox, req: Req, id: str) -> Any:
-    order = sb.store.hosted_orders.get(id)
-    codes = sb.store.verification_codes.get(id, {})
+    order = sb.state.hosted_orders.get(id)
+    codes = sb.state.verification_codes.get(id, {})
     entries = {n["phone_number"]: n for n in order["phone_numbers"]}
     results = []
     for item in req.body["verification_codes"]:
@@ -577,7 +570,7 @@ def validate_hosted_codes(sb: Sandbox, req: Req, id: str) -> Any:
             hosted = number_object(
                 entry["id"], number, order["messaging_profile_id"], now_iso(), rng=None
             )
-            sb.store.hosted_numbers.add(hosted)
+            sb.state.hosted_numbers.add(hosted)
         else:
             status = "rejected"
         results.append({"phone_number": number, "status": status})
@@ -588,24 +581,24 @@ def validate_hosted_codes(sb: Sandbox, req: Req, id: str) -> Any:
 
 @handles("ListMessagingHostedNumbers")
 def list_hosted_numbers(sb: Sandbox, req: Req) -> Any:
-    return _listing(sb, req, _number_filters(req, list(sb.store.hosted_numbers)))
+    return _listing(sb, req, _number_filters(req, list(sb.state.hosted_numbers)))
 
 
 @handles("GetMessagingHostedNumber")
 def get_hosted_number(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.hosted_numbers.get(id)}
+    return {"data": sb.state.hosted_numbers.get(id)}
 
 
 @handles("UpdateMessagingHostedNumber")
 def update_hosted_number(sb: Sandbox, req: Req, id: str) -> Any:
-    number = sb.store.hosted_numbers.get(id)
-    return {"data": _update_number_settings(sb, sb.store.hosted_numbers, number, req.body)}
+    number = sb.state.hosted_numbers.get(id)
+    return {"data": _update_number_settings(sb, sb.state.hosted_numbers, number, req.body)}
 
 
 @handles("DeleteMessagingHostedNumber")
 def delete_hosted_number(sb: Sandbox, req: Req, id: str) -> Any:
-    number = sb.store.hosted_numbers.delete(id)
-    for order in sb.store.hosted_orders:
+    number = sb.state.hosted_numbers.delete(id)
+    for order in sb.state.hosted_orders:
         for entry in order["phone_numbers"]:
             if entry["phone_number"] == number["phone_number"]:
                 entry["status"] = "deleted"
@@ -634,26 +627,26 @@ def bulk_update(sb: Sandbox, req: Req) -> Any:
     profile_id = _assign_profile(sb, req.body["messaging_profile_id"])
     success, failed = [], []
     for number in req.body["numbers"]:
-        found = sb.store.phone_numbers.find(number) if isinstance(number, str) else None
+        found = sb.state.phone_numbers.find(number) if isinstance(number, str) else None
         if found is None or found["phone_number"] != number:
             failed.append(number)
             continue
-        sb.store.phone_numbers.update(found["id"], {"messaging_profile_id": profile_id})
+        sb.state.phone_numbers.update(found["id"], {"messaging_profile_id": profile_id})
         success.append(number)
     order = {
         "record_type": "messaging_numbers_bulk_update",
-        "order_id": sb.store.new_uuid(),
+        "order_id": sb.state.new_uuid(),
         "success": success,
         "failed": failed,
         "pending": [],
     }
-    sb.store.bulk_updates.add(order)
+    sb.state.bulk_updates.add(order)
     return {"data": {**order, "success": [], "failed": [], "pending": list(req.body["numbers"])}}
 
 
 @handles("GetBulkUpdateMessagingSettingsOnPhoneNumbersStatus")
 def get_bulk_update(sb: Sandbox, req: Req, order_id: str) -> Any:
-    return {"data": sb.store.bulk_updates.get(order_id)}
+    return {"data": sb.state.bulk_updates.get(order_id)}
 
 
 # opt-outs -----------------------------------------------------------------------------
@@ -678,7 +671,7 @@ def list_optouts(sb: Sandbox, req: Req) -> Any:
             created[bound] = alias
     items = [
         o
-        for o in sb.store.optouts
+        for o in sb.state.optouts
         if (profile_id is None or o["messaging_profile_id"] == profile_id)
         and (sender is None or o["from"] == sender)
         and _in_range(o["created_at"], created.get("gte"), created.get("lte"))
@@ -693,7 +686,7 @@ def list_optouts(sb: Sandbox, req: Req) -> Any:
 # metrics ------------------------------------------------------------------------------
 def _profile_metrics(sb: Sandbox, profile: dict[str, Any], time_frame: str) -> dict[str, Any]:
     sent = [
-        m for m in sb.store.messages.values() if m.data.get("messaging_profile_id") == profile["id"]
+        m for m in sb.state.messages.values() if m.data.get("messaging_profile_id") == profile["id"]
     ]
     outbound = [m for m in sent if m.data["direction"] == "outbound"]
     delivered = sum(1 for m in outbound if m.status == "delivered")
@@ -702,7 +695,7 @@ def _profile_metrics(sb: Sandbox, profile: dict[str, Any], time_frame: str) -> d
         "messaging_profile_id": profile["id"],
         "name": profile["name"],
         "time_frame": time_frame,
-        "phone_numbers": len(sb.store.profile_numbers(profile["id"])),
+        "phone_numbers": len(sb.state.profile_numbers(profile["id"])),
         "outbound": {
             "sent": len(outbound),
             "delivered": delivered,
@@ -716,7 +709,7 @@ def _profile_metrics(sb: Sandbox, profile: dict[str, Any], time_frame: str) -> d
 @handles("GetProfileMetrics")
 def profile_metrics(sb: Sandbox, req: Req) -> Any:
     time_frame = req.query.get("time_frame", "24h")
-    items = [_profile_metrics(sb, p, time_frame) for p in sb.store.profiles]
+    items = [_profile_metrics(sb, p, time_frame) for p in sb.state.profiles]
     return {"data": items, "meta": paginate(items, 1, max(len(items), 1))[1]}
 
 
@@ -765,7 +758,7 @@ def list_profiles(sb: Sandbox, req: Req) -> Any:
     contains = req.query.get("filter[name][contains]")
     items = [
         p
-        for p in sb.store.profiles
+        for p in sb.state.profiles
         if (name is None or p["name"] == name)
         and (contains is None or contains.lower() in p["name"].lower())
     ]
@@ -774,11 +767,11 @@ def list_profiles(sb: Sandbox, req: Req) -> Any:
 
 @handles("CreateMessagingProfile")
 def create_profile(sb: Sandbox, req: Req) -> Any:
-    secret = sb.store.new_uuid().replace("-", "")[:24]
+    secret = sb.state.new_uuid().replace("-", "")[:24]
     changes = _profile_changes(req.body)
     name = changes.pop("name")
-    profile = profile_object(sb.store.new_uuid(), name, now_iso(), secret, **changes)
-    return {"data": sb.store.profiles.add(profile)}
+    profile = profile_object(sb.state.new_uuid(), name, now_iso(), secret, **changes)
+    return {"data": sb.state.profiles.add(profile)}
 
 
 @handles("RetrieveMessagingProfile")
@@ -788,46 +781,46 @@ def get_profile(sb: Sandbox, req: Req, id: str) -> Any:
 
 @handles("UpdateMessagingProfile")
 def update_profile(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.profiles.update(id, _profile_changes(req.body))}
+    return {"data": sb.state.profiles.update(id, _profile_changes(req.body))}
 
 
 @handles("DeleteMessagingProfile")
 def delete_profile(sb: Sandbox, req: Req, id: str) -> Any:
-    profile = sb.store.profiles.delete(id)
-    for collection in (sb.store.phone_numbers, sb.store.hosted_numbers, sb.store.short_codes):
+    profile = sb.state.profiles.delete(id)
+    for collection in (sb.state.phone_numbers, sb.state.hosted_numbers, sb.state.short_codes):
         for obj in collection:
             if obj.get("messaging_profile_id") == id:
                 obj["messaging_profile_id"] = None
-    for alpha in sb.store.alphanumeric_ids.where(lambda a: a["messaging_profile_id"] == id):
-        sb.store.alphanumeric_ids.delete(alpha["id"])
-    sb.store.autoresp.pop(id, None)
+    for alpha in sb.state.alphanumeric_ids.where(lambda a: a["messaging_profile_id"] == id):
+        sb.state.alphanumeric_ids.delete(alpha["id"])
+    sb.state.autoresp.pop(id, None)
     return {"data": profile}
 
 
 @handles("RegenerateMessagingProfileSecret")
 def regenerate_secret(sb: Sandbox, req: Req, id: str) -> Any:
-    secret = sb.store.new_uuid().replace("-", "")[:24]
-    return {"data": sb.store.profiles.update(id, {"v1_secret": secret})}
+    secret = sb.state.new_uuid().replace("-", "")[:24]
+    return {"data": sb.state.profiles.update(id, {"v1_secret": secret})}
 
 
 @handles("ListProfileAlphanumericSenderIds")
 def list_profile_alphanumeric_ids(sb: Sandbox, req: Req, id: str) -> Any:
     _profile_or_404(sb, id)
     return _listing(
-        sb, req, sb.store.alphanumeric_ids.where(lambda a: a["messaging_profile_id"] == id)
+        sb, req, sb.state.alphanumeric_ids.where(lambda a: a["messaging_profile_id"] == id)
     )
 
 
 @handles("ListProfilePhoneNumbers")
 def list_profile_numbers(sb: Sandbox, req: Req, id: str) -> Any:
     _profile_or_404(sb, id)
-    return _listing(sb, req, sb.store.profile_numbers(id))
+    return _listing(sb, req, sb.state.profile_numbers(id))
 
 
 @handles("ListProfileShortCodes")
 def list_profile_short_codes(sb: Sandbox, req: Req, id: str) -> Any:
     _profile_or_404(sb, id)
-    return _listing(sb, req, sb.store.short_codes.where(lambda s: s["messaging_profile_id"] == id))
+    return _listing(sb, req, sb.state.short_codes.where(lambda s: s["messaging_profile_id"] == id))
 
 
 # auto-response configs ----------------------------------------------------------------
@@ -840,7 +833,7 @@ def list_autoresp(sb: Sandbox, req: Req, profile_id: str) -> Any:
     try:
         items = [
             c
-            for c in sb.store.autoresp_for(profile_id)
+            for c in sb.state.autoresp_for(profile_id)
             if (country is None or c["country_code"] == country)
             and _in_range(c["created_at"], created.get("gte"), created.get("lte"))
             and _in_range(c["updated_at"], updated.get("gte"), updated.get("lte"))
@@ -865,28 +858,28 @@ def _autoresp_fields(body: dict[str, Any]) -> dict[str, Any]:
 def create_autoresp(sb: Sandbox, req: Req, profile_id: str) -> Any:
     _profile_or_404(sb, profile_id)
     stamp = now_iso()
-    config = {"id": sb.store.new_uuid(), **_autoresp_fields(req.body)}
+    config = {"id": sb.state.new_uuid(), **_autoresp_fields(req.body)}
     config.update(created_at=stamp, updated_at=stamp)
-    return {"data": sb.store.autoresp_for(profile_id).add(config)}
+    return {"data": sb.state.autoresp_for(profile_id).add(config)}
 
 
 @handles("GetAutorespConfig")
 def get_autoresp(sb: Sandbox, req: Req, profile_id: str, autoresp_cfg_id: str) -> Any:
     _profile_or_404(sb, profile_id)
-    return {"data": sb.store.autoresp_for(profile_id).get(autoresp_cfg_id)}
+    return {"data": sb.state.autoresp_for(profile_id).get(autoresp_cfg_id)}
 
 
 @handles("UpdateAutoRespConfig")
 def update_autoresp(sb: Sandbox, req: Req, profile_id: str, autoresp_cfg_id: str) -> Any:
     _profile_or_404(sb, profile_id)
-    configs = sb.store.autoresp_for(profile_id)
+    configs = sb.state.autoresp_for(profile_id)
     return {"data": configs.update(autoresp_cfg_id, _autoresp_fields(req.body))}
 
 
 @handles("DeleteAutorespConfig")
 def delete_autoresp(sb: Sandbox, req: Req, profile_id: str, autoresp_cfg_id: str) -> Any:
     _profile_or_404(sb, profile_id)
-    sb.store.autoresp_for(profile_id).delete(autoresp_cfg_id)
+    sb.state.autoresp_for(profile_id).delete(autoresp_cfg_id)
     return "OK"
 
 
@@ -899,7 +892,7 @@ def list_tollfree(sb: Sandbox, req: Req) -> Any:
     business = (q.get("business_name") or "").lower()
     items = [
         r
-        for r in sb.store.tf_requests
+        for r in sb.state.tf_requests
         if _in_range(r["createdAt"], start, end)
         and (q.get("status") is None or r["verificationStatus"] == q["status"])
         and (number is None or any(p["phoneNumber"] == number for p in r["phoneNumbers"]))
@@ -912,9 +905,9 @@ def list_tollfree(sb: Sandbox, req: Req) -> Any:
 @handles("SubmitVerificationRequest")
 def submit_tollfree(sb: Sandbox, req: Req) -> Any:
     stamp = now_iso()
-    request_ = tollfree_request(sb.store.new_uuid(), req.body, created=stamp)
-    sb.store.tf_requests.add(request_)
-    sb.store.tf_history[request_["id"]] = [
+    request_ = tollfree_request(sb.state.new_uuid(), req.body, created=stamp)
+    sb.state.tf_requests.add(request_)
+    sb.state.tf_history[request_["id"]] = [
         {"verificationStatus": "In Progress", "updatedAt": stamp, "reason": None}
     ]
     return request_
@@ -922,16 +915,16 @@ def submit_tollfree(sb: Sandbox, req: Req) -> Any:
 
 @handles("GetVerificationRequest")
 def get_tollfree(sb: Sandbox, req: Req, id: str) -> Any:
-    return sb.store.tf_requests.get(id)
+    return sb.state.tf_requests.get(id)
 
 
 @handles("UpdateVerificationRequest")
 def update_tollfree(sb: Sandbox, req: Req, id: str) -> Any:
-    current = sb.store.tf_requests.get(id)
+    current = sb.state.tf_requests.get(id)
     changes = {k: v for k, v in req.body.items() if v is not None}
     if current["verificationStatus"] != "In Progress":  # resubmitted: back in review
         changes["verificationStatus"] = "In Progress"
-        sb.store.tf_history.setdefault(id, []).append(
+        sb.state.tf_history.setdefault(id, []).append(
             {"verificationStatus": "In Progress", "updatedAt": now_iso(), "reason": None}
         )
     changes["updatedAt"] = now_iso()
@@ -941,15 +934,15 @@ def update_tollfree(sb: Sandbox, req: Req, id: str) -> Any:
 
 @handles("DeleteVerificationRequest")
 def delete_tollfree(sb: Sandbox, req: Req, id: str) -> Any:
-    sb.store.tf_requests.delete(id)
-    sb.store.tf_history.pop(id, None)
+    sb.state.tf_requests.delete(id)
+    sb.state.tf_history.pop(id, None)
     return None
 
 
 @handles("GetVerificationStatusHistory")
 def tollfree_history(sb: Sandbox, req: Req, id: str) -> Any:
-    sb.store.tf_requests.get(id)
-    history = sb.store.tf_history.get(id, [])
+    sb.state.tf_requests.get(id)
+    history = sb.state.tf_history.get(id, [])
     page, meta = paginate(history, *_page(sb, req))
     return {"records": page, "total_records": meta["total_results"]}
 
@@ -957,33 +950,33 @@ def tollfree_history(sb: Sandbox, req: Req, id: str) -> Any:
 # URL domains, numbers, short codes -----------------------------------------------------
 @handles("ListMessagingUrlDomains")
 def list_url_domains(sb: Sandbox, req: Req) -> Any:
-    return _listing(sb, req, list(sb.store.url_domains))
+    return _listing(sb, req, list(sb.state.url_domains))
 
 
 @handles("ListMobilePhoneNumbersWithMessagingSettings")
 def list_mobile_numbers(sb: Sandbox, req: Req) -> Any:
-    return _listing(sb, req, list(sb.store.mobile_numbers))
+    return _listing(sb, req, list(sb.state.mobile_numbers))
 
 
 @handles("GetMobilePhoneNumberMessagingSettings")
 def get_mobile_number(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.mobile_numbers.get(id)}
+    return {"data": sb.state.mobile_numbers.get(id)}
 
 
 @handles("ListPhoneNumbersWithMessagingSettings")
 def list_phone_numbers(sb: Sandbox, req: Req) -> Any:
-    return _listing(sb, req, _number_filters(req, list(sb.store.phone_numbers)))
+    return _listing(sb, req, _number_filters(req, list(sb.state.phone_numbers)))
 
 
 @handles("GetPhoneNumberMessagingSettings")
 def get_phone_number(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.phone_numbers.get(id)}
+    return {"data": sb.state.phone_numbers.get(id)}
 
 
 @handles("UpdatePhoneNumberMessagingSettings")
 def update_phone_number(sb: Sandbox, req: Req, id: str) -> Any:
-    number = sb.store.phone_numbers.get(id)
-    return {"data": _update_number_settings(sb, sb.store.phone_numbers, number, req.body)}
+    number = sb.state.phone_numbers.get(id)
+    return {"data": _update_number_settings(sb, sb.state.phone_numbers, number, req.body)}
 
 
 @handles("ListShortCodes")
@@ -991,7 +984,7 @@ def list_short_codes(sb: Sandbox, req: Req) -> Any:
     profile_id = _filter(req, "messaging_profile_id")
     items = [
         s
-        for s in sb.store.short_codes
+        for s in sb.state.short_codes
         if profile_id is None
         or s["messaging_profile_id"] == (None if profile_id == "null" else profile_id)
     ]
@@ -1000,15 +993,15 @@ def list_short_codes(sb: Sandbox, req: Req) -> Any:
 
 @handles("RetrieveShortCode")
 def get_short_code(sb: Sandbox, req: Req, id: str) -> Any:
-    return {"data": sb.store.short_codes.get(id)}
+    return {"data": sb.state.short_codes.get(id)}
 
 
 @handles("UpdateShortCode")
 def update_short_code(sb: Sandbox, req: Req, id: str) -> Any:
-    sb.store.short_codes.get(id)
+    sb.state.short_codes.get(id)
     changes: dict[str, Any] = {
         "messaging_profile_id": _assign_profile(sb, req.body["messaging_profile_id"])
     }
     if "tags" in req.body:
         changes["tags"] = list(req.body["tags"])
-    return {"data": sb.store.short_codes.update(id, changes)}
+    return {"data": sb.state.short_codes.update(id, changes)}

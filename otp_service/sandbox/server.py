@@ -9,8 +9,9 @@ from types import TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import Sandbox, create_app
+from .app import create_app
 from .config import SandboxConfig
+from .core import Sandbox
 
 __all__ = ["SandboxServer", "main"]
 

@@ -6,10 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
-from . import magic
-from . import messages as msgs
-from .api import json_response
-from .app import current_sandbox
+from . import magic, traffic
+from .core import current_sandbox, json_response
 from .errors import ApiError
 from .faults import Fault
 from .state import SandboxState
@@ -100,7 +98,7 @@ def index() -> Response:
             },
             "magic_numbers": magic.describe(),
             "hosted_number_verification_code": "123456",
-            "seed": _senders(sb.store),
+            "seed": _senders(sb.state),
         },
         200,
     )
@@ -113,16 +111,16 @@ def outbox() -> Response:
     if to is not None:
         to = to.strip()
         to = "+" + to if to.isdigit() else to
-    with sb.store.lock:
-        data = [m.summary() for m in sb.store.outbox(to)]
+    with sb.state.lock:
+        data = [m.summary() for m in sb.state.outbox(to)]
     return json_response({"data": data}, 200)
 
 
 @bp.delete("/messages")
 def clear_outbox() -> Response:
     sb = current_sandbox()
-    with sb.store.lock:
-        sb.store.clear_outbox()
+    with sb.state.lock:
+        sb.state.clear_outbox()
     return Response(status=204)
 
 
@@ -155,16 +153,16 @@ def clear_faults() -> Response:
 @bp.post("/inbound")
 def inbound() -> Response:
     sb = current_sandbox()
-    with sb.store.lock:
-        result = msgs.deliver_inbound(sb, _body())
+    with sb.state.lock:
+        result = traffic.deliver_inbound(sb, _body())
     return json_response(result, 201)
 
 
 @bp.post("/link_click")
 def link_click() -> Response:
     sb = current_sandbox()
-    with sb.store.lock:
-        result = msgs.deliver_link_click(sb, _body())
+    with sb.state.lock:
+        result = traffic.deliver_link_click(sb, _body())
     return json_response(result, 201)
 
 
