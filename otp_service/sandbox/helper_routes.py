@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
 from . import magic, traffic
-from .core import current_sandbox, json_response
+from .core import Sandbox, current_sandbox, json_response
 from .errors import ApiError
 from .faults import Fault
 from .state import SandboxState
@@ -150,20 +151,22 @@ def clear_faults() -> Response:
     return Response(status=204)
 
 
-@bp.post("/inbound")
-def inbound() -> Response:
+def _simulate(deliver: Callable[[Sandbox, dict[str, Any]], dict[str, Any]]) -> Response:
+    """Run a simulated event against the state; 201 with what it did."""
     sb = current_sandbox()
     with sb.state.lock:
-        result = traffic.deliver_inbound(sb, _body())
+        result = deliver(sb, _body())
     return json_response(result, 201)
+
+
+@bp.post("/inbound")
+def inbound() -> Response:
+    return _simulate(traffic.deliver_inbound)
 
 
 @bp.post("/link_click")
 def link_click() -> Response:
-    sb = current_sandbox()
-    with sb.state.lock:
-        result = traffic.deliver_link_click(sb, _body())
-    return json_response(result, 201)
+    return _simulate(traffic.deliver_link_click)
 
 
 @bp.get("/webhooks")

@@ -16,13 +16,6 @@ from .core import Sandbox
 __all__ = ["SandboxServer", "main"]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per request (tests make thousands)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 class SandboxServer:
     """A sandbox on 127.0.0.1 (a free port by default) served by a background thread.
 
@@ -120,6 +113,8 @@ class _Handler(WSGIRequestHandler):
 
 
 class _QuietHandler(_Handler):
+    """No access log line per request (tests and benchmarks make thousands)."""
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 

@@ -353,9 +353,14 @@ def send(sb: Sandbox, operation_id: str, endpoint: str, body: dict[str, Any]) ->
         extra={"channel_type": {"whatsapp": "WHATSAPP", "rcs": "RCS"}.get(kind, msg_type)},
     )
     if kind == "whatsapp":
-        message.response = _whatsapp_response(data, body)
+        sender_obj = {"phone_number": data["from"]["phone_number"]}
+        message.response = _channel_response(
+            data, "WHATSAPP", sender_obj, body.get("whatsapp_message")
+        )
     elif kind == "rcs":
-        message.response = _rcs_response(sb, data, body)
+        agent = sb.state.rcs_agents.get(data["from"]["phone_number"])
+        sender_obj = {"agent_id": agent["agent_id"], "agent_name": agent["agent_name"]}
+        message.response = _channel_response(data, "RCS", sender_obj, body.get("agent_message"))
     sb.state.add_message(message)
     _schedule_events(sb, message, (primary, failover), now)
 
@@ -363,40 +368,21 @@ def send(sb: Sandbox, operation_id: str, endpoint: str, body: dict[str, Any]) ->
     return {"data": message.response if message.response is not None else data}
 
 
-def _whatsapp_response(data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def _channel_response(
+    data: dict[str, Any], channel: str, sender: dict[str, Any], content: Any
+) -> dict[str, Any]:
+    """What a WhatsApp or RCS send answers instead of the message object."""
     return {
         "record_type": "message",
         "id": data["id"],
         "direction": "outbound",
-        "type": "WHATSAPP",
+        "type": channel,
         "encoding": data["encoding"],
         "messaging_profile_id": data["messaging_profile_id"],
         "organization_id": ORGANIZATION_ID,
-        "from": {"phone_number": data["from"]["phone_number"], "carrier": "TELNYX LLC"},
+        "from": {**sender, "carrier": "TELNYX LLC"},
         "to": copy.deepcopy(data["to"]),
-        "body": copy.deepcopy(body.get("whatsapp_message") or {}),
-        "received_at": data["received_at"],
-        "wait_seconds": None,
-    }
-
-
-def _rcs_response(sb: Sandbox, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    agent = sb.state.rcs_agents.get(data["from"]["phone_number"])
-    return {
-        "record_type": "message",
-        "id": data["id"],
-        "direction": "outbound",
-        "type": "RCS",
-        "encoding": data["encoding"],
-        "messaging_profile_id": data["messaging_profile_id"],
-        "organization_id": ORGANIZATION_ID,
-        "from": {
-            "agent_id": agent["agent_id"],
-            "agent_name": agent["agent_name"],
-            "carrier": "TELNYX LLC",
-        },
-        "to": copy.deepcopy(data["to"]),
-        "body": copy.deepcopy(body.get("agent_message") or {}),
+        "body": copy.deepcopy(content or {}),
         "received_at": data["received_at"],
         "wait_seconds": None,
     }
@@ -473,6 +459,13 @@ def cancel(sb: Sandbox, message_id: str) -> dict[str, Any]:
     message.data["cost"] = {"amount": "0.0", "currency": "USD"}
     message.data["cost_breakdown"] = None
     return message.data
+
+
+def _deliver_once(sb: Sandbox, event: dict[str, Any], url: str | None, message_id: str) -> None:
+    """Schedule an event that is ready now and has no follow-up (inbound, link click)."""
+    sb.webhooks.schedule(
+        Delivery(event["event_type"], lambda: (event, [url] if url else []), message_id=message_id)
+    )
 
 
 # helpers for tests ----------------------------------------------------------------------
@@ -560,9 +553,7 @@ def deliver_inbound(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
         ]
 
     event = _event("message.received", data)
-    sb.webhooks.schedule(
-        Delivery("message.received", lambda: (event, [url] if url else []), message_id=data["id"])
-    )
+    _deliver_once(sb, event, url, data["id"])
     return {"data": data, "event_id": event["id"], "webhook_url": url}
 
 
@@ -587,7 +578,5 @@ def deliver_link_click(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
         "url": link,
         "time_clicked": now_iso(),
     }
-    sb.webhooks.schedule(
-        Delivery("message.link_click", lambda: (event, [url] if url else []), message_id=data["id"])
-    )
+    _deliver_once(sb, event, url, data["id"])
     return {"data": event, "webhook_url": url}
