@@ -11,6 +11,7 @@ from . import magic, traffic
 from .core import Sandbox, current_sandbox, json_response
 from .errors import ApiError
 from .faults import Fault
+from .seed import HOSTED_VERIFICATION_CODE
 from .state import SandboxState
 
 __all__ = ["HELPER_ROUTES", "init_app"]
@@ -98,7 +99,7 @@ def index() -> Response:
                 "X-Sandbox-Latency-Ms": "n: answer n ms late (the request is still processed)",
             },
             "magic_numbers": magic.describe(),
-            "hosted_number_verification_code": "123456",
+            "hosted_number_verification_code": HOSTED_VERIFICATION_CODE,
             "seed": _senders(sb.state),
         },
         200,

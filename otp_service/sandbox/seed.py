@@ -4,6 +4,8 @@ The ids and numbers below are constants so that other code (the service's develo
 defaults, tests) can name them: three messaging profiles, their ``from`` numbers
 (+1 312 555 0100 … 0144 long codes, three toll-free numbers), short codes and alphanumeric
 sender IDs. Opt-outs block +1 646 555 0100 … 0135 for the primary and secondary profiles.
+``seeded_account`` builds plain objects and ``SandboxState`` loads them, so this module
+knows nothing of the live state.
 """
 
 from __future__ import annotations

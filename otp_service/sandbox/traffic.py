@@ -1,4 +1,5 @@
-"""Sending: the nine send endpoints, their sender rules, magic numbers, and the events after.
+"""Message traffic: the nine send endpoints, their sender rules, magic numbers and the events
+after, cancelling, and the inbound and link-click events the helper routes simulate.
 
 Sender rules (each failure is HTTP 422 unless noted):
 
