@@ -62,12 +62,18 @@ Webhooks: to the message's ``webhook_url``, else its profile's, else
 ``SandboxConfig.webhook_url``; ``telnyx-timestamp`` + ``telnyx-signature-ed25519`` over
 ``"{timestamp}|{body}"``; retried (3 attempts, 0.5 s doubling, alternating with the failover
 URL) on anything but 2xx, then dropped and logged.
+
+Layout, imports pointing down only: ``app`` wires ``api`` (the /v2 pipeline) with
+``handlers/`` (one module per API area) and ``helper_routes``; those use ``traffic``
+(sending) and ``core`` (``Sandbox``, ``current_sandbox``, ``json_response``), which owns
+``state`` (seeded from ``seed``), ``faults``, ``validation`` and ``webhooks``.
 """
 
 from __future__ import annotations
 
-from .app import Sandbox, create_app
+from .app import create_app
 from .config import SandboxConfig, load_signing_key, signing_key_b64
+from .core import Sandbox
 from .magic import MAGIC_NUMBERS
 from .seed import (
     ALPHANUMERIC_SENDER_IDS,

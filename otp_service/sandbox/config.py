@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from otp_service.telnyx.webhooks import generate_signing_key, public_key_b64
 
@@ -31,8 +32,6 @@ def load_signing_key(value: str) -> Ed25519PrivateKey:
 
 def signing_key_b64(key: Ed25519PrivateKey) -> str:
     """The base64 seed of ``key``: what ``SANDBOX_SIGNING_KEY`` holds."""
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
     raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     return base64.b64encode(raw).decode("ascii")
 

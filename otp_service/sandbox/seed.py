@@ -4,6 +4,8 @@ The ids and numbers below are constants so that other code (the service's develo
 defaults, tests) can name them: three messaging profiles, their ``from`` numbers
 (+1 312 555 0100 … 0144 long codes, three toll-free numbers), short codes and alphanumeric
 sender IDs. Opt-outs block +1 646 555 0100 … 0135 for the primary and secondary profiles.
+``seeded_account`` builds plain objects and ``SandboxState`` loads them, so this module
+knows nothing of the live state.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import random
 import string
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .state import Store
+from .timestamps import iso
 
 __all__ = [
     "ALPHANUMERIC_SENDER_IDS",
     "FROM_NUMBERS",
+    "HOSTED_NUMBERS",
+    "HOSTED_VERIFICATION_CODE",
     "MOBILE_NUMBERS",
     "OPTED_OUT_NUMBERS",
     "ORGANIZATION_ID",
@@ -28,8 +33,11 @@ __all__ = [
     "SHORT_CODES",
     "TOLL_FREE_NUMBERS",
     "UNASSIGNED_NUMBERS",
-    "populate",
-    "summary",
+    "SeedAccount",
+    "seeded_account",
+    "number_object",
+    "profile_object",
+    "tollfree_request",
 ]
 
 ORGANIZATION_ID = "89390810-1802-4693-be50-fed7c1be60ba"
@@ -72,6 +80,7 @@ ALPHANUMERIC_SENDER_IDS: dict[str, str] = {
 OPTED_OUT_NUMBERS: tuple[str, ...] = _numbers("+1646555", 100, 36)
 RCS_AGENT_IDS: tuple[str, ...] = ("acme_verify_agent", "acme_deals_agent")
 HOSTED_NUMBERS: tuple[str, ...] = _numbers("+1617555", 100, 3)
+HOSTED_VERIFICATION_CODE = "123456"  # the code every hosted-number verification "sends"
 
 _BASE = datetime(2025, 1, 2, 9, 30, tzinfo=UTC)
 _CARRIER_FEATURES = {
@@ -82,8 +91,6 @@ _CARRIER_FEATURES = {
 
 
 def _ts(days: float) -> str:
-    from .state import iso
-
     return iso(_BASE + timedelta(days=days))
 
 
@@ -170,9 +177,30 @@ def number_object(
     }
 
 
-def populate(store: Store) -> None:
-    """Fill an empty store; the same seed gives the same account."""
-    rng = store.rng
+@dataclass
+class SeedAccount:
+    """The seeded objects of each collection, in creation order (``SandboxState`` holds them)."""
+
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+    phone_numbers: list[dict[str, Any]] = field(default_factory=list)
+    mobile_numbers: list[dict[str, Any]] = field(default_factory=list)
+    hosted_numbers: list[dict[str, Any]] = field(default_factory=list)
+    short_codes: list[dict[str, Any]] = field(default_factory=list)
+    alphanumeric_ids: list[dict[str, Any]] = field(default_factory=list)
+    autoresp: defaultdict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # messaging profile id -> its auto-response configs
+    optouts: list[dict[str, Any]] = field(default_factory=list)
+    url_domains: list[dict[str, Any]] = field(default_factory=list)
+    hosted_orders: list[dict[str, Any]] = field(default_factory=list)
+    tf_requests: list[dict[str, Any]] = field(default_factory=list)
+    tf_history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rcs_agents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def seeded_account(rng: random.Random) -> SeedAccount:
+    """The seeded account's objects; the same ``rng`` state gives the same account."""
+    seeded = SeedAccount()
     primary, secondary, marketing = (PROFILE_IDS[k] for k in ("primary", "secondary", "marketing"))
 
     for index, (key, profile_id) in enumerate(PROFILE_IDS.items()):
@@ -198,7 +226,7 @@ def populate(store: Store) -> None:
                 },
                 "whitelisted_destinations": ["US", "CA", "GB", "DE", "FR"],
             }
-        store.profiles.add(
+        seeded.profiles.append(
             profile_object(profile_id, _PROFILE_NAMES[key], _ts(index), _secret(rng), **extra)
         )
 
@@ -206,20 +234,22 @@ def populate(store: Store) -> None:
     for profile_id, numbers in FROM_NUMBERS.items():
         for number in numbers:
             obj = number_object(_numeric_id(rng), number, profile_id, _ts(day), rng=rng)
-            store.phone_numbers.add(obj)
+            seeded.phone_numbers.append(obj)
             day += 0.5
     for number in TOLL_FREE_NUMBERS:
         obj = number_object(_numeric_id(rng), number, primary, _ts(day), kind="tollfree", rng=rng)
-        store.phone_numbers.add(obj)
+        seeded.phone_numbers.append(obj)
         day += 0.5
     for number in UNASSIGNED_NUMBERS:
-        store.phone_numbers.add(number_object(_numeric_id(rng), number, None, _ts(day), rng=rng))
+        seeded.phone_numbers.append(
+            number_object(_numeric_id(rng), number, None, _ts(day), rng=rng)
+        )
         day += 0.5
 
     mobile_profiles = [primary, secondary, None]
     for index, number in enumerate(MOBILE_NUMBERS):
         created = _ts(10 + index)
-        store.mobile_numbers.add(
+        seeded.mobile_numbers.append(
             {
                 "record_type": "messaging_settings",
                 "id": _numeric_id(rng),
@@ -239,7 +269,7 @@ def populate(store: Store) -> None:
 
     for index, (code, profile_id) in enumerate(SHORT_CODES.items()):
         created = _ts(3 + index)
-        store.short_codes.add(
+        seeded.short_codes.append(
             {
                 "record_type": "short_code",
                 "id": _uuid(rng),
@@ -253,7 +283,7 @@ def populate(store: Store) -> None:
         )
 
     for sender, profile_id in ALPHANUMERIC_SENDER_IDS.items():
-        store.alphanumeric_ids.add(
+        seeded.alphanumeric_ids.append(
             {
                 "record_type": "alphanumeric_sender_id",
                 "id": _uuid(rng),
@@ -267,7 +297,7 @@ def populate(store: Store) -> None:
     keywords = ["STOP", "STOP", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "STOPALL"]
     for index, number in enumerate(OPTED_OUT_NUMBERS):
         profile_id = primary if index % 2 == 0 else secondary
-        store.optouts.append(
+        seeded.optouts.append(
             {
                 "messaging_profile_id": profile_id,
                 "from": FROM_NUMBERS[profile_id][index % 5],
@@ -282,7 +312,7 @@ def populate(store: Store) -> None:
         ("https://go.acme.example", "marketing"),
         ("https://verify.acme.example", "2fa"),
     ):
-        store.url_domains.add(
+        seeded.url_domains.append(
             {
                 "record_type": "messaging_url_domain",
                 "id": _uuid(rng),
@@ -320,19 +350,19 @@ def populate(store: Store) -> None:
             }
         ],
     }
-    store.hosted_orders.add(hosted_done)
-    store.hosted_orders.add(hosted_pending)
+    seeded.hosted_orders.append(hosted_done)
+    seeded.hosted_orders.append(hosted_pending)
     for entry in hosted_done["phone_numbers"]:
         obj = number_object(entry["id"], entry["phone_number"], secondary, _ts(40), rng=rng)
-        store.hosted_numbers.add(obj)
+        seeded.hosted_numbers.append(obj)
 
     statuses = ["Verified", "In Progress", "Waiting For Customer"]
     for index, status in enumerate(statuses):
         request = tollfree_request(
-            store, _tollfree_body(TOLL_FREE_NUMBERS[index]), created=_ts(20 + index), rng=rng
+            _uuid(rng), _tollfree_body(TOLL_FREE_NUMBERS[index]), created=_ts(20 + index)
         )
         request["verificationStatus"] = status
-        store.tf_requests.add(request)
+        seeded.tf_requests.append(request)
         history = [
             {"verificationStatus": "In Progress", "updatedAt": _ts(20 + index), "reason": None}
         ]
@@ -340,13 +370,13 @@ def populate(store: Store) -> None:
             history.append(
                 {"verificationStatus": status, "updatedAt": _ts(22 + index), "reason": None}
             )
-        store.tf_history[request["id"]] = history
+        seeded.tf_history[request["id"]] = history
 
     for agent_id, name, profile_id in (
         (RCS_AGENT_IDS[0], "Acme Verify", primary),
         (RCS_AGENT_IDS[1], "Acme Deals", marketing),
     ):
-        store.rcs_agents.add(
+        seeded.rcs_agents.append(
             {
                 "agent_id": agent_id,
                 "agent_name": name,
@@ -365,7 +395,7 @@ def populate(store: Store) -> None:
         ("info", ["HELP", "INFO"], "Acme Verify: one-time codes. Reply STOP to opt out."),
     ):
         created = _ts(5)
-        store.autoresp_for(primary).add(
+        seeded.autoresp[primary].append(
             {
                 "id": _uuid(rng),
                 "op": op,
@@ -376,6 +406,7 @@ def populate(store: Store) -> None:
                 "updated_at": created,
             }
         )
+    return seeded
 
 
 def _tollfree_body(number: str) -> dict[str, Any]:
@@ -401,11 +432,8 @@ def _tollfree_body(number: str) -> dict[str, Any]:
     }
 
 
-def tollfree_request(
-    store: Store, body: dict[str, Any], *, created: str, rng: random.Random | None = None
-) -> dict[str, Any]:
+def tollfree_request(ident: str, body: dict[str, Any], *, created: str) -> dict[str, Any]:
     """A stored toll-free verification request: the body plus its ids and status."""
-    ident = _uuid(rng) if rng else store.new_uuid()
     request = {
         "ageGatedContent": False,
         "entityType": "PRIVATE_PROFIT",
@@ -417,30 +445,3 @@ def tollfree_request(
         "updatedAt": created,
     }
     return request
-
-
-def summary(store: Store) -> dict[str, Any]:
-    """What senders exist right now (``GET /_sandbox``)."""
-    with store.lock:
-        return {
-            "messaging_profiles": [
-                {
-                    "id": p["id"],
-                    "name": p["name"],
-                    "from_numbers": [n["phone_number"] for n in store.profile_numbers(p["id"])],
-                    "short_codes": [
-                        s["short_code"]
-                        for s in store.short_codes
-                        if s["messaging_profile_id"] == p["id"]
-                    ],
-                    "alphanumeric_sender_ids": [
-                        a["alphanumeric_sender_id"]
-                        for a in store.alphanumeric_ids
-                        if a["messaging_profile_id"] == p["id"]
-                    ],
-                }
-                for p in store.profiles
-            ],
-            "rcs_agents": [a["agent_id"] for a in store.rcs_agents],
-            "opted_out_numbers": sorted({o["to"] for o in store.optouts}),
-        }

@@ -9,17 +9,11 @@ from types import TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import Sandbox, create_app
+from .app import create_app
 from .config import SandboxConfig
+from .core import Sandbox
 
 __all__ = ["SandboxServer", "main"]
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per request (tests make thousands)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 class SandboxServer:
@@ -119,6 +113,8 @@ class _Handler(WSGIRequestHandler):
 
 
 class _QuietHandler(_Handler):
+    """No access log line per request (tests and benchmarks make thousands)."""
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 

@@ -1,7 +1,7 @@
-"""In-memory state: generic collections, the message outbox, one lock around all of it.
+"""In-memory state of the fake account: generic collections, the message outbox, one lock.
 
-Handlers run under ``Store.lock`` and answer deep copies, so the webhook worker can move a
-message along (queued → sent → delivered) while another thread serialises it.
+Handlers run under ``SandboxState.lock`` and answer deep copies, so the webhook worker can
+move a message along (queued → sent → delivered) while another thread serialises it.
 """
 
 from __future__ import annotations
@@ -10,40 +10,35 @@ import math
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from .errors import not_found
+from .seed import seeded_account
+from .timestamps import now_iso
 
-__all__ = ["Collection", "Message", "Store", "iso", "now_iso", "paginate", "parse_iso"]
-
-
-def iso(moment: datetime) -> str:
-    """RFC 3339 with milliseconds and ``Z``, as Telnyx writes timestamps."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def now_iso() -> str:
-    return iso(datetime.now(UTC))
-
-
-def parse_iso(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+__all__ = ["Collection", "Message", "SandboxState", "paginate"]
 
 
 class Collection:
     """Objects of one kind keyed by ``key``, in creation order, with optional alias lookup."""
 
-    def __init__(self, what: str, key: str = "id", alias: str | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        items: Iterable[dict[str, Any]] = (),
+        *,
+        key: str = "id",
+        alias: str | None = None,
+    ) -> None:
         self.what = what
         self.key = key
         self.alias = alias  # a second unique field that also finds an object (a phone number)
         self.items: dict[str, dict[str, Any]] = {}
+        for obj in items:
+            self.add(obj)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(list(self.items.values()))
@@ -136,7 +131,7 @@ class Message:
         }
 
 
-class Store:
+class SandboxState:
     """Every collection of the fake account; ``reset`` puts the deterministic seed back."""
 
     def __init__(self, seed: int, max_messages: int = 50_000) -> None:
@@ -146,30 +141,37 @@ class Store:
         self.reset()
 
     def reset(self) -> None:
-        from . import seed as seeding
-
         with self.lock:
-            self.rng = random.Random(self.seed)
-            self.profiles = Collection("messaging profile")
-            self.phone_numbers = Collection("phone number", alias="phone_number")
-            self.mobile_numbers = Collection("mobile phone number", alias="phone_number")
-            self.hosted_numbers = Collection("hosted number", alias="phone_number")
-            self.short_codes = Collection("short code", alias="short_code")
-            self.alphanumeric_ids = Collection("alphanumeric sender ID")
-            self.autoresp: dict[str, Collection] = {}
-            self.optouts: list[dict[str, Any]] = []
-            self.url_domains = Collection("URL domain")
-            self.hosted_orders = Collection("hosted number order")
+            seeded = seeded_account(random.Random(self.seed))
+            self.profiles = Collection("messaging profile", seeded.profiles)
+            self.phone_numbers = Collection(
+                "phone number", seeded.phone_numbers, alias="phone_number"
+            )
+            self.mobile_numbers = Collection(
+                "mobile phone number", seeded.mobile_numbers, alias="phone_number"
+            )
+            self.hosted_numbers = Collection(
+                "hosted number", seeded.hosted_numbers, alias="phone_number"
+            )
+            self.short_codes = Collection("short code", seeded.short_codes, alias="short_code")
+            self.alphanumeric_ids = Collection("alphanumeric sender ID", seeded.alphanumeric_ids)
+            self.autoresp: dict[str, Collection] = {
+                profile_id: Collection("auto-response config", configs)
+                for profile_id, configs in seeded.autoresp.items()
+            }
+            self.optouts: list[dict[str, Any]] = seeded.optouts
+            self.url_domains = Collection("URL domain", seeded.url_domains)
+            self.hosted_orders = Collection("hosted number order", seeded.hosted_orders)
             self.verification_codes: dict[str, dict[str, str]] = {}  # order id -> number -> code
             self.bulk_updates = Collection("bulk update order", key="order_id")
-            self.tf_requests = Collection("verification request")
-            self.tf_history: dict[str, list[dict[str, Any]]] = {}
-            self.rcs_agents = Collection("RCS agent", key="agent_id")
+            self.tf_requests = Collection("verification request", seeded.tf_requests)
+            self.tf_history: dict[str, list[dict[str, Any]]] = seeded.tf_history
+            self.rcs_agents = Collection("RCS agent", seeded.rcs_agents, key="agent_id")
             self.messages: dict[str, Message] = {}
-            seeding.populate(self)
 
     # ids -----------------------------------------------------------------------------
     def new_uuid(self) -> str:
+        """A fresh random id for an object created through the API."""
         return str(uuid.uuid4())
 
     def autoresp_for(self, profile_id: str) -> Collection:

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from .errors import ApiError, error_object
 from .spec import Operation, registry, resolve, schema_ref
+from .spec import pointer as json_pointer
 
 __all__ = ["OperationValidator", "build_validators", "format_checker"]
 
@@ -37,10 +38,6 @@ def format_checker() -> FormatChecker:
     return checker
 
 
-def _json_pointer(path: Iterable[Any]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
 def _errors_from(
     errors: Iterable[ValidationError], *, prefix: list[Any], parameter: str | None = None
 ) -> list[dict[str, Any]]:
@@ -52,7 +49,7 @@ def _errors_from(
         if err.validator == "required":
             instance = err.instance if isinstance(err.instance, dict) else {}
             for name in err.validator_value:
-                where = _json_pointer([*path, name])
+                where = json_pointer(*path, name)
                 if name in instance or where in seen:
                     continue
                 seen.add(where)
@@ -76,7 +73,7 @@ def _errors_from(
                 code,
                 title,
                 f"The '{name}' parameter is invalid: {err.message}",
-                pointer=None if parameter else _json_pointer(path),
+                pointer=None if parameter else json_pointer(*path),
                 parameter=parameter,
             )
         )

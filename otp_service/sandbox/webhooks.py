@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service.telnyx.webhooks import sign_webhook
 
-from .state import now_iso
+from .timestamps import now_iso
 
 __all__ = ["Delivery", "WebhookDispatcher"]
 

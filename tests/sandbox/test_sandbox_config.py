@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from otp_service.sandbox import SandboxConfig, load_signing_key, signing_key_b64
-from otp_service.sandbox.state import Store
+from otp_service.sandbox.state import SandboxState
 from otp_service.telnyx.webhooks import generate_signing_key, public_key_b64
 
 
@@ -43,7 +43,7 @@ def test_malformed_signing_keys_are_refused(value: str) -> None:
 
 
 def test_seed_is_the_same_every_time() -> None:
-    first, second = Store(seed=7), Store(seed=7)
+    first, second = SandboxState(seed=7), SandboxState(seed=7)
     assert list(first.phone_numbers) == list(second.phone_numbers)
     assert first.optouts == second.optouts
     assert list(first.short_codes) == list(second.short_codes)

@@ -1,4 +1,5 @@
-"""Sending: the nine send endpoints, their sender rules, magic numbers, and the events after.
+"""Message traffic: the nine send endpoints, their sender rules, magic numbers and the events
+after, cancelling, and the inbound and link-click events the helper routes simulate.
 
 Sender rules (each failure is HTTP 422 unless noted):
 
@@ -23,16 +24,15 @@ import re
 import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .core import Sandbox
 from .errors import ApiError, associated_missing, error_object
 from .magic import magic_outcome
 from .seed import ORGANIZATION_ID
-from .state import Message, iso, now_iso, parse_iso
+from .state import Message
+from .timestamps import iso, now_iso, parse_iso
 from .webhooks import Delivery
-
-if TYPE_CHECKING:
-    from .app import Sandbox
 
 __all__ = ["SEND_OPERATIONS", "cancel", "deliver_inbound", "deliver_link_click", "send"]
 
@@ -100,7 +100,7 @@ def _carrier(number: str) -> tuple[str, str]:
 
 # senders ------------------------------------------------------------------------------
 def _profile(sb: Sandbox, profile_id: Any, field: str = "messaging_profile_id") -> dict:
-    profile = sb.store.profiles.find(str(profile_id)) if profile_id else None
+    profile = sb.state.profiles.find(str(profile_id)) if profile_id else None
     if profile is None:
         raise associated_missing(field, "messaging profile")
     return profile
@@ -111,7 +111,7 @@ def _bad_from(detail: str) -> ApiError:
 
 
 def _long_code(sb: Sandbox, sender: Any) -> tuple[str, str]:
-    number = sb.store.sender_number(str(sender)) if isinstance(sender, str) else None
+    number = sb.state.sender_number(str(sender)) if isinstance(sender, str) else None
     if number is None:
         raise _bad_from(f"'{sender}' is not a messaging-enabled number of this account.")
     if not number.get("messaging_profile_id"):
@@ -121,7 +121,7 @@ def _long_code(sb: Sandbox, sender: Any) -> tuple[str, str]:
 
 def _short_code(sb: Sandbox, sender: Any) -> tuple[str, str]:
     code = str(sender).lstrip("+")
-    found = sb.store.short_codes.find(code)
+    found = sb.state.short_codes.find(code)
     if found is None or found["short_code"] != code:
         raise _bad_from(f"'{sender}' is not a short code of this account.")
     if not found.get("messaging_profile_id"):
@@ -131,7 +131,7 @@ def _short_code(sb: Sandbox, sender: Any) -> tuple[str, str]:
 
 def _number_pool(sb: Sandbox, profile_id: Any, to: str) -> tuple[str, str]:
     profile = _profile(sb, profile_id)
-    numbers = sb.store.profile_numbers(profile["id"])
+    numbers = sb.state.profile_numbers(profile["id"])
     if not numbers:
         raise _bad_from("The messaging profile has no numbers in its number pool.")
     chosen = numbers[zlib.crc32(to.encode()) % len(numbers)]  # sticky per destination
@@ -142,7 +142,7 @@ def _alphanumeric(sb: Sandbox, sender: Any, profile_id: Any) -> tuple[str, str]:
     profile = _profile(sb, profile_id)
     owned = {
         a["alphanumeric_sender_id"]
-        for a in sb.store.alphanumeric_ids
+        for a in sb.state.alphanumeric_ids
         if a["messaging_profile_id"] == profile["id"]
     }
     if profile.get("alpha_sender"):
@@ -185,7 +185,7 @@ def _resolve_sender(sb: Sandbox, kind: str, body: dict[str, Any], to: str) -> tu
     if kind == "alphanumeric":
         return (kind, *_alphanumeric(sb, sender, body.get("messaging_profile_id")))
     if kind == "rcs":
-        agent = sb.store.rcs_agents.find(str(body.get("agent_id")))
+        agent = sb.state.rcs_agents.find(str(body.get("agent_id")))
         if agent is None:
             raise associated_missing("agent_id", "RCS agent")
         return kind, agent["agent_id"], _profile(sb, body.get("messaging_profile_id"))["id"]
@@ -229,7 +229,7 @@ def _check_to(to: Any, pointer: str = "/to") -> str:
 
 def _webhook_urls(sb: Sandbox, body: dict[str, Any], profile_id: str) -> tuple[str | None, ...]:
     """(primary, failover) URL of a message: its own, else its profile's, else the config's."""
-    profile = sb.store.profiles.find(profile_id) or {}
+    profile = sb.state.profiles.find(profile_id) or {}
     use_profile = body.get("use_profile_webhooks", True)
     primary = body.get("webhook_url") or (use_profile and profile.get("webhook_url")) or None
     failover = (
@@ -255,7 +255,7 @@ def send(sb: Sandbox, operation_id: str, endpoint: str, body: dict[str, Any]) ->
 
     for to in recipients:
         outcome = magic_outcome(to)
-        blocked = sb.store.find_optout(to, sender, profile_id)
+        blocked = sb.state.find_optout(to, sender, profile_id)
         if blocked is not None or (outcome is not None and outcome.name == "opted_out"):
             raise _invalid(
                 "40300",
@@ -354,50 +354,36 @@ def send(sb: Sandbox, operation_id: str, endpoint: str, body: dict[str, Any]) ->
         extra={"channel_type": {"whatsapp": "WHATSAPP", "rcs": "RCS"}.get(kind, msg_type)},
     )
     if kind == "whatsapp":
-        message.response = _whatsapp_response(data, body)
+        sender_obj = {"phone_number": data["from"]["phone_number"]}
+        message.response = _channel_response(
+            data, "WHATSAPP", sender_obj, body.get("whatsapp_message")
+        )
     elif kind == "rcs":
-        message.response = _rcs_response(sb, data, body)
-    sb.store.add_message(message)
+        agent = sb.state.rcs_agents.get(data["from"]["phone_number"])
+        sender_obj = {"agent_id": agent["agent_id"], "agent_name": agent["agent_name"]}
+        message.response = _channel_response(data, "RCS", sender_obj, body.get("agent_message"))
+    sb.state.add_message(message)
     _schedule_events(sb, message, (primary, failover), now)
 
     # A scheduled message stays "queued": the spec's message object has no "scheduled".
     return {"data": message.response if message.response is not None else data}
 
 
-def _whatsapp_response(data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def _channel_response(
+    data: dict[str, Any], channel: str, sender: dict[str, Any], content: Any
+) -> dict[str, Any]:
+    """What a WhatsApp or RCS send answers instead of the message object."""
     return {
         "record_type": "message",
         "id": data["id"],
         "direction": "outbound",
-        "type": "WHATSAPP",
+        "type": channel,
         "encoding": data["encoding"],
         "messaging_profile_id": data["messaging_profile_id"],
         "organization_id": ORGANIZATION_ID,
-        "from": {"phone_number": data["from"]["phone_number"], "carrier": "TELNYX LLC"},
+        "from": {**sender, "carrier": "TELNYX LLC"},
         "to": copy.deepcopy(data["to"]),
-        "body": copy.deepcopy(body.get("whatsapp_message") or {}),
-        "received_at": data["received_at"],
-        "wait_seconds": None,
-    }
-
-
-def _rcs_response(sb: Sandbox, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    agent = sb.store.rcs_agents.get(data["from"]["phone_number"])
-    return {
-        "record_type": "message",
-        "id": data["id"],
-        "direction": "outbound",
-        "type": "RCS",
-        "encoding": data["encoding"],
-        "messaging_profile_id": data["messaging_profile_id"],
-        "organization_id": ORGANIZATION_ID,
-        "from": {
-            "agent_id": agent["agent_id"],
-            "agent_name": agent["agent_name"],
-            "carrier": "TELNYX LLC",
-        },
-        "to": copy.deepcopy(data["to"]),
-        "body": copy.deepcopy(body.get("agent_message") or {}),
+        "body": copy.deepcopy(content or {}),
         "received_at": data["received_at"],
         "wait_seconds": None,
     }
@@ -422,7 +408,7 @@ def _schedule_events(
     message_id = message.data["id"]
 
     def advance(status: str) -> tuple[dict[str, Any], list[str]] | None:
-        with sb.store.lock:
+        with sb.state.lock:
             if message.cancelled:
                 return None
             stamp = now_iso()
@@ -459,7 +445,7 @@ def _schedule_events(
 
 def cancel(sb: Sandbox, message_id: str) -> dict[str, Any]:
     """DELETE /messages/{id}: only a scheduled message more than a minute away."""
-    message = sb.store.get_message(message_id)
+    message = sb.state.get_message(message_id)
     limit = datetime.now(UTC) + timedelta(minutes=1)
     if message.cancelled or message.scheduled_for is None or message.scheduled_for <= limit:
         raise ApiError.one(
@@ -476,6 +462,13 @@ def cancel(sb: Sandbox, message_id: str) -> dict[str, Any]:
     return message.data
 
 
+def _deliver_once(sb: Sandbox, event: dict[str, Any], url: str | None, message_id: str) -> None:
+    """Schedule an event that is ready now and has no follow-up (inbound, link click)."""
+    sb.webhooks.schedule(
+        Delivery(event["event_type"], lambda: (event, [url] if url else []), message_id=message_id)
+    )
+
+
 # helpers for tests ----------------------------------------------------------------------
 def deliver_inbound(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_sandbox/inbound: a message.received event, and STOP/START bookkeeping."""
@@ -483,10 +476,10 @@ def deliver_inbound(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     for field, value in (("from", sender), ("to", to)):
         if not isinstance(value, str) or not value:
             raise _missing(field, f"'{field}' is required.")
-    store = sb.store
-    number = store.sender_number(to) or store.short_codes.find(to.lstrip("+"))
+    state = sb.state
+    number = state.sender_number(to) or state.short_codes.find(to.lstrip("+"))
     profile_id = (number or {}).get("messaging_profile_id")
-    profile = store.profiles.find(profile_id) if profile_id else None
+    profile = state.profiles.find(profile_id) if profile_id else None
     url = body.get("webhook_url") or (profile or {}).get("webhook_url") or sb.config.webhook_url
     encoding, parts = encoding_of(text)
     now = now_iso()
@@ -535,13 +528,13 @@ def deliver_inbound(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     }
     if profile_id:
         data["messaging_profile_id"] = profile_id
-    store.add_message(
+    state.add_message(
         Message(data=data, endpoint="/_sandbox/inbound", body=copy.deepcopy(body), created_at=now)
     )
 
     keyword = text.strip().upper()
-    if keyword in STOP_WORDS and store.find_optout(sender, to, profile_id) is None:
-        store.optouts.append(
+    if keyword in STOP_WORDS and state.find_optout(sender, to, profile_id) is None:
+        state.optouts.append(
             {
                 "messaging_profile_id": profile_id,
                 "from": to,
@@ -551,9 +544,9 @@ def deliver_inbound(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
             }
         )
     elif keyword in START_WORDS:
-        store.optouts = [
+        state.optouts = [
             o
-            for o in store.optouts
+            for o in state.optouts
             if not (
                 o["to"] == sender
                 and (o["from"] == to or (profile_id and o["messaging_profile_id"] == profile_id))
@@ -561,15 +554,13 @@ def deliver_inbound(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
         ]
 
     event = _event("message.received", data)
-    sb.webhooks.schedule(
-        Delivery("message.received", lambda: (event, [url] if url else []), message_id=data["id"])
-    )
+    _deliver_once(sb, event, url, data["id"])
     return {"data": data, "event_id": event["id"], "webhook_url": url}
 
 
 def deliver_link_click(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_sandbox/link_click: a message.link_click event for a sent message."""
-    message = sb.store.get_message(str(body.get("message_id")))
+    message = sb.state.get_message(str(body.get("message_id")))
     data = message.data
     link = body.get("url")
     if not link:
@@ -588,7 +579,5 @@ def deliver_link_click(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
         "url": link,
         "time_clicked": now_iso(),
     }
-    sb.webhooks.schedule(
-        Delivery("message.link_click", lambda: (event, [url] if url else []), message_id=data["id"])
-    )
+    _deliver_once(sb, event, url, data["id"])
     return {"data": event, "webhook_url": url}

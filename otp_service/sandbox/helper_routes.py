@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
-from . import magic
-from . import messages as msgs
-from .api import json_response
-from .app import current_sandbox
+from . import magic, traffic
+from .core import Sandbox, current_sandbox, json_response
 from .errors import ApiError
 from .faults import Fault
-from .seed import summary
+from .seed import HOSTED_VERIFICATION_CODE
+from .state import SandboxState
 
 __all__ = ["HELPER_ROUTES", "init_app"]
 
@@ -51,6 +51,33 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _senders(state: SandboxState) -> dict[str, Any]:
+    """What senders exist right now: profiles with their numbers, codes and sender IDs."""
+    with state.lock:
+        return {
+            "messaging_profiles": [
+                {
+                    "id": p["id"],
+                    "name": p["name"],
+                    "from_numbers": [n["phone_number"] for n in state.profile_numbers(p["id"])],
+                    "short_codes": [
+                        s["short_code"]
+                        for s in state.short_codes
+                        if s["messaging_profile_id"] == p["id"]
+                    ],
+                    "alphanumeric_sender_ids": [
+                        a["alphanumeric_sender_id"]
+                        for a in state.alphanumeric_ids
+                        if a["messaging_profile_id"] == p["id"]
+                    ],
+                }
+                for p in state.profiles
+            ],
+            "rcs_agents": [a["agent_id"] for a in state.rcs_agents],
+            "opted_out_numbers": sorted({o["to"] for o in state.optouts}),
+        }
+
+
 @bp.get("")
 @bp.get("/")
 def index() -> Response:
@@ -72,8 +99,8 @@ def index() -> Response:
                 "X-Sandbox-Latency-Ms": "n: answer n ms late (the request is still processed)",
             },
             "magic_numbers": magic.describe(),
-            "hosted_number_verification_code": "123456",
-            "seed": summary(sb.store),
+            "hosted_number_verification_code": HOSTED_VERIFICATION_CODE,
+            "seed": _senders(sb.state),
         },
         200,
     )
@@ -86,16 +113,16 @@ def outbox() -> Response:
     if to is not None:
         to = to.strip()
         to = "+" + to if to.isdigit() else to
-    with sb.store.lock:
-        data = [m.summary() for m in sb.store.outbox(to)]
+    with sb.state.lock:
+        data = [m.summary() for m in sb.state.outbox(to)]
     return json_response({"data": data}, 200)
 
 
 @bp.delete("/messages")
 def clear_outbox() -> Response:
     sb = current_sandbox()
-    with sb.store.lock:
-        sb.store.clear_outbox()
+    with sb.state.lock:
+        sb.state.clear_outbox()
     return Response(status=204)
 
 
@@ -125,20 +152,22 @@ def clear_faults() -> Response:
     return Response(status=204)
 
 
+def _simulate(deliver: Callable[[Sandbox, dict[str, Any]], dict[str, Any]]) -> Response:
+    """Run a simulated event against the state; 201 with what it did."""
+    sb = current_sandbox()
+    with sb.state.lock:
+        result = deliver(sb, _body())
+    return json_response(result, 201)
+
+
 @bp.post("/inbound")
 def inbound() -> Response:
-    sb = current_sandbox()
-    with sb.store.lock:
-        result = msgs.deliver_inbound(sb, _body())
-    return json_response(result, 201)
+    return _simulate(traffic.deliver_inbound)
 
 
 @bp.post("/link_click")
 def link_click() -> Response:
-    sb = current_sandbox()
-    with sb.store.lock:
-        result = msgs.deliver_link_click(sb, _body())
-    return json_response(result, 201)
+    return _simulate(traffic.deliver_link_click)
 
 
 @bp.get("/webhooks")
