@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from redis.cluster import ClusterNode, RedisCluster
 
-from otp_service.redis_topology import LocalCluster
 from tests.conftest import Sandbox, make_env
+from tests.support.redis_topology import LocalCluster
 
 # Tests of the imported modules that do not apply on a cluster, and why.
 NOT_ON_A_CLUSTER = {
