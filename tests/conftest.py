@@ -1,5 +1,12 @@
 """Shared fixtures: a real redis-server per session (flushed per test), the Telnyx sandbox
-over real HTTP, and the app built from settings that point at both."""
+over real HTTP, and the app built from settings that point at both.
+
+The Redis a test gets is that of its topology (``redis_topology``): ``single`` (the
+session's redis-server) unless its module is marked ``topologies(...)``, which runs each
+of its tests once per topology named (``test_x[single]``, ``test_x[cluster]``); ``cluster``
+is a 3-master Redis Cluster, started for the session by the first test that needs it. A
+test excluded from a topology says why with ``not_on("cluster", reason=...)``.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 from otp_service import create_app
 from otp_service.config import Settings
 from otp_service.sandbox.config import SandboxConfig
 from otp_service.sandbox.server import SandboxServer
 from otp_service.store.redis_server import RedisServer
+from tests.support.redis_topology import LocalCluster
 
 CLIENT_KEY = "test-client-key"
 ADMIN_KEY = "test-admin-key"
@@ -35,6 +44,54 @@ class FakeClock:
         self.now += seconds
 
 
+TOPOLOGIES = ("single", "cluster")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "topologies(*names): run each test of the module once per Redis topology named "
+        f"({', '.join(TOPOLOGIES)}); the test ids say which",
+    )
+    config.addinivalue_line(
+        "markers",
+        "not_on(topology, reason): this test is skipped on that topology, for that reason",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("topologies")
+    if marker is None:
+        return
+    excluded = {
+        mark.args[0]: mark.kwargs["reason"] for mark in metafunc.definition.iter_markers("not_on")
+    }
+    if (
+        "cluster" in marker.args
+        and "cluster" not in excluded
+        and "redis_server" in metafunc.fixturenames
+    ):
+        pytest.fail(
+            f"{metafunc.definition.nodeid} uses the single redis-server (redis_server): "
+            'mark it not_on("cluster", reason=...)',
+            pytrace=False,
+        )
+    params = []
+    for name in marker.args:
+        assert name in TOPOLOGIES, f"unknown Redis topology {name!r}"
+        reason = excluded.get(name)
+        marks = [pytest.mark.skip(reason=f"not on {name}: {reason}")] if reason else []
+        params.append(pytest.param(name, marks=marks, id=name))
+    metafunc.parametrize("redis_topology", params, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def redis_topology(request: pytest.FixtureRequest) -> str:
+    """The Redis topology the test runs on (see the module docstring); autouse, so that
+    every test of a module marked ``topologies`` runs on each, whether it uses Redis or not."""
+    return getattr(request, "param", "single")
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis"), appendonly=False)
@@ -43,11 +100,49 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A 3-master Redis Cluster on loopback ports, for the tests on the ``cluster``
+    topology (started by the first of them)."""
+    topology = LocalCluster(tmp_path_factory.mktemp("cluster"), masters=3)
+    topology.start()
+    yield topology
+    topology.stop()
+
+
+class ClusterTestClient(RedisCluster):
+    """What the flow tests inspect Redis with: commands without a key (KEYS, FLUSHALL)
+    cover every master, not the one node redis-py picks for them."""
+
+    def keys(self, pattern: str = "*", **kwargs: Any) -> list[bytes]:
+        return super().keys(pattern, target_nodes=RedisCluster.PRIMARIES, **kwargs)
+
+
+def cluster_client(cluster: LocalCluster) -> ClusterTestClient:
+    nodes = [ClusterNode("127.0.0.1", node.port) for node in cluster.nodes if node.alive]
+    return ClusterTestClient(startup_nodes=nodes, socket_timeout=5)
+
+
 @pytest.fixture
-def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    if redis_server.process is None:  # a test stopped it; bring it back
-        redis_server.start()
-    client = redis.Redis.from_url(redis_server.url)
+def redis_url(redis_topology: str, request: pytest.FixtureRequest) -> str:
+    """``REDIS_URL`` of the test's topology; only that topology's servers are started."""
+    if redis_topology == "cluster":
+        return request.getfixturevalue("cluster").url
+    return request.getfixturevalue("redis_server").url
+
+
+@pytest.fixture
+def redis_client(
+    redis_topology: str, request: pytest.FixtureRequest
+) -> Iterator[redis.Redis | ClusterTestClient]:
+    """A client of the test's Redis, flushed first."""
+    if redis_topology == "cluster":
+        client = cluster_client(request.getfixturevalue("cluster"))
+    else:
+        redis_server = request.getfixturevalue("redis_server")
+        if redis_server.process is None:  # a test stopped it; bring it back
+            redis_server.start()
+        client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     yield client
     client.close()
@@ -126,9 +221,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def env(redis_server: RedisServer, redis_client: redis.Redis, sandbox: Sandbox) -> dict[str, str]:
+def env(redis_url: str, redis_client: Any, sandbox: Sandbox) -> dict[str, str]:
     """Environment variables of the app under test; tests may change them before `app`."""
-    return make_env(redis_server.url, sandbox)
+    return make_env(redis_url, sandbox)
 
 
 @pytest.fixture

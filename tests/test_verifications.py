@@ -11,6 +11,8 @@ import pytest
 from otp_service.timefmt import iso_time
 from tests.conftest import ApiClient, FakeClock, Sandbox
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 PHONE = "+13125550123"
 
 

@@ -14,6 +14,8 @@ from otp_service.sandbox.seed import OPTED_OUT_NUMBERS, PROFILE_IDS
 from tests.admin.conftest import audit_entries
 from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 PHONE = "+13125550123"
 
 

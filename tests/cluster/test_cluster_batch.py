@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from redis.crc import key_slot
 
-from otp_service.redis_topology import ClusterNodeInfo, LocalCluster
 from otp_service.store import Store, connect
+from tests.support.redis_topology import ClusterNodeInfo, LocalCluster
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import redis
 from redis.cluster import RedisCluster
 
 from otp_service.config import ConfigError, Settings
-from otp_service.redis_topology import LocalCluster
 from otp_service.store import Store, connect
 from otp_service.store.redis_url import FollowMasterPool, MasterConnection, parse_redis_url
+from tests.support.redis_topology import LocalCluster
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import redis
 
-from otp_service.redis_topology import LocalSentinel
 from otp_service.store import Store, connect
 from otp_service.store.redis_url import FollowMasterPool
 from tests.conftest import ApiClient, Sandbox, make_env
+from tests.support.redis_topology import LocalSentinel
 
 PHONE = "+13125550123"
 LATER = "+13125550124"

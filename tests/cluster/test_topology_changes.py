@@ -30,8 +30,8 @@ import pytest
 from redis.crc import key_slot
 
 from otp_service.ids import PhoneTagger
-from otp_service.redis_topology import SLOTS, LocalCluster
 from tests.conftest import SECRET, ApiClient, Sandbox
+from tests.support.redis_topology import SLOTS, LocalCluster
 
 TRANSIENT = (503, "storage_unavailable")
 

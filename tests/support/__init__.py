@@ -1,0 +1,1 @@
+"""Helpers of the test suite that are not fixtures: throw-away Redis topologies."""
