@@ -5,32 +5,32 @@ machine-readable ``code``. The service raises ``ServiceError`` subclasses; views
 catch them; ``api/problems.py`` turns them (and Werkzeug's HTTP errors, and a lost Redis)
 into problem documents. Nothing here ever echoes a code, a key or a secret.
 
-    ServiceError
-    ├── InvalidRequest            400/422 invalid_request
-    ├── Unauthorized              401 unauthorized
-    ├── InvalidSignature          401 invalid_signature
-    ├── Forbidden                 403 forbidden
-    ├── DestinationNotAllowed     403 destination_not_allowed
-    ├── NotFound                  404 not_found
-    ├── VerificationNotFound      404 verification_not_found
-    ├── FactorNotFound            404 factor_not_found
-    ├── OptOutNotFound            404 optout_not_found
-    ├── MethodNotAllowed          405 method_not_allowed
-    ├── RecipientOptedOut         409 recipient_opted_out
-    ├── AlreadyApproved           409 already_approved
-    ├── RequestInProgress         409 request_in_progress
-    ├── FactorAlreadyVerified     409 factor_already_verified
-    ├── FactorNotVerified         409 factor_not_verified
-    ├── TooManyFactors            409 too_many_factors
-    ├── Conflict                  409 conflict (Telnyx answered 409 to an admin change)
-    ├── PayloadTooLarge           413 payload_too_large
-    ├── UnsupportedMediaType      415 unsupported_media_type
-    ├── RateLimited               429 rate_limited (+ Retry-After, reason)
-    ├── MaxAttemptsReached        429 max_attempts_reached
-    ├── InternalError             500 internal_error
-    ├── ProviderError             502 provider_error
-    ├── ProviderUnavailable       503 provider_unavailable
-    └── StorageUnavailable        503 storage_unavailable
+    ServiceError                      status code
+    ├── InvalidRequest                400/422 invalid_request
+    │   ├── PayloadTooLarge           413 payload_too_large
+    │   └── UnsupportedMediaType      415 unsupported_media_type
+    ├── MethodNotAllowed              405 method_not_allowed
+    ├── Unauthorized                  401 unauthorized
+    ├── InvalidSignature              401 invalid_signature
+    ├── Forbidden                     403 forbidden
+    │   └── DestinationNotAllowed     403 destination_not_allowed
+    ├── NotFound                      404 not_found
+    │   ├── VerificationNotFound      404 verification_not_found
+    │   ├── FactorNotFound            404 factor_not_found
+    │   └── OptOutNotFound            404 optout_not_found
+    ├── Conflict                      409 conflict (Telnyx answered 409 to an admin change)
+    │   ├── RecipientOptedOut         409 recipient_opted_out
+    │   ├── AlreadyApproved           409 already_approved
+    │   ├── RequestInProgress         409 request_in_progress
+    │   ├── FactorAlreadyVerified     409 factor_already_verified
+    │   ├── FactorNotVerified         409 factor_not_verified
+    │   └── TooManyFactors            409 too_many_factors
+    ├── RateLimited                   429 rate_limited (+ Retry-After, reason)
+    ├── MaxAttemptsReached            429 max_attempts_reached
+    ├── InternalError                 500 internal_error
+    ├── ProviderError                 502 provider_error
+    │   └── ProviderUnavailable       503 provider_unavailable
+    └── StorageUnavailable            503 storage_unavailable
 """
 
 from __future__ import annotations
@@ -112,6 +112,18 @@ class InvalidRequest(ServiceError):
     status, code, title = 422, "invalid_request", "Invalid request"
 
 
+class PayloadTooLarge(InvalidRequest):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class MethodNotAllowed(ServiceError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
 class Unauthorized(ServiceError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
@@ -128,7 +140,7 @@ class Forbidden(ServiceError):
     status, code, title = 403, "forbidden", "Forbidden"
 
 
-class DestinationNotAllowed(ServiceError):
+class DestinationNotAllowed(Forbidden):
     status, code, title = 403, "destination_not_allowed", "Destination not allowed"
 
 
@@ -136,56 +148,44 @@ class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
 
 
-class VerificationNotFound(ServiceError):
+class VerificationNotFound(NotFound):
     status, code, title = 404, "verification_not_found", "Verification not found"
 
 
-class FactorNotFound(ServiceError):
+class FactorNotFound(NotFound):
     status, code, title = 404, "factor_not_found", "Factor not found"
 
 
-class OptOutNotFound(ServiceError):
+class OptOutNotFound(NotFound):
     status, code, title = 404, "optout_not_found", "Opt-out not found"
-
-
-class MethodNotAllowed(ServiceError):
-    status, code, title = 405, "method_not_allowed", "Method not allowed"
-
-
-class RecipientOptedOut(ServiceError):
-    status, code, title = 409, "recipient_opted_out", "Recipient opted out"
-
-
-class AlreadyApproved(ServiceError):
-    status, code, title = 409, "already_approved", "Verification already approved"
-
-
-class RequestInProgress(ServiceError):
-    status, code, title = 409, "request_in_progress", "Request in progress"
-
-
-class FactorAlreadyVerified(ServiceError):
-    status, code, title = 409, "factor_already_verified", "Factor already verified"
-
-
-class FactorNotVerified(ServiceError):
-    status, code, title = 409, "factor_not_verified", "Factor not verified"
-
-
-class TooManyFactors(ServiceError):
-    status, code, title = 409, "too_many_factors", "Too many factors"
 
 
 class Conflict(ServiceError):
     status, code, title = 409, "conflict", "Conflict"
 
 
-class PayloadTooLarge(ServiceError):
-    status, code, title = 413, "payload_too_large", "Payload too large"
+class RecipientOptedOut(Conflict):
+    status, code, title = 409, "recipient_opted_out", "Recipient opted out"
 
 
-class UnsupportedMediaType(ServiceError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+class AlreadyApproved(Conflict):
+    status, code, title = 409, "already_approved", "Verification already approved"
+
+
+class RequestInProgress(Conflict):
+    status, code, title = 409, "request_in_progress", "Request in progress"
+
+
+class FactorAlreadyVerified(Conflict):
+    status, code, title = 409, "factor_already_verified", "Factor already verified"
+
+
+class FactorNotVerified(Conflict):
+    status, code, title = 409, "factor_not_verified", "Factor not verified"
+
+
+class TooManyFactors(Conflict):
+    status, code, title = 409, "too_many_factors", "Too many factors"
 
 
 class RateLimited(ServiceError):
@@ -214,7 +214,7 @@ class ProviderError(ServiceError):
     status, code, title = 502, "provider_error", "Messaging provider error"
 
 
-class ProviderUnavailable(ServiceError):
+class ProviderUnavailable(ProviderError):
     status, code, title = 503, "provider_unavailable", "Messaging provider unavailable"
 
 

@@ -21,7 +21,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = 5
-accesslog = None  # the app logs one JSON line per request itself (otp_service/logs.py)
+accesslog = None  # the app logs one JSON line per request itself (api/access_log.py)
 
 
 class _Logger(Logger):
@@ -74,6 +74,8 @@ def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201
+    # not at the top: prometheus_client picks its value class when first imported, and
+    # that must come after PROMETHEUS_MULTIPROC_DIR is set above
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)

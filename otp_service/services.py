@@ -16,7 +16,7 @@ from nacl.signing import VerifyKey
 from otp_service.admin import AdminService
 from otp_service.admin.audit import AuditLog
 from otp_service.config import Settings
-from otp_service.delivery import Delivery
+from otp_service.delivery import Delivery, DeliveryConfig
 from otp_service.errors import ConfigError
 from otp_service.factors import FactorService
 from otp_service.ids import PhoneTagger
@@ -69,7 +69,15 @@ def build_services(
         transport=telnyx_transport,
         observer=observe_telnyx,
     )
-    delivery = Delivery.from_settings(telnyx, settings)
+    delivery = Delivery(
+        telnyx,
+        settings.delivery
+        or DeliveryConfig.default(
+            from_number=settings.telnyx_from_number,
+            messaging_profile_id=settings.telnyx_messaging_profile_id,
+        ),
+        webhook_url=settings.webhook_url,
+    )
     tagger = PhoneTagger(settings.secret)
     optouts = OptOutStore(store, tagger, clock)
     audit = AuditLog(store, clock)

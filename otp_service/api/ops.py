@@ -7,9 +7,11 @@ import mimetypes
 from importlib import resources
 from pathlib import Path
 
+import swagger_ui_bundle
 from flask import Blueprint, Response, abort
 
 from otp_service import errors
+from otp_service import metrics as prometheus
 from otp_service.api.http import json_response, services
 
 bp = Blueprint("ops", __name__)
@@ -41,8 +43,6 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    from otp_service import metrics as prometheus
-
     body, content_type = prometheus.render()
     return Response(body, content_type=content_type)
 
@@ -70,6 +70,4 @@ def docs_asset(name: str) -> Response:
 @functools.cache
 def _asset(name: str) -> bytes:
     """Swagger UI's files, read once (they are served from memory, no file handles)."""
-    import swagger_ui_bundle
-
     return (Path(swagger_ui_bundle.swagger_ui_path) / name).read_bytes()

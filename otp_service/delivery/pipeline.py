@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -47,9 +47,6 @@ from otp_service.delivery.routing import DeliveryConfig
 from otp_service.delivery.senders import SENDER_TYPES, Sender, whatsapp_template_message
 from otp_service.delivery.templates import render_text
 from otp_service.phones import country_of
-
-if TYPE_CHECKING:
-    from otp_service.config import Settings
 
 __all__ = [
     "FALLBACK_CODES",
@@ -210,14 +207,6 @@ class Delivery:
         self.client = client
         self.config = config
         self.webhook_url = webhook_url
-
-    @classmethod
-    def from_settings(cls, client: telnyx.TelnyxClient, settings: Settings) -> Delivery:
-        config = settings.delivery or DeliveryConfig.default(
-            from_number=settings.telnyx_from_number,
-            messaging_profile_id=settings.telnyx_messaging_profile_id,
-        )
-        return cls(client, config, webhook_url=settings.webhook_url)
 
     def check_destination(self, phone: str, channel: str = "sms") -> str | None:
         """The destination's country (None if unknown) when a code may be sent to it;

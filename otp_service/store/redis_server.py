@@ -9,6 +9,7 @@ SHUTDOWN so the AOF is flushed. On Linux it is also told to die with its parent.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -52,8 +53,6 @@ def free_port() -> int:
 def die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM it when the process that started it dies."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 

@@ -8,31 +8,42 @@ body (the operation's documented success status) or ``(body, status)``; it raise
 
 from __future__ import annotations
 
-from importlib import import_module
 from types import ModuleType
 
+from . import (
+    alphanumeric_sender_ids,
+    messages,
+    messaging,
+    messaging_hosted_number_orders,
+    messaging_hosted_numbers,
+    messaging_numbers_bulk_updates,
+    messaging_optouts,
+    messaging_profile_metrics,
+    messaging_profiles,
+    messaging_tollfree,
+    messaging_url_domains,
+    phone_numbers,
+    short_codes,
+)
 from ._base import Handler, Req
 
 __all__ = ["HANDLERS", "Handler", "Req"]
 
 # the modules, named as in otp_service/telnyx/resources/
-_AREAS: tuple[ModuleType, ...] = tuple(
-    import_module(f"{__name__}.{name}")
-    for name in (
-        "alphanumeric_sender_ids",
-        "messages",
-        "messaging",
-        "messaging_hosted_number_orders",
-        "messaging_hosted_numbers",
-        "messaging_numbers_bulk_updates",
-        "messaging_optouts",
-        "messaging_profile_metrics",
-        "messaging_profiles",
-        "messaging_tollfree",
-        "messaging_url_domains",
-        "phone_numbers",
-        "short_codes",
-    )
+_AREAS: tuple[ModuleType, ...] = (
+    alphanumeric_sender_ids,
+    messages,
+    messaging,
+    messaging_hosted_number_orders,
+    messaging_hosted_numbers,
+    messaging_numbers_bulk_updates,
+    messaging_optouts,
+    messaging_profile_metrics,
+    messaging_profiles,
+    messaging_tollfree,
+    messaging_url_domains,
+    phone_numbers,
+    short_codes,
 )
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .._endpoints import ENDPOINTS
-
-if TYPE_CHECKING:
-    from .._client import TelnyxClient
+from .._endpoints import ENDPOINTS, Endpoint
 
 __all__ = ["Resource"]
+
+
+class Operations(Protocol):
+    """What a resource needs of the client (``TelnyxClient``): running one endpoint."""
+
+    def _operation(
+        self, endpoint: Endpoint, arguments: dict[str, Any], filters: tuple[str, ...]
+    ) -> Any: ...
 
 
 class Resource:
@@ -19,7 +24,7 @@ class Resource:
     path, query and body names, so nothing is spelt twice.
     """
 
-    def __init__(self, client: TelnyxClient) -> None:
+    def __init__(self, client: Operations) -> None:
         self._client = client
 
     def _op(
