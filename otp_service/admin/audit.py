@@ -19,6 +19,7 @@ Every admin change runs inside ``AuditLog.audited``, so a failure is recorded to
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -177,6 +178,7 @@ class AuditLog:
         """Record one entry for the block: ``outcome`` (result, status, detail) as the
         block set it, or the problem code and status it raised."""
         outcome: dict[str, Any] = {"result": "ok", "status": 200, "detail": {}}
+        record = functools.partial(self.record, key_id=actor, action=action, target=target)
         try:
             yield outcome
         except Exception as exc:
@@ -187,26 +189,13 @@ class AuditLog:
                     failure[name] = problem.extra[name]
             log.warning("admin %s %r by %s failed: %s", action, mask(target), actor, problem.code)
             try:
-                self.record(
-                    key_id=actor,
-                    action=action,
-                    target=target,
-                    result=problem.code,
-                    status=problem.status,
-                    detail=failure,
-                )
+                record(result=problem.code, status=problem.status, detail=failure)
             except Exception:  # the failure itself stands; do not hide it
                 log.exception("audit entry for a failed %s not written", action)
             raise
         log.info("admin %s %r by %s: %s", action, mask(target), actor, outcome["result"])
-        self.record(
-            key_id=actor,
-            action=action,
-            target=target,
-            result=outcome["result"],
-            status=outcome["status"],
-            detail={**detail, **outcome["detail"]},
-        )
+        detail = {**detail, **outcome["detail"]}
+        record(result=outcome["result"], status=outcome["status"], detail=detail)
 
 
 def _as_problem(exc: Exception) -> ServiceError:
