@@ -169,7 +169,7 @@ def _operator_settings() -> Settings:
 
 @contextmanager
 def _admin() -> Iterator[Any]:
-    """The admin service (as the API builds it); problems become one-line errors."""
+    """The services (as the API builds them); problems become one-line errors."""
     import redis
 
     from otp_service import build_services
@@ -177,7 +177,7 @@ def _admin() -> Iterator[Any]:
 
     services = build_services(_operator_settings())
     try:
-        yield services.admin
+        yield services
     except ServiceError as exc:
         message = f"{exc.code} ({exc.status}): {exc.detail}"
         if exc.extra.get("rejected"):
@@ -251,8 +251,13 @@ def numbers_list(
         query["filter[messaging_profile_id]"] = profile_id
     if kind:
         query["filter[type]"] = kind
-    with _admin() as admin:
-        body = _paged(admin.list_phone_numbers, query, every_page)
+    # imported here, not at the top: start-up cost (Flask), only these commands need it
+    from otp_service.api.query import telnyx_list
+
+    operation = "ListPhoneNumbersWithMessagingSettings"
+    with _admin() as services:
+        fetch = services.numbers_admin.list_phone_numbers
+        body = _paged(lambda q: fetch(*telnyx_list(q, operation)), query, every_page)
     if as_json:
         return _echo_json(body)
     rows = [
@@ -301,8 +306,12 @@ def optouts_list(
     ):
         if value:
             query[name] = value
-    with _admin() as admin:
-        body = _paged(admin.list_optouts, query, every_page)
+    # imported here, not at the top: start-up cost (Flask), only these commands need it
+    from otp_service.api.query import optout_list
+
+    with _admin() as services:
+        fetch = services.optout_admin.list_optouts
+        body = _paged(lambda q: fetch(*optout_list(q)), query, every_page)
     if as_json:
         return _echo_json(body)
     rows = [[o["phone_number"], o["source"], o["created_at"]] for o in body["data"]]
@@ -315,10 +324,10 @@ def optouts_list(
 @click.argument("phone_number")
 def optouts_add(phone_number: str) -> None:
     """Opt a number out (source admin); the next code for it is refused."""
-    from otp_service.admin import CLI_KEY_ID
+    from otp_service.admin import CLI_KEY_ID  # here, not at the top: start-up cost
 
-    with _admin() as admin:
-        added, optout = admin.add_optout(phone_number, actor=CLI_KEY_ID)
+    with _admin() as services:
+        added, optout = services.optout_admin.add_optout(phone_number, actor=CLI_KEY_ID)
     state = "opted out" if added else f"already opted out ({optout['source']})"
     click.echo(f"{optout['phone_number']} {state} at {optout['created_at']}")
 
@@ -327,10 +336,10 @@ def optouts_add(phone_number: str) -> None:
 @click.argument("phone_number")
 def optouts_remove(phone_number: str) -> None:
     """Opt a number back in (from the local list; Telnyx's own list is unchanged)."""
-    from otp_service.admin import CLI_KEY_ID
+    from otp_service.admin import CLI_KEY_ID  # here, not at the top: start-up cost
 
-    with _admin() as admin:
-        admin.remove_optout(phone_number, actor=CLI_KEY_ID)
+    with _admin() as services:
+        services.optout_admin.remove_optout(phone_number, actor=CLI_KEY_ID)
     click.echo(f"{phone_number} removed from the opt-out list")
 
 
@@ -338,9 +347,9 @@ def optouts_remove(phone_number: str) -> None:
 @click.option("--profile", "profile_id", help="only this messaging profile's opt-outs")
 def optouts_sync(profile_id: str | None) -> None:
     """Add every opt-out Telnyx lists that the local list lacks (safe to run again)."""
-    from otp_service.admin import CLI_KEY_ID
+    from otp_service.admin import CLI_KEY_ID  # here, not at the top: start-up cost
 
-    with ExitStack() as stack, _admin() as admin:
+    with ExitStack() as stack, _admin() as services:
         bars: list[Any] = []
 
         def progress(done: int, total: int | None) -> None:
@@ -351,7 +360,7 @@ def optouts_sync(profile_id: str | None) -> None:
                 )
             bars[0].update(done - bars[0].pos)
 
-        counts = admin.sync_optouts(
+        counts = services.optout_admin.sync_optouts(
             actor=CLI_KEY_ID, messaging_profile_id=profile_id, progress=progress
         )
     click.echo(
@@ -371,9 +380,12 @@ def optouts_sync(profile_id: str | None) -> None:
 @click.option("--source", type=click.Choice(["inbound_stop", "admin", "telnyx_sync", "send_error"]))
 def optouts_export(output: Any, source: str | None) -> None:
     """Write the opt-out list as CSV: phone_number,source,created_at."""
+    # imported here, not at the top: start-up cost (Flask), only this command needs it
+    from otp_service.api.query import optout_export
+
     query = {"source": source} if source else {}
-    with _admin() as admin:
-        for chunk in admin.export_csv(query):
+    with _admin() as services:
+        for chunk in services.optout_admin.export_csv(optout_export(query)):
             output.write(chunk)
 
 
@@ -381,11 +393,11 @@ def optouts_export(output: Any, source: str | None) -> None:
 @click.argument("file", type=click.File("rb"))
 def optouts_import(file: Any) -> None:
     """Opt out every number of a CSV file with a phone_number column (all or nothing)."""
-    from otp_service.admin import CLI_KEY_ID, IMPORT_MAX_BYTES
+    from otp_service.admin import CLI_KEY_ID, IMPORT_MAX_BYTES  # here: start-up cost
 
     data = file.read(IMPORT_MAX_BYTES + 1)
-    with _admin() as admin:
-        report = admin.import_csv(data, actor=CLI_KEY_ID)
+    with _admin() as services:
+        report = services.optout_admin.import_csv(data, actor=CLI_KEY_ID)
     click.echo(
         f"received {report['received']}, added {report['added']}, "
         f"already present {report['already_present']}"

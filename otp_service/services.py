@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import httpx
 from nacl.signing import VerifyKey
 
-from otp_service.admin import AdminService
-from otp_service.admin.audit import AuditLog
+from otp_service.admin import AuditLog, NumbersAdmin, OptOutAdmin
 from otp_service.config import Settings
 from otp_service.delivery import Delivery, DeliveryConfig
 from otp_service.errors import ConfigError
@@ -43,7 +42,8 @@ class Services:
     inbound: InboundEvents
     webhook_keys: list[VerifyKey]
     audit: AuditLog
-    admin: AdminService
+    numbers_admin: NumbersAdmin
+    optout_admin: OptOutAdmin
 
     def close(self) -> None:
         self.telnyx.close()
@@ -91,5 +91,6 @@ def build_services(
         inbound=InboundEvents(store, tagger, optouts, clock),
         webhook_keys=[load_public_key(key) for key in settings.telnyx_public_keys],
         audit=audit,
-        admin=AdminService(telnyx, optouts, audit, clock),
+        numbers_admin=NumbersAdmin(telnyx, audit),
+        optout_admin=OptOutAdmin(telnyx, optouts, audit, clock),
     )

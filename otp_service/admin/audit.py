@@ -14,21 +14,40 @@ nodes, so a few more may be kept). Each entry holds:
     detail   JSON: what was asked (profile, product, counts), Telnyx's status and codes
 
 Phone numbers are kept in entries (operators need them); logs mask them (``mask``).
+Every admin change runs inside ``AuditLog.audited``, so a failure is recorded too.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from otp_service import errors
+from otp_service.admin.page import Page
+from otp_service.errors import REDIS_UNAVAILABLE, ServiceError
 from otp_service.phones import mask_phone
 from otp_service.store import Store
 from otp_service.timefmt import iso_time
 
-__all__ = ["ACTIONS", "AUDIT_MAX", "AuditEntry", "AuditLog", "mask"]
+__all__ = [
+    "ACTIONS",
+    "AUDIT_MAX",
+    "CLI_KEY_ID",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditLog",
+    "mask",
+]
+
+log = logging.getLogger(__name__)
+
+CLI_KEY_ID = "cli"  # the key id of changes made with `otp-service ...`
 
 AUDIT_MAX = 10_000
 ACTIONS = (
@@ -46,6 +65,14 @@ _SCAN_CHUNK = 500
 def mask(value: str) -> str:
     """A target fit for logs: phone numbers masked (``phones.mask_phone``), ids as they are."""
     return mask_phone(value) if value.startswith("+") else value
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries a listing keeps: ``None`` keeps any."""
+
+    action: str | None = None
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +133,7 @@ class AuditLog:
         entry_id = self.store.redis.xadd(
             self.key, fields, maxlen=self.max_entries, approximate=True
         )
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return _redis_str(entry_id)
 
     def list(
         self,
@@ -134,19 +161,62 @@ class AuditLog:
                     matching.append(entry)
             if len(rows) < _SCAN_CHUNK:
                 break
-            high = "(" + _text(rows[-1][0])
+            high = "(" + _redis_str(rows[-1][0])
         return matching[offset : offset + limit], len(matching)
 
+    def list_page(self, page: Page, where: AuditFilter) -> dict[str, Any]:
+        """A page of the log, newest first, as the API answers it."""
+        entries, total = self.list(
+            action=where.action, key_id=where.key_id, offset=page.offset, limit=page.size
+        )
+        return {"data": [e.to_dict() for e in entries], "meta": page.meta(total)}
 
-def _text(value: Any) -> str:
+    @contextmanager
+    def audited(
+        self, actor: str, action: str, target: str, detail: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Record one entry for the block: ``outcome`` (result, status, detail) as the
+        block set it, or the problem code and status it raised."""
+        outcome: dict[str, Any] = {"result": "ok", "status": 200, "detail": {}}
+        record = functools.partial(self.record, key_id=actor, action=action, target=target)
+        try:
+            yield outcome
+        except Exception as exc:
+            problem = _as_problem(exc)
+            failure = {**detail, **outcome["detail"]}
+            for name in ("provider_status", "provider_codes"):
+                if name in problem.extra:
+                    failure[name] = problem.extra[name]
+            log.warning("admin %s %r by %s failed: %s", action, mask(target), actor, problem.code)
+            try:
+                record(result=problem.code, status=problem.status, detail=failure)
+            except Exception:  # the failure itself stands; do not hide it
+                log.exception("audit entry for a failed %s not written", action)
+            raise
+        log.info("admin %s %r by %s: %s", action, mask(target), actor, outcome["result"])
+        detail = {**detail, **outcome["detail"]}
+        record(result=outcome["result"], status=outcome["status"], detail=detail)
+
+
+def _as_problem(exc: Exception) -> ServiceError:
+    """The problem an exception answers, to record its code and status."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, REDIS_UNAVAILABLE):
+        return errors.StorageUnavailable()
+    return errors.InternalError()
+
+
+def _redis_str(value: Any) -> str:
+    """A stream id, field or value as text (Redis answers bytes)."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entry(row: tuple[Any, dict[Any, Any]]) -> AuditEntry:
     entry_id, raw = row
-    fields = {_text(k): _text(v) for k, v in raw.items()}
+    fields = {_redis_str(k): _redis_str(v) for k, v in raw.items()}
     return AuditEntry(
-        id=_text(entry_id),
+        id=_redis_str(entry_id),
         at=int(fields.get("at", 0)),
         key_id=fields.get("key_id", ""),
         action=fields.get("action", ""),

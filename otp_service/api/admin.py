@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, g, request
 from marshmallow import RAISE, Schema, fields, validate
 
 from otp_service import errors
-from otp_service.admin import BULK_MAX_NUMBERS, IMPORT_MAX_BYTES
+from otp_service.admin import BULK_MAX_NUMBERS, IMPORT_MAX_BYTES, Page
+from otp_service.api import query
 from otp_service.api.auth import require_admin
 from otp_service.api.http import json_body, json_response, raw_body, services
 
@@ -42,15 +44,16 @@ BULK_UPDATE = BulkUpdateSchema()
 SYNC = SyncSchema()
 
 
-def _query() -> dict[str, str]:
-    """The query string as one value per name; a repeated name is 422."""
-    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
-    if repeated:
-        raise errors.InvalidRequest(
-            f"query parameter(s) given more than once: {', '.join(repeated)}",
-            errors={name: ["given more than once"] for name in repeated},
-        )
-    return request.args.to_dict()
+def _query_string() -> dict[str, str]:
+    return query.single_values(request.args)
+
+
+def _telnyx_list(
+    operation: str, fetch: Callable[[Page, Mapping[str, str]], dict[str, Any]]
+) -> Response:
+    """A Telnyx list, its query checked against ``operation``'s names."""
+    page, filters = query.telnyx_list(_query_string(), operation)
+    return json_response(fetch(page, filters))
 
 
 def _actor() -> str:
@@ -60,73 +63,81 @@ def _actor() -> str:
 # -- numbers ---------------------------------------------------------------------------
 @bp.get("/phone-numbers")
 def list_phone_numbers() -> Response:
-    return json_response(services().admin.list_phone_numbers(_query()))
+    return _telnyx_list(
+        "ListPhoneNumbersWithMessagingSettings", services().numbers_admin.list_phone_numbers
+    )
 
 
 @bp.get("/phone-numbers/<number_id>")
 def get_phone_number(number_id: str) -> Response:
-    return json_response(services().admin.get_phone_number(number_id))
+    return json_response(services().numbers_admin.get_phone_number(number_id))
 
 
 @bp.patch("/phone-numbers/<number_id>")
 def update_phone_number(number_id: str) -> Response:
     data = json_body(UPDATE_NUMBER)
-    return json_response(services().admin.update_phone_number(number_id, actor=_actor(), **data))
+    return json_response(
+        services().numbers_admin.update_phone_number(number_id, actor=_actor(), **data)
+    )
 
 
 @bp.post("/phone-numbers/bulk-updates")
 def create_bulk_update() -> Response:
     data = json_body(BULK_UPDATE)
-    body = services().admin.bulk_update(actor=_actor(), **data)
+    body = services().numbers_admin.bulk_update(actor=_actor(), **data)
     location = f"/v1/admin/phone-numbers/bulk-updates/{body['data'].get('order_id', '')}"
     return json_response(body, 202, {"Location": location})
 
 
 @bp.get("/phone-numbers/bulk-updates/<order_id>")
 def get_bulk_update(order_id: str) -> Response:
-    return json_response(services().admin.get_bulk_update(order_id))
+    return json_response(services().numbers_admin.get_bulk_update(order_id))
 
 
 @bp.get("/mobile-phone-numbers")
 def list_mobile_phone_numbers() -> Response:
-    return json_response(services().admin.list_mobile_phone_numbers(_query()))
+    return _telnyx_list(
+        "ListMobilePhoneNumbersWithMessagingSettings",
+        services().numbers_admin.list_mobile_phone_numbers,
+    )
 
 
 @bp.get("/mobile-phone-numbers/<number_id>")
 def get_mobile_phone_number(number_id: str) -> Response:
-    return json_response(services().admin.get_mobile_phone_number(number_id))
+    return json_response(services().numbers_admin.get_mobile_phone_number(number_id))
 
 
 @bp.get("/short-codes")
 def list_short_codes() -> Response:
-    return json_response(services().admin.list_short_codes(_query()))
+    return _telnyx_list("ListShortCodes", services().numbers_admin.list_short_codes)
 
 
 @bp.get("/messaging-profiles")
 def list_messaging_profiles() -> Response:
-    return json_response(services().admin.list_messaging_profiles(_query()))
+    return _telnyx_list("ListMessagingProfiles", services().numbers_admin.list_messaging_profiles)
 
 
 # -- opt-outs --------------------------------------------------------------------------
 @bp.get("/opt-outs")
 def list_optouts() -> Response:
-    return json_response(services().admin.list_optouts(_query()))
+    page, where = query.optout_list(_query_string())
+    return json_response(services().optout_admin.list_optouts(page, where))
 
 
 @bp.get("/opt-outs/<phone_number>")
 def get_optout(phone_number: str) -> Response:
-    return json_response(services().admin.get_optout(phone_number))
+    return json_response(services().optout_admin.get_optout(phone_number))
 
 
 @bp.put("/opt-outs/<phone_number>")
 def add_optout(phone_number: str) -> Response:
-    added, body = services().admin.add_optout(phone_number, actor=_actor())
+    added, body = services().optout_admin.add_optout(phone_number, actor=_actor())
     return json_response(body, 201 if added else 200)
 
 
 @bp.delete("/opt-outs/<phone_number>")
 def remove_optout(phone_number: str) -> Response:
-    services().admin.remove_optout(phone_number, actor=_actor())
+    services().optout_admin.remove_optout(phone_number, actor=_actor())
     return Response(status=204)
 
 
@@ -135,12 +146,12 @@ def sync_optouts() -> Response:
     data: dict[str, Any] = {}
     if request.content_length:  # the body is optional
         data = json_body(SYNC)
-    return json_response(services().admin.sync_optouts(actor=_actor(), **data))
+    return json_response(services().optout_admin.sync_optouts(actor=_actor(), **data))
 
 
 @bp.get("/opt-outs/export")
 def export_optouts() -> Response:
-    chunks = services().admin.export_csv(_query())
+    chunks = services().optout_admin.export_csv(query.optout_export(_query_string()))
     return Response(
         chunks,
         mimetype="text/csv",
@@ -153,10 +164,11 @@ def import_optouts() -> Response:
     if request.mimetype != "text/csv":
         raise errors.UnsupportedMediaType("send the file as text/csv")
     data = raw_body(IMPORT_MAX_BYTES)  # a file, not an API body
-    return json_response(services().admin.import_csv(data, actor=_actor()))
+    return json_response(services().optout_admin.import_csv(data, actor=_actor()))
 
 
 # -- audit -----------------------------------------------------------------------------
 @bp.get("/audit")
 def list_audit() -> Response:
-    return json_response(services().admin.list_audit(_query()))
+    page, where = query.audit_list(_query_string())
+    return json_response(services().audit.list_page(page, where))

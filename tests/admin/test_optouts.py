@@ -105,7 +105,7 @@ def test_an_url_encoded_plus_works_too(admin: ApiClient, services: Any) -> None:
 def test_sync_adds_every_telnyx_opt_out_across_pages_and_twice_adds_nothing(
     admin: ApiClient, services: Any, sandbox: Sandbox
 ) -> None:
-    services.admin.sync_page_size = 10  # 36 opt-outs: 4 pages
+    services.optout_admin.sync_page_size = 10  # 36 opt-outs: 4 pages
     requests: list[int] = []
     original = services.telnyx.request
 
@@ -170,7 +170,7 @@ def test_sync_counts_what_is_not_a_phone_number_as_invalid(admin: ApiClient, ser
 
     services.telnyx.messaging_optouts.list = lambda **kwargs: Page()
     seen: list[tuple[int, int | None]] = []
-    counts = services.admin.sync_optouts(actor="t", progress=lambda *a: seen.append(a))
+    counts = services.optout_admin.sync_optouts(actor="t", progress=lambda *a: seen.append(a))
     assert counts == {"fetched": 5, "added": 1, "already_present": 1, "invalid": 3}
     assert seen == [(5, 5)]
     assert services.optouts.get("+16465550100").created_at == 1745841638631
@@ -184,7 +184,7 @@ def test_sync_body_must_fit(admin: ApiClient, services: Any) -> None:
 def test_a_telnyx_failure_during_sync_is_mapped_audited_and_keeps_earlier_pages(
     admin: ApiClient, services: Any, sandbox: Sandbox
 ) -> None:
-    services.admin.sync_page_size = 10
+    services.optout_admin.sync_page_size = 10
     original = services.telnyx.request
 
     def second_page_fails(method: str, path: str, **kwargs: Any) -> Any:
