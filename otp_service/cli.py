@@ -1,4 +1,8 @@
-"""The `otp-service` command: serve the API, run the sandbox, operator tasks."""
+"""The `otp-service` command: serve the API, run the sandbox, operator tasks.
+
+Each command imports what it needs inside itself, so that `--help` loads nothing and
+`serve` starts redis-server and the sandbox before gunicorn loads the app.
+"""
 
 from __future__ import annotations
 
@@ -324,7 +328,7 @@ def optouts_list(
 @click.argument("phone_number")
 def optouts_add(phone_number: str) -> None:
     """Opt a number out (source admin); the next code for it is refused."""
-    from otp_service.admin import CLI_KEY_ID  # here, not at the top: start-up cost
+    from otp_service.admin import CLI_KEY_ID
 
     with _admin() as services:
         added, optout = services.optout_admin.add_optout(phone_number, actor=CLI_KEY_ID)
@@ -336,7 +340,7 @@ def optouts_add(phone_number: str) -> None:
 @click.argument("phone_number")
 def optouts_remove(phone_number: str) -> None:
     """Opt a number back in (from the local list; Telnyx's own list is unchanged)."""
-    from otp_service.admin import CLI_KEY_ID  # here, not at the top: start-up cost
+    from otp_service.admin import CLI_KEY_ID
 
     with _admin() as services:
         services.optout_admin.remove_optout(phone_number, actor=CLI_KEY_ID)
@@ -347,7 +351,7 @@ def optouts_remove(phone_number: str) -> None:
 @click.option("--profile", "profile_id", help="only this messaging profile's opt-outs")
 def optouts_sync(profile_id: str | None) -> None:
     """Add every opt-out Telnyx lists that the local list lacks (safe to run again)."""
-    from otp_service.admin import CLI_KEY_ID  # here, not at the top: start-up cost
+    from otp_service.admin import CLI_KEY_ID
 
     with ExitStack() as stack, _admin() as services:
         bars: list[Any] = []
@@ -393,7 +397,7 @@ def optouts_export(output: Any, source: str | None) -> None:
 @click.argument("file", type=click.File("rb"))
 def optouts_import(file: Any) -> None:
     """Opt out every number of a CSV file with a phone_number column (all or nothing)."""
-    from otp_service.admin import CLI_KEY_ID, IMPORT_MAX_BYTES  # here: start-up cost
+    from otp_service.admin import CLI_KEY_ID, IMPORT_MAX_BYTES
 
     data = file.read(IMPORT_MAX_BYTES + 1)
     with _admin() as services:
