@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service import Service, start_service, stop_service
+from tests.support.service import Service, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service import Service, start_service, stop_service
+from tests.support.service import Service, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from flask import Flask
 
-__all__ = ["App"]
+from otp_service import errors
+
+__all__ = ["App", "read_body", "request_of"]
 
 
 class App(Flask):
@@ -31,3 +33,37 @@ class App(Flask):
         except KeyError:
             synced = self._callables[func] = super().ensure_sync(func)
             return synced
+
+
+def read_body(environ: dict[str, Any], limit: int | None) -> bytes:
+    """The body, read from the WSGI input in one call; 413 past ``limit``.
+
+    Replaces Werkzeug's ``get_data``, which wraps the input in a ``LimitedStream`` and
+    reads through ``io``'s machinery (about 6 µs a request), and past a limit cuts a
+    chunked body short instead of refusing it.
+    """
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
+        size = int(length)
+        if limit is not None and size > limit:
+            raise errors.PayloadTooLarge(f"the body is larger than {limit} bytes")
+        data = stream.read(size) if size else b""
+        if len(data) != size:
+            raise errors.InvalidRequest("the body is shorter than its Content-Length", status=400)
+        return data
+    if "wsgi.input_terminated" not in environ:
+        return b""  # no length, and a server that would not end the stream: nothing is safe
+    data = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise errors.PayloadTooLarge(f"the body is larger than {limit} bytes")
+    return data
+
+
+def request_of(environ: dict[str, Any]) -> Any:
+    """The Flask request of ``environ`` while its response starts, or None.
+
+    Replaces Flask's ``request`` proxy (a context-local lookup), which a WSGI middleware
+    cannot use: Werkzeug's Request keeps itself in the environ under this key.
+    """
+    return environ.get("werkzeug.request")

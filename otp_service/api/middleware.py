@@ -26,6 +26,7 @@ from typing import Any
 
 from otp_service import metrics
 from otp_service.api.access_log import LOG_FIELDS, AccessLog
+from otp_service.api.flask_shortcuts import request_of
 
 __all__ = ["REQUEST_ID", "RequestMiddleware"]
 
@@ -65,7 +66,7 @@ class RequestMiddleware:
             else:
                 headers.append(("Cache-Control", "no-store"))
             headers.append(("X-Request-ID", request_id))
-            answered.append((status, environ.get("werkzeug.request")))
+            answered.append((status, request_of(environ)))
             return start_response(status, headers, exc_info)
 
         body = self.app(environ, start)
