@@ -122,7 +122,7 @@ def _totp(secret: bytes, algorithm: str, digits: int, period: int) -> pyotp.TOTP
     return pyotp.TOTP(b32_secret, digits=digits, digest=ALGORITHMS[algorithm], interval=period)
 
 
-def _text(raw: dict[bytes, bytes]) -> dict[str, str]:
+def _decoded(raw: dict[bytes, bytes]) -> dict[str, str]:
     """HGETALL of a factor as text, without its ciphertext."""
     return {k.decode(): v.decode() for k, v in raw.items() if k != b"ct"}
 
@@ -317,7 +317,7 @@ class FactorService:
             pipe.hgetall(self.store.factor_key(tag, suffix))
         views = []
         for suffix, raw in zip(suffixes, pipe.execute(), strict=True):
-            fields = _text(raw)
+            fields = _decoded(raw)
             if fields and fields["sb"] == subject and self._alive(fields, now):
                 views.append(self._view(tag + suffix, fields, None))
         return sorted(views, key=lambda view: (view["created_at"], view["id"]))
@@ -342,7 +342,7 @@ class FactorService:
         return fields.get("st") == "a" or (fields.get("st") == "u" and int(fields["ea"]) > now)
 
     def _live(self, raw: dict[bytes, bytes]) -> dict[str, str]:
-        fields = _text(raw)
+        fields = _decoded(raw)
         if not fields or not self._alive(fields, self.now_ms()):
             raise errors.FactorNotFound()
         return fields

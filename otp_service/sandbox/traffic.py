@@ -32,7 +32,7 @@ from .magic import magic_outcome
 from .seed import ORGANIZATION_ID
 from .state import Message
 from .timestamps import iso, now_iso, parse_iso
-from .webhooks import Delivery
+from .webhooks import ScheduledWebhook
 
 __all__ = ["SEND_OPERATIONS", "cancel", "deliver_inbound", "deliver_link_click", "send"]
 
@@ -424,7 +424,7 @@ def _schedule_events(
                     message.data["errors"] = [dict(message.error)]
             return _event(event_type, message.data), targets
 
-    final = Delivery(
+    final = ScheduledWebhook(
         "message.finalized", lambda: advance(message.final_status), message_id=message_id
     )
     delay = 0.0
@@ -433,7 +433,7 @@ def _schedule_events(
     if message.skip_sent:
         sb.webhooks.schedule(final, delay + sb.config.webhook_delay)
         return
-    sent = Delivery(
+    sent = ScheduledWebhook(
         "message.sent",
         lambda: advance("sent"),
         message_id=message_id,
@@ -465,7 +465,9 @@ def cancel(sb: Sandbox, message_id: str) -> dict[str, Any]:
 def _deliver_once(sb: Sandbox, event: dict[str, Any], url: str | None, message_id: str) -> None:
     """Schedule an event that is ready now and has no follow-up (inbound, link click)."""
     sb.webhooks.schedule(
-        Delivery(event["event_type"], lambda: (event, [url] if url else []), message_id=message_id)
+        ScheduledWebhook(
+            event["event_type"], lambda: (event, [url] if url else []), message_id=message_id
+        )
     )
 
 

@@ -1,6 +1,6 @@
 """Signed webhook delivery in the background, like Telnyx: never blocks a request.
 
-A ``Delivery`` is built when it falls due (so ``message.sent`` carries the message as it is
+A ``ScheduledWebhook`` is built when it falls due (so ``message.sent`` carries the message as it is
 then), signed with Ed25519 over ``"{timestamp}|{body}"``, and POSTed. Anything but a 2xx
 is retried ``max_attempts`` times with doubling delays, alternating with the failover URL
 when there is one; then it is dropped and logged. A delivery may chain a follow-up
@@ -29,7 +29,7 @@ from otp_service.telnyx.webhooks import sign_webhook
 
 from .timestamps import now_iso
 
-__all__ = ["Delivery", "WebhookDispatcher"]
+__all__ = ["ScheduledWebhook", "WebhookDispatcher"]
 
 log = logging.getLogger("otp_service.sandbox.webhooks")
 
@@ -38,11 +38,11 @@ Builder = Callable[[], "tuple[dict[str, Any], list[str]] | None"]
 
 
 @dataclass
-class Delivery:
+class ScheduledWebhook:
     event_type: str
     build: Builder
     message_id: str | None = None
-    then: Delivery | None = None
+    then: ScheduledWebhook | None = None
     then_delay: float = 0.0
     # filled in while it is delivered
     event: dict[str, Any] | None = None
@@ -71,7 +71,7 @@ class WebhookDispatcher:
         self.timeout = timeout
         self.worker_count = max(1, workers)
         self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
-        self._heap: list[tuple[float, int, Delivery]] = []
+        self._heap: list[tuple[float, int, ScheduledWebhook]] = []
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -80,7 +80,7 @@ class WebhookDispatcher:
         self._client: httpx.Client | None = None
 
     # scheduling ----------------------------------------------------------------------
-    def schedule(self, delivery: Delivery, delay: float = 0.0) -> None:
+    def schedule(self, delivery: ScheduledWebhook, delay: float = 0.0) -> None:
         with self._cond:
             if self._closed:
                 return
@@ -88,7 +88,7 @@ class WebhookDispatcher:
             delivery.generation = self._generation
             self._push(delivery, delay)
 
-    def _push(self, delivery: Delivery, delay: float) -> None:
+    def _push(self, delivery: ScheduledWebhook, delay: float) -> None:
         """Queue ``delivery``; the caller holds ``_cond``."""
         due = time.monotonic() + max(0.0, delay)
         heapq.heappush(self._heap, (due, next(self._counter), delivery))
@@ -133,7 +133,7 @@ class WebhookDispatcher:
             self._threads.append(thread)
 
     # workers -------------------------------------------------------------------------
-    def _next(self) -> Delivery | None:
+    def _next(self) -> ScheduledWebhook | None:
         with self._cond:
             while not self._closed:
                 if self._heap:
@@ -159,7 +159,7 @@ class WebhookDispatcher:
             except Exception:  # a bug here must not kill the worker
                 log.exception("webhook delivery crashed: %s", delivery.event_type)
 
-    def _attempt(self, delivery: Delivery) -> None:
+    def _attempt(self, delivery: ScheduledWebhook) -> None:
         if delivery.generation != self._generation:  # cleared while it was being picked up
             return
         if delivery.event is None:
@@ -228,12 +228,12 @@ class WebhookDispatcher:
             return
         self._requeue(delivery, self.retry_delay * 2 ** (delivery.attempts - 1))
 
-    def _requeue(self, delivery: Delivery, delay: float) -> None:
+    def _requeue(self, delivery: ScheduledWebhook, delay: float) -> None:
         with self._cond:
             if not self._closed and delivery.generation == self._generation:
                 self._push(delivery, delay)
 
-    def _follow_up(self, delivery: Delivery) -> None:
+    def _follow_up(self, delivery: ScheduledWebhook) -> None:
         if delivery.then is not None:
             delivery.then.generation = delivery.generation
             self._requeue(delivery.then, delivery.then_delay)
