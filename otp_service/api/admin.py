@@ -23,20 +23,27 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+# Telnyx ids and names go to Telnyx as they are: nothing invisible in them.
+NO_CONTROLS = validate.Regexp(r"[^\x00-\x1f\x7f]*\Z", error="must not contain control characters")
+
+
 class UpdateNumberSchema(_Strict):
-    messaging_profile_id = fields.String(validate=validate.Length(max=64))  # "" unassigns
-    messaging_product = fields.String(validate=validate.Length(min=1, max=64))
+    # "" unassigns
+    messaging_profile_id = fields.String(validate=[validate.Length(max=64), NO_CONTROLS])
+    messaging_product = fields.String(validate=[validate.Length(min=1, max=64), NO_CONTROLS])
 
 
 class BulkUpdateSchema(_Strict):
-    messaging_profile_id = fields.String(required=True, validate=validate.Length(max=64))
+    messaging_profile_id = fields.String(
+        required=True, validate=[validate.Length(max=64), NO_CONTROLS]
+    )
     numbers = fields.List(
         fields.String(), required=True, validate=validate.Length(min=1, max=BULK_MAX_NUMBERS)
     )
 
 
 class SyncSchema(_Strict):
-    messaging_profile_id = fields.String(validate=validate.Length(min=1, max=64))
+    messaging_profile_id = fields.String(validate=[validate.Length(min=1, max=64), NO_CONTROLS])
 
 
 UPDATE_NUMBER = UpdateNumberSchema()
