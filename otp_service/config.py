@@ -98,6 +98,10 @@ class Settings:
     webhook_max_bytes: int = 65536
     access_log: bool = True
     access_log_flush_ms: int = 100  # request lines written in batches this often; 0: at once
+    # GET /metrics: open, or the SHA-256 digest of the Bearer token it needs; neither in
+    # production without OTP_METRICS_TOKEN (refused until it is set: a token, or "off").
+    metrics_open: bool = True
+    metrics_token_digest: bytes | None = None
     # Development without a Telnyx key of its own: `serve` starts the sandbox.
     uses_sandbox: bool = False
 
@@ -191,6 +195,7 @@ class Settings:
             webhook_max_bytes=env.integer("OTP_WEBHOOK_MAX_BYTES", 65536, 4096, 1048576),
             access_log=env.choice("OTP_ACCESS_LOG", ("on", "off"), "on") == "on",
             access_log_flush_ms=env.integer("OTP_ACCESS_LOG_FLUSH_MS", 100, 0, 10000),
+            **_metrics_settings(env, production),
             **_factor_settings(env, production),
             uses_sandbox=not production and not own_telnyx_key,
         )
@@ -245,6 +250,17 @@ class _Env:
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high} (got {value})")
         return value
+
+
+def _metrics_settings(env: _Env, production: bool) -> dict[str, object]:
+    """Who may read /metrics (OTP_METRICS_TOKEN): holders of the token; anyone with
+    ``off`` or in development without one; in production without it, nobody."""
+    value = env.optional("OTP_METRICS_TOKEN")
+    if value == "off":  # noqa: S105 - the word that opens /metrics, not a password
+        return {"metrics_open": True, "metrics_token_digest": None}
+    if value is None:
+        return {"metrics_open": not production, "metrics_token_digest": None}
+    return {"metrics_open": False, "metrics_token_digest": hashlib.sha256(value.encode()).digest()}
 
 
 def _guard_settings(env: _Env) -> dict[str, object]:

@@ -271,7 +271,11 @@ def _read_import(data: bytes | str, now: int) -> tuple[list[tuple[str, int]], li
             if row is not None:
                 rows.append(row)
             else:
-                value = line[phone_at].strip() if phone_at < len(line) else ""
+                # the offending cell: each reason starts with its column's name
+                at = phone_at
+                if time_at is not None and reason.startswith("created_at"):
+                    at = time_at
+                value = line[at].strip() if at < len(line) else ""
                 rejected.append({"line": reader.line_num, "value": value[:40], "reason": reason})
     except csv.Error as exc:
         raise errors.InvalidRequest(f"the file is not valid CSV: {exc}", status=400) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,21 +24,35 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+# Telnyx ids and names go to Telnyx as they are: nothing invisible in them.
+NO_CONTROLS = validate.Regexp(r"[^\x00-\x1f\x7f]*\Z", error="must not contain control characters")
+
+
 class UpdateNumberSchema(_Strict):
-    messaging_profile_id = fields.String(validate=validate.Length(max=64))  # "" unassigns
-    messaging_product = fields.String(validate=validate.Length(min=1, max=64))
+    # "" unassigns
+    messaging_profile_id = fields.String(validate=[validate.Length(max=64), NO_CONTROLS])
+    messaging_product = fields.String(validate=[validate.Length(min=1, max=64), NO_CONTROLS])
 
 
 class BulkUpdateSchema(_Strict):
-    messaging_profile_id = fields.String(required=True, validate=validate.Length(max=64))
+    messaging_profile_id = fields.String(
+        required=True, validate=[validate.Length(max=64), NO_CONTROLS]
+    )
     numbers = fields.List(
         fields.String(), required=True, validate=validate.Length(min=1, max=BULK_MAX_NUMBERS)
     )
 
 
 class SyncSchema(_Strict):
-    messaging_profile_id = fields.String(validate=validate.Length(min=1, max=64))
+    messaging_profile_id = fields.String(validate=[validate.Length(min=1, max=64), NO_CONTROLS])
 
+
+# Ids in the path go into Telnyx's path: only their resource's form, so that no "..", "."
+# or other segment can turn the call into another Telnyx endpoint.
+NUMBER_ID = re.compile(r"[0-9]{1,32}|\+[1-9][0-9]{1,14}")  # Telnyx's id, or the number
+ORDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # a UUID at Telnyx
+NUMBER_ID_FORM = "must be Telnyx's numeric id of the number, or the number in E.164"
+ORDER_ID_FORM = "must be letters, digits, '-' and '_' (a bulk update's order id)"
 
 UPDATE_NUMBER = UpdateNumberSchema()
 BULK_UPDATE = BulkUpdateSchema()
@@ -60,6 +75,17 @@ def _actor() -> str:
     return g.key_id
 
 
+def _path_id(name: str, value: str, form: re.Pattern[str], description: str) -> str:
+    """``value``, or 422 ``invalid_request`` naming the path parameter."""
+    if not form.fullmatch(value):
+        raise errors.InvalidRequest(f"{name} is not valid", errors={name: [description]})
+    return value
+
+
+def _number_id(value: str) -> str:
+    return _path_id("number_id", value, NUMBER_ID, NUMBER_ID_FORM)
+
+
 # -- numbers ---------------------------------------------------------------------------
 @bp.get("/phone-numbers")
 def list_phone_numbers() -> Response:
@@ -70,11 +96,12 @@ def list_phone_numbers() -> Response:
 
 @bp.get("/phone-numbers/<number_id>")
 def get_phone_number(number_id: str) -> Response:
-    return json_response(services().numbers_admin.get_phone_number(number_id))
+    return json_response(services().numbers_admin.get_phone_number(_number_id(number_id)))
 
 
 @bp.patch("/phone-numbers/<number_id>")
 def update_phone_number(number_id: str) -> Response:
+    number_id = _number_id(number_id)
     data = json_body(UPDATE_NUMBER)
     return json_response(
         services().numbers_admin.update_phone_number(number_id, actor=_actor(), **data)
@@ -91,6 +118,7 @@ def create_bulk_update() -> Response:
 
 @bp.get("/phone-numbers/bulk-updates/<order_id>")
 def get_bulk_update(order_id: str) -> Response:
+    order_id = _path_id("order_id", order_id, ORDER_ID, ORDER_ID_FORM)
     return json_response(services().numbers_admin.get_bulk_update(order_id))
 
 
@@ -104,7 +132,7 @@ def list_mobile_phone_numbers() -> Response:
 
 @bp.get("/mobile-phone-numbers/<number_id>")
 def get_mobile_phone_number(number_id: str) -> Response:
-    return json_response(services().numbers_admin.get_mobile_phone_number(number_id))
+    return json_response(services().numbers_admin.get_mobile_phone_number(_number_id(number_id)))
 
 
 @bp.get("/short-codes")

@@ -1,4 +1,5 @@
-"""Bearer API keys: client keys for verifications, admin keys for /v1/admin.
+"""Bearer API keys: client keys for verifications, admin keys for /v1/admin; and the
+metrics token for /metrics (OTP_METRICS_TOKEN).
 
 Only SHA-256 digests of the configured keys are held; the presented key is hashed and
 compared against every configured digest in constant time (no early exit), so neither
@@ -16,7 +17,7 @@ from otp_service import errors
 from otp_service.api.http import services
 from otp_service.config import ApiKey
 
-__all__ = ["require_admin", "require_client"]
+__all__ = ["require_admin", "require_client", "require_metrics_token"]
 
 
 def _match(digest: bytes, keys: tuple[ApiKey, ...]) -> str | None:
@@ -56,3 +57,17 @@ def require_admin() -> None:
     if _match(digest, settings.api_keys) is not None:
         raise errors.Forbidden("this route needs an admin key")
     raise errors.Unauthorized("the API key is not valid")
+
+
+def require_metrics_token() -> None:
+    """/metrics: open when configured so (development, or ``OTP_METRICS_TOKEN=off``),
+    else the token; production without the setting serves no metrics at all."""
+    settings = services().settings
+    if settings.metrics_open:
+        return
+    if settings.metrics_token_digest is None:
+        raise errors.Forbidden(
+            "metrics are not served in production until OTP_METRICS_TOKEN is set (a token, or off)"
+        )
+    if not hmac.compare_digest(_presented_digest(), settings.metrics_token_digest):
+        raise errors.Unauthorized("the metrics token is not valid")

@@ -13,7 +13,10 @@ from flask import Flask
 
 from otp_service import errors
 
-__all__ = ["App", "read_body", "request_of"]
+__all__ = ["UNREAD_BODY", "App", "close_connection", "read_body", "request_of"]
+
+# environ key set when a body is refused before all of it was read (see close_connection)
+UNREAD_BODY = "otp.unread_body"
 
 
 class App(Flask):
@@ -40,13 +43,15 @@ def read_body(environ: dict[str, Any], limit: int | None) -> bytes:
 
     Replaces Werkzeug's ``get_data``, which wraps the input in a ``LimitedStream`` and
     reads through ``io``'s machinery (about 6 µs a request), and past a limit cuts a
-    chunked body short instead of refusing it.
+    chunked body short instead of refusing it. A refused body is left unread, and marked
+    so (``UNREAD_BODY``) for the connection to be closed after the answer.
     """
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH") or ""
     if length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
         size = int(length)
         if limit is not None and size > limit:
+            environ[UNREAD_BODY] = True
             raise errors.PayloadTooLarge(f"the body is larger than {limit} bytes")
         data = stream.read(size) if size else b""
         if len(data) != size:
@@ -56,8 +61,24 @@ def read_body(environ: dict[str, Any], limit: int | None) -> bytes:
         return b""  # no length, and a server that would not end the stream: nothing is safe
     data = stream.read() if limit is None else stream.read(limit + 1)
     if limit is not None and len(data) > limit:
+        environ[UNREAD_BODY] = True
         raise errors.PayloadTooLarge(f"the body is larger than {limit} bytes")
     return data
+
+
+def close_connection(start_response: Callable[..., Any]) -> None:
+    """Have gunicorn close the connection after this response, saying
+    ``Connection: close``: the rest of a refused body is still on it, so its next bytes
+    are no request, and gunicorn's own drain gives up past 64 KiB without telling the
+    client, who then sends its next request into a closed connection.
+
+    Replaces a ``Connection: close`` header, which gunicorn drops (hop-by-hop): its
+    ``start_response`` is a method of its Response, whose ``force_close`` does it. Other
+    servers' ``start_response`` has no such method, and nothing happens.
+    """
+    force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+    if force_close is not None:
+        force_close()
 
 
 def request_of(environ: dict[str, Any]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -12,7 +13,21 @@ from marshmallow import Schema, ValidationError
 from otp_service import errors
 from otp_service.api.flask_shortcuts import read_body
 
-__all__ = ["body_fingerprint", "json_body", "json_response", "raw_body", "services"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "body_fingerprint",
+    "json_body",
+    "json_response",
+    "parse_json",
+    "raw_body",
+    "services",
+]
+
+# Deeper bodies are refused before parsing: the parser (and anything walking the result)
+# recurses once a level, and no request of ours nests more than a few.
+MAX_JSON_DEPTH = 32
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 # made once: json.dumps with options builds a new encoder on every call
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -35,11 +50,7 @@ def json_body(schema: Schema) -> Any:
         mimetype = request.mimetype
         if not (mimetype == "application/json" or mimetype.endswith("+json")):
             raise errors.UnsupportedMediaType("send the body as application/json")
-    raw = raw_body()
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidRequest("the body is not valid JSON", status=400) from None
+    data = parse_json(raw_body())
     if not isinstance(data, dict):
         raise errors.InvalidRequest("the body must be a JSON object", status=400)
     try:
@@ -50,6 +61,58 @@ def json_body(schema: Schema) -> Any:
         ) from None
     g.json_data = data
     return loaded
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` parsed as JSON, or 400 ``invalid_request``: not UTF-8, not JSON, nested
+    deeper than ``MAX_JSON_DEPTH``, or holding a string UTF-8 cannot encode (a lone
+    surrogate escape such as ``"\\ud800"``), which would fail wherever it is written.
+
+    Cheap for the usual small body: the depth is only scanned when there are more
+    brackets than levels allowed, the strings only walked when a ``\\uD…`` escape is there.
+    """
+    try:
+        # strictly UTF-8 (json.loads would take UTF-16, and encoded surrogates)
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise errors.InvalidRequest("the body is not UTF-8", status=400) from None
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(text):
+        raise errors.InvalidRequest(
+            f"the body nests deeper than {MAX_JSON_DEPTH} levels", status=400
+        )
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise errors.InvalidRequest("the body is not valid JSON", status=400) from None
+    if ("\\ud" in text or "\\uD" in text) and not _encodable(data):
+        raise errors.InvalidRequest(
+            "the body holds a string that is not valid Unicode (a lone surrogate)",
+            status=400,
+        )
+    return data
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` nests deeper than ``MAX_JSON_DEPTH``, brackets inside strings
+    not counted."""
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _encodable(data: Any) -> bool:
+    """Whether every string of ``data`` (keys included) can be written as UTF-8."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def body_fingerprint() -> str:

@@ -4,6 +4,7 @@
   in the response and written in the request line;
 - ``Cache-Control: no-store`` unless the view chose otherwise (answers carry ids,
   numbers and check results: no cache may keep them);
+- the connection closed after an answer that left the request body unread (a 413);
 - a count and a latency (``metrics.observe_request``) and the request line
   (``access_log.AccessLog``).
 
@@ -26,7 +27,7 @@ from typing import Any
 
 from otp_service import metrics
 from otp_service.api.access_log import LOG_FIELDS, AccessLog
-from otp_service.api.flask_shortcuts import request_of
+from otp_service.api.flask_shortcuts import UNREAD_BODY, close_connection, request_of
 
 __all__ = ["REQUEST_ID", "RequestMiddleware"]
 
@@ -66,6 +67,8 @@ class RequestMiddleware:
             else:
                 headers.append(("Cache-Control", "no-store"))
             headers.append(("X-Request-ID", request_id))
+            if UNREAD_BODY in environ:
+                close_connection(start_response)
             answered.append((status, request_of(environ)))
             return start_response(status, headers, exc_info)
 

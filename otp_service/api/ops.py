@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort
 
 from otp_service import errors
 from otp_service import metrics as prometheus
+from otp_service.api.auth import require_metrics_token
 from otp_service.api.http import json_response, services
 
 bp = Blueprint("ops", __name__)
@@ -43,6 +44,7 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    require_metrics_token()
     body, content_type = prometheus.render()
     return Response(body, content_type=content_type)
 

@@ -7,14 +7,13 @@ ignore included — because Telnyx retries anything else.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, Response, request
 
 from otp_service import errors
 from otp_service.api.access_log import log_fields
-from otp_service.api.http import json_response, raw_body, services
+from otp_service.api.http import json_response, parse_json, raw_body, services
 from otp_service.telnyx.webhooks import WebhookVerificationError, verify_webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
@@ -32,10 +31,7 @@ def telnyx() -> Response:
         raise errors.InvalidSignature(
             "the webhook is not signed by a trusted Telnyx key", reason=exc.reason
         ) from None
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidRequest("the body is not valid JSON", status=400) from None
+    body = parse_json(raw)
     event_type, outcome = svc.inbound.handle(body)
     log_fields(event_type=event_type, result=outcome)
     return json_response({"event_type": event_type, "result": outcome})

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ._endpoints import LIST, UPLOAD, Endpoint, encode_body, encode_query, wire_name
+from ._endpoints import LIST, UPLOAD, Endpoint, check_path, encode_body, encode_query, wire_name
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -186,6 +186,7 @@ class TelnyxClient:
         keywords. Returns None for an empty body; raises ``APIStatusError`` subclasses for
         error statuses and ``APIConnectionError`` when Telnyx cannot be reached.
         """
+        check_path(path)
         retryable = is_idempotent(method, path, idempotent)
         query = encode_query(params or {})
         policy = self.retry_policy

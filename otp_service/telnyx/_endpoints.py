@@ -4,7 +4,9 @@ Each row is (method, path template, operationId in messaging-openapi.yaml, call 
 under the client, kind). Resource methods name their endpoint by operationId and pass
 their arguments; ``TelnyxClient`` does the rest, following these conventions:
 
-* Path parameters are positional and URL-quoted (``+1555...`` becomes ``%2B1555...``).
+* Path parameters are positional and URL-quoted (``+1555...`` becomes ``%2B1555...``);
+  ``""``, ``"."`` and ``".."`` are refused (ValueError): httpx would resolve the dot
+  segment and the call would reach another endpoint with the client's key.
 * Everything else is keyword-only and named as in the spec. Python keywords take a
   trailing underscore (``from_=`` is sent as ``from``). ``None`` values are not sent.
   POST/PUT/PATCH keywords form the JSON body; GET/DELETE keywords form the query.
@@ -27,9 +29,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-__all__ = ["ENDPOINTS", "LIST", "SINGLE", "UPLOAD", "Endpoint", "encode_body", "encode_query"]
+__all__ = [
+    "ENDPOINTS",
+    "LIST",
+    "SINGLE",
+    "UPLOAD",
+    "Endpoint",
+    "check_path",
+    "encode_body",
+    "encode_query",
+]
 
 SINGLE = "single"
 LIST = "list"
@@ -54,7 +65,23 @@ class Endpoint:
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The path with each ``{name}`` replaced by its URL-quoted value."""
-        return re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m[1]]), safe=""), self.path)
+        return re.sub(r"\{(\w+)\}", lambda m: _path_value(m[1], values[m[1]]), self.path)
+
+
+def _path_value(name: str, value: Any) -> str:
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ValueError(f"{name} cannot be {text!r}: it would change the endpoint called")
+    return quote(text, safe="")
+
+
+def check_path(path: str) -> str:
+    """``path``, or ValueError when a segment is ``.`` or ``..`` (percent-encoded too):
+    httpx resolves them, so the call would leave the endpoint it names."""
+    for segment in path.split("/"):
+        if unquote(segment) in (".", ".."):
+            raise ValueError(f"the path {path!r} has a dot segment")
+    return path
 
 
 # method path operationId call [flags: list | upload, idempotent, page=<number>,<size>]

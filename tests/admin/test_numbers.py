@@ -258,6 +258,43 @@ def test_bulk_update_to_an_unknown_profile_and_unknown_order(
     assert (missing.status_code, missing.json["code"]) == (404, "not_found")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "name"),
+    [
+        ("GET", "/v1/admin/phone-numbers/..", "number_id"),
+        ("GET", "/v1/admin/phone-numbers/.", "number_id"),
+        ("GET", "/v1/admin/phone-numbers/%2e%2e", "number_id"),
+        ("PATCH", "/v1/admin/phone-numbers/..", "number_id"),
+        ("GET", "/v1/admin/mobile-phone-numbers/..", "number_id"),
+        ("GET", "/v1/admin/phone-numbers/bulk-updates/..", "order_id"),
+        ("GET", "/v1/admin/phone-numbers/bulk-updates/.", "order_id"),
+        ("GET", "/v1/admin/phone-numbers/12a", "number_id"),
+    ],
+)
+def test_ids_not_of_their_resource_form_are_422_and_never_reach_telnyx(
+    admin: ApiClient, services: Any, sandbox: Sandbox, method: str, path: str, name: str
+) -> None:
+    """``..`` used to reach Telnyx as ``GET /v2/messaging`` (httpx resolves it), with the
+    service's own key."""
+    sandbox.fault(status=500)  # the next request to the sandbox would take it
+    response = admin.flask.open(
+        path, method=method, headers=admin._headers(None), json={"messaging_product": "P2P"}
+    )
+    assert (response.status_code, response.json["code"]) == (422, "invalid_request")
+    assert name in response.json["errors"]
+    assert sandbox.http.get("/_sandbox/faults").json()["data"] != []
+
+
+@pytest.mark.parametrize("ident", ["+13125550100", "999", "ab-12_cd"])
+def test_ids_of_their_resource_form_still_reach_telnyx(
+    admin: ApiClient, services: Any, ident: str
+) -> None:
+    path = "bulk-updates/" if ident == "ab-12_cd" else ""
+    response = admin.get(f"/v1/admin/phone-numbers/{path}{ident}")
+    assert response.status_code in (200, 404), response.json
+    assert response.status_code == 200 or response.json["provider_status"] == 404
+
+
 def test_short_codes_and_messaging_profiles_are_listed(admin: ApiClient, services: Any) -> None:
     codes = admin.get("/v1/admin/short-codes")
     assert codes.status_code == 200

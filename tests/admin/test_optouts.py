@@ -322,6 +322,24 @@ def test_an_import_with_a_bad_line_imports_nothing_and_says_why(
     assert entry["detail"] == {"received": 3, "rejected": 2}
 
 
+def test_a_rejected_line_reports_the_cell_that_is_wrong(admin: ApiClient, services: Any) -> None:
+    data = (
+        b"phone_number,created_at\n"
+        b"+13125550123,soon\n"
+        b"+13125550124,2099-01-01T00:00:00Z\n"
+        b"31255,2020-01-01T00:00:00Z\n"
+    )
+    response = admin.post(
+        "/v1/admin/opt-outs/import", data=data, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 422
+    assert [(r["line"], r["value"]) for r in response.json["rejected"]] == [
+        (2, "soon"),
+        (3, "2099-01-01T00:00:00Z"),
+        (4, "31255"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("data", "content_type", "status"),
     [

@@ -331,3 +331,40 @@ def test_tollfree_status_history_uses_page_brackets() -> None:
     assert page.data == [{"status": "x"}]
     assert _query(rec.last) == {"page[number]": "1", "page[size]": "20"}
     assert not page.has_next_page()
+
+
+@pytest.mark.parametrize("value", ["..", ".", ""])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client, value: client.phone_numbers.messaging.retrieve(value),
+        lambda client, value: client.messaging_numbers_bulk_updates.retrieve(value),
+        lambda client, value: client.messaging_profiles.update(value, name="x"),
+    ],
+    ids=["phone_numbers.messaging", "bulk_updates", "messaging_profiles.update"],
+)
+def test_a_dot_segment_or_empty_id_is_refused_before_any_request_leaves(
+    call: Callable[[TelnyxClient, str], Any], value: str
+) -> None:
+    """httpx resolves ``/phone_numbers/../messaging`` to ``/messaging``: with the client's
+    key, the call would reach another endpoint."""
+    rec = Recorder()
+    with pytest.raises(ValueError):
+        call(rec.client(), value)
+    assert rec.requests == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/phone_numbers/../messaging", "/a/./b", "../x", "/a/%2e%2E/b", "/a/.%2e"]
+)
+def test_a_raw_request_with_a_dot_segment_is_refused_before_it_leaves(path: str) -> None:
+    rec = Recorder()
+    with pytest.raises(ValueError):
+        rec.client().request("GET", path)
+    assert rec.requests == []
+
+
+def test_ids_with_dots_inside_are_sent_quoted_as_they_are() -> None:
+    rec = Recorder()
+    rec.client().phone_numbers.messaging.retrieve("a..b")
+    assert rec.last.url.raw_path == b"/v2/phone_numbers/a..b/messaging"
