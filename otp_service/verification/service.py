@@ -60,6 +60,10 @@ __all__ = ["CreateRequest", "Result", "VerificationService"]
 
 log = logging.getLogger(__name__)
 
+# How long the code that approved a verification is answered "approved" again: a client
+# whose check answer was lost (a timeout, a 503) retries, and must not read 409 as failure.
+APPROVAL_REPLAY_SECONDS = 60
+
 
 @dataclass(frozen=True)
 class CreateRequest:
@@ -93,7 +97,10 @@ class VerificationService:
         self.guard = Guard(settings, store)
         self.idempotency = IdempotencyKeys(store, settings, sleep=sleep)
         self.check_limits = CheckLimits(
-            settings.max_attempts, settings.failure_limit, settings.lockout_seconds * 1000
+            settings.max_attempts,
+            settings.failure_limit,
+            settings.lockout_seconds * 1000,
+            APPROVAL_REPLAY_SECONDS * 1000,
         )
         self.limits = Limits(
             settings.max_attempts, settings.max_sends, settings.resend_cooldown_seconds * 1000
@@ -313,20 +320,23 @@ class VerificationService:
         return errors.InternalError()
 
     # -- check --------------------------------------------------------------------------
-    def check(self, verification_id: str, code: str) -> dict[str, Any]:
+    def check(self, verification_id: str, code: str) -> Result:
         tag, suffix = self._split(verification_id)
         return self._check(tag, suffix, code)
 
-    def check_phone(self, phone_number: str, code: str) -> dict[str, Any]:
+    def check_phone(self, phone_number: str, code: str) -> Result:
         return self._check(self.tagger.tag(phone_number), "", code)
 
-    def _check(self, tag: str, suffix: str, code: str) -> dict[str, Any]:
+    def _check(self, tag: str, suffix: str, code: str) -> Result:
+        """The check's answer; the approving code checked again within
+        APPROVAL_REPLAY_SECONDS gets the approval's answer, marked replayed."""
         now = self.now_ms()
         checked = self.store.check(
             tag, suffix, self.hasher.digest(tag, code), now, self.check_limits
         )
         outcome = checked.outcome
-        metrics.child(metrics.CHECKS, "sms", outcome).inc()
+        replayed = outcome == "approved" and checked.detail == "again"
+        metrics.child(metrics.CHECKS, "sms", "approved_again" if replayed else outcome).inc()
         if outcome == "not_found":
             raise errors.VerificationNotFound()
         if outcome == "already_approved":
@@ -335,12 +345,13 @@ class VerificationService:
             raise errors.MaxAttemptsReached("this verification has no check attempts left")
         if outcome == "locked":
             raise self._create_refusal("locked", int(checked.detail), now)
-        return {
+        body = {
             "id": tag + checked.suffix,
             "status": CHECK_STATUSES[checked.status],
             "valid": outcome == "approved",
             "attempts_remaining": max(0, self.settings.max_attempts - checked.attempts),
         }
+        return Result(200, body, replayed=replayed)
 
     # -- get / cancel -------------------------------------------------------------------
     def get(self, verification_id: str) -> dict[str, Any]:
