@@ -267,7 +267,7 @@ class Store:
         self.redis = client
         self.prefix = prefix
         self._scripts = {name: client.register_script(_load_script(name)) for name in SCRIPTS}
-        self._timeout_ms = _socket_timeout_ms(client)
+        self.timeout_ms = _socket_timeout_ms(client)
         # one Redis (or Sentinel's master): EVALSHA straight on a pooled connection
         self._pool = None if isinstance(client, RedisCluster) else client.connection_pool
 
@@ -359,7 +359,7 @@ class Store:
         paused, then resumed) leaves no pending verification without its SMS. A 'late'
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
-        deadline = int(time.time() * 1000) + self._timeout_ms if self._timeout_ms else 0
+        deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
         outcome = self._create(tag, new, now, guard_mode, counters, deadline)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")

@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 # How long the code that approved a verification is answered "approved" again: a client
 # whose check answer was lost (a timeout, a 503) retries, and must not read 409 as failure.
 APPROVAL_REPLAY_SECONDS = 60
+# A create's Redis calls at most: the claim, round trip 1 (run again when Redis's clock
+# is ahead, see Store.create) and round trip 2, each script reloaded once after a restart.
+REDIS_CALLS_PER_CREATE = 6
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,9 @@ class VerificationService:
         self.tagger = ids.PhoneTagger(settings.secret)
         self.hasher = CodeHasher(settings.secret)
         self.guard = Guard(settings, store)
-        self.idempotency = IdempotencyKeys(store, settings, sleep=sleep)
+        self.idempotency = IdempotencyKeys(
+            store, settings, claim_seconds=self.longest_create_seconds(), sleep=sleep
+        )
         self.check_limits = CheckLimits(
             settings.max_attempts,
             settings.failure_limit,
@@ -108,6 +113,12 @@ class VerificationService:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def longest_create_seconds(self) -> float:
+        """An upper bound on a create's time: its send's bound, its Redis calls (each
+        within the client's timeout; 2 s when it has none) and 5 s for the rest."""
+        redis_seconds = (self.store.timeout_ms or 2000) / 1000
+        return self.delivery.longest_send_seconds + REDIS_CALLS_PER_CREATE * redis_seconds + 5
 
     # -- create / resend ----------------------------------------------------------------
     def create(
@@ -244,7 +255,9 @@ class VerificationService:
         """The verification once the send is recorded."""
         recorded = self.store.record_send(tag, suffix, token, send, self.now_ms())
         if not recorded.recorded:
-            raise errors.VerificationNotFound("the verification ended while its code was sent")
+            raise errors.VerificationNotFound(
+                "the verification ended while its code was sent", verification_id=tag + suffix
+            )
         return recorded.verification
 
     def _recipient_opted_out(
