@@ -64,9 +64,8 @@ def cancel(verification_id: str) -> Response:
 def _answer(result: Result, headers: dict[str, str] | None = None) -> Response:
     """A service's answer; a replayed one says so, and an error stored under an
     Idempotency-Key is a problem document again."""
-    headers = dict(headers or {})
     if result.replayed:
-        headers["Idempotent-Replayed"] = "true"
+        headers = {**(headers or {}), "Idempotent-Replayed": "true"}
     response = json_response(result.body, result.status, headers)
     if result.status >= 400:
         response.content_type = PROBLEM_JSON
