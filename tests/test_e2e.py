@@ -46,6 +46,9 @@ def test_readme_walkthrough(service: Service):
     check = service.http.post(f"/v1/verifications/{vid}/check", json={"code": code})
     assert check.json()["status"] == "approved"
     again = service.http.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert again.json() == check.json()  # within a minute: the approval's answer again
+    assert again.headers["Idempotent-Replayed"] == "true"
+    again = service.http.post(f"/v1/verifications/{vid}/check", json={"code": wrong})
     assert again.status_code == 409
     assert again.json()["code"] == "already_approved"
 

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
 from otp_service import create_app
-from otp_service.store.redis_server import free_port
-from tests.conftest import ApiClient, FakeClock, Sandbox
+from otp_service.store.redis_server import RedisServer, free_port
+from tests.conftest import ApiClient, FakeClock, Sandbox, make_env
 
 PHONE = "+13125550123"
+OTHER = "+13125550124"
 
 
 def create(client: ApiClient):
     return client.post("/v1/verifications", json={"phone_number": PHONE})
+
+
+@pytest.fixture
+def impatient(redis_server: RedisServer, redis_client, sandbox, clock) -> Iterator[ApiClient]:
+    """A client of an app whose Redis calls give up after 0.3 s."""
+    app = create_app(make_env(f"{redis_server.url}?socket_timeout=0.3", sandbox), clock=clock)
+    yield ApiClient(app.test_client())
+    app.extensions["otp"].close()
+
+
+@contextmanager
+def redis_paused(redis_server: RedisServer, redis_client: Any) -> Iterator[None]:
+    """Redis stops (SIGSTOP) for the block; then it resumes and runs what it was sent
+    meanwhile, after the app gave up on the answers."""
+    pid = redis_server.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    redis_client.ping()
+    time.sleep(0.1)
+    redis_client.ping()
 
 
 @pytest.mark.parametrize("status", [500, 503])
@@ -163,4 +193,69 @@ def test_redis_lost_after_the_send_is_503_naming_the_verification(
     problem = response.get_json()
     assert problem["code"] == "storage_unavailable"
     assert len(problem["verification_id"]) == 32
+    assert len(sandbox.messages(PHONE)) == 1
+
+
+@pytest.mark.parametrize("by", ["id", "phone_number"])
+def test_a_check_whose_answer_was_lost_approves_its_retry(
+    impatient, sandbox, redis_server, redis_client, clock, by
+):
+    """Redis approved the code after the app gave up (503): the client's retry with the
+    same code is answered as the approval was, for a minute; any other code is 409."""
+    vid = create(impatient).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    wrong = "000000" if code != "000000" else "111111"
+    warm_up = {"phone_number": OTHER, "code": code}  # check.lua loaded before the pause
+    assert impatient.post("/v1/verifications/check", json=warm_up).status_code == 404
+
+    def check(code: str):
+        if by == "id":
+            return impatient.post(f"/v1/verifications/{vid}/check", json={"code": code})
+        body = {"phone_number": PHONE, "code": code}
+        return impatient.post("/v1/verifications/check", json=body)
+
+    with redis_paused(redis_server, redis_client):
+        lost = check(code)
+    assert lost.status_code == 503
+    assert lost.get_json()["code"] == "storage_unavailable"
+    [key] = redis_client.keys("*:v")
+    assert redis_client.hget(key, "st") == b"a"  # Redis did approve it
+
+    retry = check(code)
+    assert retry.status_code == 200
+    assert retry.get_json() == {
+        "id": vid,
+        "status": "approved",
+        "valid": True,
+        "attempts_remaining": 5,
+    }
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    other = check(wrong)
+    assert other.status_code == 409
+    assert other.get_json()["code"] == "already_approved"
+    clock.advance(60)
+    late = check(code)
+    assert late.status_code == 409
+    assert late.get_json()["code"] == "already_approved"
+
+
+def test_a_create_whose_answer_was_lost_leaves_nothing_behind(
+    impatient, sandbox, redis_server, redis_client
+):
+    """Redis ran the create after the app gave up (503, no SMS sent): nothing of it
+    stays, so the client's retry is a plain create, not a 429 cooldown."""
+    warm_up = impatient.post("/v1/verifications", json={"phone_number": OTHER})
+    assert warm_up.status_code == 201  # the scripts loaded before the pause
+    before = {key: redis_client.dump(key) for key in redis_client.keys("*")}
+    with redis_paused(redis_server, redis_client):
+        lost = create(impatient)
+    assert lost.status_code == 503
+    assert lost.get_json()["code"] == "storage_unavailable"
+    assert "verification_id" not in lost.get_json()
+    assert {key: redis_client.dump(key) for key in redis_client.keys("*")} == before
+    assert sandbox.messages(PHONE) == []
+
+    retry = create(impatient)
+    assert retry.status_code == 201
+    assert retry.get_json()["sends"] == 1
     assert len(sandbox.messages(PHONE)) == 1

@@ -8,9 +8,10 @@ from otp_service.api import schemas
 from otp_service.api.access_log import log_fields
 from otp_service.api.auth import require_client
 from otp_service.api.http import body_fingerprint, json_body, json_response, services
+from otp_service.api.problems import PROBLEM_JSON
 from otp_service.errors import InvalidRequest
 from otp_service.phones import mask_phone
-from otp_service.verification import CreateRequest
+from otp_service.verification import CreateRequest, Result
 
 bp = Blueprint("verifications", __name__, url_prefix="/v1/verifications")
 bp.before_request(require_client)
@@ -29,11 +30,10 @@ def create() -> Response:
     result = services().verifications.create(
         CreateRequest(**data), client_id=g.key_id, idempotency_key=key, fingerprint=fingerprint
     )
+    if result.status >= 400:  # an error stored under the Idempotency-Key, replayed
+        return _answer(result)
     log_fields(verification_id=result.body["id"])
-    headers = {"Location": f"/v1/verifications/{result.body['id']}"}
-    if result.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(result.body, result.status, headers)
+    return _answer(result, {"Location": f"/v1/verifications/{result.body['id']}"})
 
 
 @bp.get("/<verification_id>")
@@ -44,7 +44,7 @@ def get(verification_id: str) -> Response:
 @bp.post("/<verification_id>/check")
 def check(verification_id: str) -> Response:
     data = json_body(schemas.CHECK_CODE)
-    return json_response(services().verifications.check(verification_id, data["code"]))
+    return _answer(services().verifications.check(verification_id, data["code"]))
 
 
 @bp.post("/check")
@@ -52,10 +52,21 @@ def check_by_phone() -> Response:
     data = json_body(schemas.CHECK_BY_PHONE)
     log_fields(phone=mask_phone(data["phone_number"]))
     result = services().verifications.check_phone(data["phone_number"], data["code"])
-    log_fields(verification_id=result["id"])
-    return json_response(result)
+    log_fields(verification_id=result.body["id"])
+    return _answer(result)
 
 
 @bp.post("/<verification_id>/cancel")
 def cancel(verification_id: str) -> Response:
     return json_response(services().verifications.cancel(verification_id))
+
+
+def _answer(result: Result, headers: dict[str, str] | None = None) -> Response:
+    """A service's answer; a replayed one says so, and an error stored under an
+    Idempotency-Key is a problem document again."""
+    if result.replayed:
+        headers = {**(headers or {}), "Idempotent-Replayed": "true"}
+    response = json_response(result.body, result.status, headers)
+    if result.status >= 400:
+        response.content_type = PROBLEM_JSON
+    return response

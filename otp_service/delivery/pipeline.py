@@ -32,12 +32,19 @@ account and handled by the caller), ``40310`` (invalid 'to': no sender can fix i
 ``10xxx`` request errors, 401/403, 429 or 5xx, and never after a timeout or a broken
 connection — Telnyx may have accepted the message, and a second sender would send a
 second code.
+
+Time: a send, its retries, waits and fallbacks included, ends within
+``longest_send_seconds`` (two attempts' worth, ``SEND_ATTEMPTS``): no retry or fallback
+starts that could not end by then, and a Telnyx ``Retry-After`` longer than what is left
+is not waited out (the 429 is the answer: nothing was sent). Callers that hold something
+for the length of a send (an Idempotency-Key's claim) can rely on that bound.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -66,6 +73,7 @@ log = logging.getLogger(__name__)
 OPTED_OUT_CODE = "40300"
 FALLBACK_CODES = frozenset({"40001", "40305", "40319"})
 CHANNELS = ("sms", "whatsapp")
+SEND_ATTEMPTS = 2  # a send's time bound, in attempts of the longest one Telnyx call may take
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,8 @@ class Delivery:
         self.client = client
         self.config = config
         self.webhook_url = webhook_url
+        self.attempt_seconds = attempt_seconds(client.timeout)
+        self.longest_send_seconds = SEND_ATTEMPTS * self.attempt_seconds
 
     def check_destination(self, phone: str, channel: str = "sms") -> str | None:
         """The destination's country (None if unknown) when a code may be sent to it;
@@ -256,14 +266,18 @@ class Delivery:
 
     def _deliver(self, to: str, senders: tuple[Sender, ...], content: dict[str, Any]) -> SendResult:
         refused: list[Attempt] = []
+        ends = time.monotonic() + self.longest_send_seconds
         for index, sender in enumerate(senders):
             kind = SENDER_TYPES[sender.type]
             info = SenderInfo.of(sender)
             try:
-                data = kind.call(self.client, sender, to, content[kind.channel], self.webhook_url)
+                data = kind.call(
+                    self._until(ends), sender, to, content[kind.channel], self.webhook_url
+                )
             except telnyx.APIStatusError as exc:
                 refused.append(Attempt(info, exc.status_code, tuple(exc.codes)))
-                if index + 1 < len(senders) and can_fall_back(exc):
+                time_left = ends - time.monotonic() >= self.attempt_seconds
+                if index + 1 < len(senders) and can_fall_back(exc) and time_left:
                     log.warning(
                         "telnyx refused %s (HTTP %d, codes %s); trying the next sender",
                         sender.describe(),
@@ -294,6 +308,23 @@ class Delivery:
                 refused=tuple(refused),
             )
         raise AssertionError("a route has at least one sender")  # pragma: no cover
+
+    def _until(self, ends: float) -> telnyx.TelnyxClient:
+        """The client, retrying only where the retry can end before ``ends``."""
+        policy = self.client.retry_policy
+        last_start = ends - time.monotonic() - self.attempt_seconds
+        return self.client.with_options(
+            retry_policy=replace(policy, max_total=min(policy.max_total, max(0.0, last_start)))
+        )
+
+
+def attempt_seconds(timeout: httpx.Timeout) -> float:
+    """The longest one Telnyx call may take: every phase's timeout (a pooled connection,
+    connect, write, read), each of which may run out in turn."""
+    phases = [timeout.pool, timeout.connect, timeout.write, timeout.read]
+    if None in phases:
+        raise ValueError("a Telnyx client for sends needs a timeout on every phase")
+    return sum(float(phase) for phase in phases if phase is not None)
 
 
 def _refusal(status_code: int, tried: int) -> str:

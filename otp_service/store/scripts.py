@@ -33,6 +33,8 @@ reloaded by redis-py on NOSCRIPT).
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -67,6 +69,8 @@ __all__ = [
 ]
 
 HISTORY_MAX = 20  # delivery events kept per verification
+
+log = logging.getLogger(__name__)
 
 SCRIPTS = (
     "create",
@@ -180,12 +184,14 @@ class CheckLimits:
     max_attempts: int
     failure_limit: int
     lockout_ms: int
+    replay_ms: int  # how long the approving code is answered 'approved' again
 
 
 @dataclass(frozen=True)
 class CheckOutcome:
     """approved | wrong | inactive with the verification's suffix, status letter (x:
-    expired) and failed attempts; or not_found | already_approved | max_attempts | locked
+    expired) and failed attempts (``detail`` 'again': the approving code, checked again
+    within ``replay_ms``); or not_found | already_approved | max_attempts | locked
     (``detail``: locked until, ms)."""
 
     outcome: str
@@ -261,6 +267,7 @@ class Store:
         self.redis = client
         self.prefix = prefix
         self._scripts = {name: client.register_script(_load_script(name)) for name in SCRIPTS}
+        self.timeout_ms = _socket_timeout_ms(client)
         # one Redis (or Sentinel's master): EVALSHA straight on a pooled connection
         self._pool = None if isinstance(client, RedisCluster) else client.connection_pool
 
@@ -345,10 +352,32 @@ class Store:
         guard_mode: str,
         counters: Sequence[GuardCounter],
     ) -> CreateOutcome:
-        """The guard's shared counters and the create itself, side by side: one round trip."""
+        """The guard's shared counters and the create itself, side by side: one round trip.
+
+        The scripts are given the moment this call times out (on this host's clock): run
+        later than that, they write nothing, so a create whose answer was lost (Redis
+        paused, then resumed) leaves no pending verification without its SMS. A 'late'
+        answer that does arrive means Redis's clock is ahead of ours: run once more
+        without a deadline."""
+        deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
+        outcome = self._create(tag, new, now, guard_mode, counters, deadline)
+        if outcome.outcome == "late":
+            log.warning("Redis's clock is ahead of this host's: a create ran again")
+            outcome = self._create(tag, new, now, guard_mode, counters, 0)
+        return outcome
+
+    def _create(
+        self,
+        tag: str,
+        new: NewVerification,
+        now: int,
+        guard_mode: str,
+        counters: Sequence[GuardCounter],
+        deadline: int,
+    ) -> CreateOutcome:
         batch = self.batch()
         if counters:
-            guard_args: list[Any] = [guard_mode, now]
+            guard_args: list[Any] = [guard_mode, now, deadline]
             for counter in counters:
                 guard_args += [counter.limit, counter.window_end]
             batch.script("guard", [c.key for c in counters], guard_args)
@@ -374,13 +403,18 @@ class Store:
                 caps.day,
                 caps.day_cap,
                 caps.day_end,
+                deadline,
             ],
         )
         *guarded, (outcome, detail, *created) = batch.execute()
         verdict, counter = "ok", None
         if guarded:
             verdict = guarded[0][0].decode()
-            if verdict != "ok":
+            if outcome == b"late" and verdict in ("ok", "shadow"):
+                self.refund_guard(counters)  # the deadline fell between the two scripts
+            if verdict == "late":
+                verdict = "ok"  # not counted: the deadline fell between the two scripts
+            elif verdict != "ok":
                 counter = counters[int(guarded[0][1]) - 1]
         return CreateOutcome(
             outcome.decode(),
@@ -456,7 +490,15 @@ class Store:
         outcome, detail, *rest = self.run(
             "check",
             [self.phone_key(tag)],
-            [now, suffix, digest, limits.max_attempts, limits.failure_limit, limits.lockout_ms],
+            [
+                now,
+                suffix,
+                digest,
+                limits.max_attempts,
+                limits.failure_limit,
+                limits.lockout_ms,
+                limits.replay_ms,
+            ],
         )
         if not rest:
             return CheckOutcome(outcome.decode(), detail.decode())
@@ -599,6 +641,16 @@ class Store:
 
     def close(self) -> None:
         self.redis.close()
+
+
+def _socket_timeout_ms(client: redis.Redis | RedisCluster) -> int:
+    """How long the client waits for an answer (ms; 0: for ever)."""
+    if isinstance(client, RedisCluster):
+        kwargs = client.nodes_manager.connection_kwargs
+    else:
+        kwargs = client.connection_pool.connection_kwargs
+    timeout = kwargs.get("socket_timeout")
+    return int(timeout * 1000) if timeout else 0
 
 
 class Batch:

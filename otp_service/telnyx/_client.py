@@ -109,6 +109,23 @@ class TelnyxClient:
         """Close the connection pool."""
         self._http.close()
 
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """Each request's timeouts: waiting for a pooled connection, connect, write, read."""
+        return self._http.timeout
+
+    def with_options(self, *, retry_policy: RetryPolicy) -> TelnyxClient:
+        """This client with another retry policy, on the same connections (like the
+        official SDKs' ``client.with_options``); closing either closes both."""
+        clone = object.__new__(TelnyxClient)
+        clone.__dict__.update(
+            (name, value)
+            for name, value in vars(self).items()
+            if not isinstance(getattr(TelnyxClient, name, None), cached_property)
+        )  # resources built on first use are bound to this client: not copied
+        clone.retry_policy = retry_policy
+        return clone
+
     # Resources, one per API area, built on first use.
 
     @cached_property

@@ -60,6 +60,13 @@ __all__ = ["CreateRequest", "Result", "VerificationService"]
 
 log = logging.getLogger(__name__)
 
+# How long the code that approved a verification is answered "approved" again: a client
+# whose check answer was lost (a timeout, a 503) retries, and must not read 409 as failure.
+APPROVAL_REPLAY_SECONDS = 60
+# A create's Redis calls at most: the claim, round trip 1 (run again when Redis's clock
+# is ahead, see Store.create) and round trip 2, each script reloaded once after a restart.
+REDIS_CALLS_PER_CREATE = 6
+
 
 @dataclass(frozen=True)
 class CreateRequest:
@@ -91,9 +98,14 @@ class VerificationService:
         self.tagger = ids.PhoneTagger(settings.secret)
         self.hasher = CodeHasher(settings.secret)
         self.guard = Guard(settings, store)
-        self.idempotency = IdempotencyKeys(store, settings, sleep=sleep)
+        self.idempotency = IdempotencyKeys(
+            store, settings, claim_seconds=self.longest_create_seconds(), sleep=sleep
+        )
         self.check_limits = CheckLimits(
-            settings.max_attempts, settings.failure_limit, settings.lockout_seconds * 1000
+            settings.max_attempts,
+            settings.failure_limit,
+            settings.lockout_seconds * 1000,
+            APPROVAL_REPLAY_SECONDS * 1000,
         )
         self.limits = Limits(
             settings.max_attempts, settings.max_sends, settings.resend_cooldown_seconds * 1000
@@ -101,6 +113,12 @@ class VerificationService:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def longest_create_seconds(self) -> float:
+        """An upper bound on a create's time: its send's bound, its Redis calls (each
+        within the client's timeout; 2 s when it has none) and 5 s for the rest."""
+        redis_seconds = (self.store.timeout_ms or 2000) / 1000
+        return self.delivery.longest_send_seconds + REDIS_CALLS_PER_CREATE * redis_seconds + 5
 
     # -- create / resend ----------------------------------------------------------------
     def create(
@@ -237,7 +255,9 @@ class VerificationService:
         """The verification once the send is recorded."""
         recorded = self.store.record_send(tag, suffix, token, send, self.now_ms())
         if not recorded.recorded:
-            raise errors.VerificationNotFound("the verification ended while its code was sent")
+            raise errors.VerificationNotFound(
+                "the verification ended while its code was sent", verification_id=tag + suffix
+            )
         return recorded.verification
 
     def _recipient_opted_out(
@@ -313,20 +333,23 @@ class VerificationService:
         return errors.InternalError()
 
     # -- check --------------------------------------------------------------------------
-    def check(self, verification_id: str, code: str) -> dict[str, Any]:
+    def check(self, verification_id: str, code: str) -> Result:
         tag, suffix = self._split(verification_id)
         return self._check(tag, suffix, code)
 
-    def check_phone(self, phone_number: str, code: str) -> dict[str, Any]:
+    def check_phone(self, phone_number: str, code: str) -> Result:
         return self._check(self.tagger.tag(phone_number), "", code)
 
-    def _check(self, tag: str, suffix: str, code: str) -> dict[str, Any]:
+    def _check(self, tag: str, suffix: str, code: str) -> Result:
+        """The check's answer; the approving code checked again within
+        APPROVAL_REPLAY_SECONDS gets the approval's answer, marked replayed."""
         now = self.now_ms()
         checked = self.store.check(
             tag, suffix, self.hasher.digest(tag, code), now, self.check_limits
         )
         outcome = checked.outcome
-        metrics.child(metrics.CHECKS, "sms", outcome).inc()
+        replayed = outcome == "approved" and checked.detail == "again"
+        metrics.child(metrics.CHECKS, "sms", "approved_again" if replayed else outcome).inc()
         if outcome == "not_found":
             raise errors.VerificationNotFound()
         if outcome == "already_approved":
@@ -335,12 +358,13 @@ class VerificationService:
             raise errors.MaxAttemptsReached("this verification has no check attempts left")
         if outcome == "locked":
             raise self._create_refusal("locked", int(checked.detail), now)
-        return {
+        body = {
             "id": tag + checked.suffix,
             "status": CHECK_STATUSES[checked.status],
             "valid": outcome == "approved",
             "attempts_remaining": max(0, self.settings.max_attempts - checked.attempts),
         }
+        return Result(200, body, replayed=replayed)
 
     # -- get / cancel -------------------------------------------------------------------
     def get(self, verification_id: str) -> dict[str, Any]:

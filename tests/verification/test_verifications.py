@@ -77,11 +77,39 @@ def test_wrong_code_counts_one_attempt_and_right_code_approves_once(client, sand
         "attempts_remaining": 4,
     }
 
-    again = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    again = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong})
     assert again.status_code == 409
     assert again.mimetype == "application/problem+json"
     assert again.get_json()["code"] == "already_approved"
     assert client.get(f"/v1/verifications/{vid}").get_json()["status"] == "approved"
+
+
+def test_the_approving_code_checked_again_within_a_minute_gets_the_same_answer(
+    client, sandbox, clock: FakeClock
+):
+    """A client whose check answer was lost retries: the approving code is answered as
+    the approval was (marked replayed) for 60 s; another code, or later, is 409."""
+    vid = create(client).get_json()["id"]
+    code = sandbox.last_code(PHONE)
+    wrong = "000000" if code != "000000" else "111111"
+    approved = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert "Idempotent-Replayed" not in approved.headers
+
+    clock.advance(59)
+    again = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert again.status_code == 200
+    assert again.get_json() == approved.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    by_phone = client.post("/v1/verifications/check", json={"phone_number": PHONE, "code": code})
+    assert by_phone.get_json() == approved.get_json()
+    other = client.post(f"/v1/verifications/{vid}/check", json={"code": wrong})
+    assert other.status_code == 409
+    assert other.get_json()["code"] == "already_approved"
+
+    clock.advance(1)
+    late = client.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert late.status_code == 409
+    assert late.get_json()["code"] == "already_approved"
 
 
 def test_code_expires_at_its_ttl(client, sandbox, clock: FakeClock):
@@ -183,7 +211,8 @@ def test_check_by_phone_number(client, sandbox):
         "valid": True,
         "attempts_remaining": 5,
     }
-    again = client.post("/v1/verifications/check", json={"phone_number": PHONE, "code": code})
+    wrong = "000000" if code != "000000" else "111111"
+    again = client.post("/v1/verifications/check", json={"phone_number": PHONE, "code": wrong})
     assert again.status_code == 409
 
 

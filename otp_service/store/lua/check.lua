@@ -1,15 +1,19 @@
 -- Check a code: compare HMACs, count the attempt, approve once, fail at the limit.
 -- Consecutive failures are also counted per phone number across its verifications; at
 -- the limit the number is locked out (checks and creates refused) for a cool-off.
+-- The approval's time is kept ('ap'): for replay_ms after it, the approving code is
+-- answered 'approved' again (detail 'again'), so a client whose answer was lost can
+-- retry; any other code is already_approved.
 --
 -- KEYS[1] phone hash
 -- ARGV: now_ms, id ('' = the pending verification of this number), code_hmac,
---       max_attempts, failure_limit, lockout_ms
--- Returns {outcome, detail} or, for approved | wrong | inactive, {outcome, '', id, status,
--- failed attempts} (status: p, a, f, c, or x for expired) — only what the answer needs.
--- outcome: approved | wrong | not_found | already_approved | max_attempts | inactive | locked
+--       max_attempts, failure_limit, lockout_ms, replay_ms
+-- Returns {outcome, detail} or, for approved | wrong | inactive, {outcome, detail, id,
+-- status, failed attempts} (status: p, a, f, c, or x for expired) — only what the answer
+-- needs. outcome: approved | wrong | not_found | already_approved | max_attempts |
+-- inactive | locked
 local now = tonumber(ARGV[1])
-local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'h', 'at', 'nf', 'nu')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'h', 'at', 'nf', 'nu', 'ap')
 if not cur[1] or (ARGV[2] ~= '' and cur[1] ~= ARGV[2]) then
   return {'not_found', ''}
 end
@@ -18,6 +22,9 @@ if status == 'p' and now >= tonumber(cur[3]) then
   status = 'x'
 end
 if status == 'a' then
+  if cur[4] == ARGV[3] and cur[8] and now < tonumber(cur[8]) + tonumber(ARGV[7]) then
+    return {'approved', 'again', cur[1], 'a', tonumber(cur[5])}
+  end
   return {'already_approved', ''}
 end
 if ARGV[2] == '' and status ~= 'p' then
@@ -36,7 +43,7 @@ if cur[7] and tonumber(cur[7]) > now then
 end
 
 if cur[4] == ARGV[3] then
-  redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0)
+  redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0, 'ap', now)
   return {'approved', '', cur[1], 'a', attempts}
 end
 

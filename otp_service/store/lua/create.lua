@@ -1,7 +1,9 @@
+-- include: deadline
 -- Create a verification for a phone number, or resend a new code for its pending one.
 -- One atomic step: opt-out, lock-out, cooldown and send limits are checked before any
 -- write. The fields it overwrites are saved in an undo record until record.lua confirms
--- the send, so a send that provably failed can be rolled back by undo.lua.
+-- the send, so a send that provably failed can be rolled back by undo.lua. Run after the
+-- service stopped waiting for its answer, it writes nothing: that create sent no message.
 --
 -- Sends to the number are also counted per hour and per day (the SMS-pumping guard's
 -- per-number caps), in fixed windows kept in the same hash.
@@ -12,11 +14,16 @@
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
 --       keep_ms (how long a finished verification stays readable), token,
 --       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
---       hour window end ms, day window id, daily cap, day window end ms
+--       hour window end ms, day window id, daily cap, day window end ms,
+--       deadline_ms (see deadline.lua; 0: none)
 -- Returns {outcome, detail, id} with outcome one of:
 --   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
---   phone_daily; detail is a time (ms) to retry at, or for created/resent the name of a
---   cap that shadow mode let through ('' when none)
+--   phone_daily | late (past the deadline: nothing written); detail is a time (ms) to
+--   retry at, or for created/resent the name of a cap that shadow mode let through
+--   ('' when none)
+if too_late(tonumber(ARGV[18])) then
+  return {'late', ''}
+end
 local now = tonumber(ARGV[1])
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {'opted_out', ''}
@@ -47,7 +54,7 @@ end
 
 local COUNTERS = {'hw', 'hc', 'dw', 'dc'}
 local VFIELDS = {'ph', 'id', 'st', 'ch', 'ca', 'ea', 'h', 'at', 'sn', 'ls',
-                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', unpack(COUNTERS)}
+                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', unpack(COUNTERS)}
 local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', unpack(COUNTERS)}
 
 local function save_undo(names)
@@ -76,7 +83,7 @@ if cur[1] and cur[2] == 'p' and tonumber(cur[3]) > now then
   outcome = 'resent'
 else
   save_undo(VFIELDS)
-  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc')
+  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap')
   redis.call('HSET', KEYS[1], 'ph', ARGV[2], 'id', ARGV[3], 'st', 'p', 'ch', ARGV[8],
              'ca', now, 'ea', now + ttl, 'h', ARGV[4], 'at', 0, 'sn', 1, 'ls', now)
   outcome = 'created'

@@ -1,0 +1,11 @@
+-- Shared by the scripts of a create (prepended when loaded): has the service stopped
+-- waiting for this answer? `deadline_ms` is when its Redis call times out, on its clock
+-- (0: no deadline). A script that runs later (Redis was paused with the command queued)
+-- must write nothing: the service has answered 503 and sent no message.
+local function too_late(deadline_ms)
+  if deadline_ms == 0 then
+    return false
+  end
+  local now = redis.call('TIME')
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline_ms
+end
