@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -26,8 +25,6 @@ __all__ = [
 # Deeper bodies are refused before parsing: the parser (and anything walking the result)
 # recurses once a level, and no request of ours nests more than a few.
 MAX_JSON_DEPTH = 32
-_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKETS = re.compile(r"[\[\]{}]")
 
 # made once: json.dumps with options builds a new encoder on every call
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -94,14 +91,24 @@ def parse_json(raw: bytes) -> Any:
 
 def _too_deep(text: str) -> bool:
     """Whether ``text`` nests deeper than ``MAX_JSON_DEPTH``, brackets inside strings
-    not counted."""
+    not counted. One pass, whatever the input (a regex over strings can backtrack)."""
     depth = 0
-    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
-        if bracket in "[{":
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 return True
-        else:
+        elif char in "]}":
             depth -= 1
     return False
 

@@ -229,3 +229,20 @@ def test_an_escaped_backslash_before_u_is_not_a_surrogate():
 
 def test_surrogate_pairs_are_characters_not_lone_surrogates():
     assert parse_json(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(("[" * 40 + '"\\' * 30000).encode(), id="backslash-quote runs"),
+        pytest.param(("[" * 40 + '"' + "\\" * 60000).encode(), id="a backslash run"),
+    ],
+)
+def test_a_body_built_to_stall_the_depth_scan_is_answered_at_once(hostile_app, body):
+    """The scan is one pass over the body: a body of unclosed strings cannot make it
+    backtrack (a regex over strings took ~40 s of one core for a 60 KiB webhook)."""
+    started = time.monotonic()
+    response = send(hostile_app, "POST", WEBHOOK, body)
+    assert response.status_code == 400
+    assert time.monotonic() - started < 10
