@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 
 from otp_service.delivery.routing import DeliveryConfig, load_delivery_config
 from otp_service.errors import ConfigError
+from otp_service.keywords import DEFAULT_KEYWORDS, KEYWORD_TABLE, OPT_IN, OPT_OUT, Keywords
 from otp_service.phones import E164
 from otp_service.store.redis_url import parse_redis_url
 from otp_service.telnyx.webhooks import load_public_key
@@ -96,6 +97,8 @@ class Settings:
     # Routes, allowed countries, WhatsApp template, WebOTP/app hash (delivery/routing.py).
     delivery: DeliveryConfig | None = None
     webhook_max_bytes: int = 65536
+    # Whole inbound messages that opt their sender out / back in (keywords.py).
+    keywords: Keywords = DEFAULT_KEYWORDS
     access_log: bool = True
     access_log_flush_ms: int = 100  # request lines written in batches this often; 0: at once
     # GET /metrics: open, or the SHA-256 digest of the Bearer token it needs; neither in
@@ -193,6 +196,7 @@ class Settings:
             max_body_bytes=env.integer("OTP_MAX_BODY_BYTES", 16384, 1024, 1048576),
             delivery=delivery,
             webhook_max_bytes=env.integer("OTP_WEBHOOK_MAX_BYTES", 65536, 4096, 1048576),
+            keywords=_keywords(env),
             access_log=env.choice("OTP_ACCESS_LOG", ("on", "off"), "on") == "on",
             access_log_flush_ms=env.integer("OTP_ACCESS_LOG_FLUSH_MS", 100, 0, 10000),
             **_metrics_settings(env, production),
@@ -299,6 +303,23 @@ def _factor_settings(env: _Env, production: bool) -> dict[str, object]:
         ),
         "factor_max_attempts": env.integer("OTP_FACTOR_MAX_ATTEMPTS", 5, 1, 20),
     }
+
+
+def _keywords(env: _Env) -> Keywords:
+    """OTP_OPTOUT_KEYWORDS / OTP_OPTIN_KEYWORDS (comma-separated): each replaces its
+    default list of ``keywords.KEYWORD_TABLE``."""
+    opt_out = env.optional("OTP_OPTOUT_KEYWORDS")
+    opt_in = env.optional("OTP_OPTIN_KEYWORDS")
+    if opt_out is None and opt_in is None:
+        return DEFAULT_KEYWORDS
+    try:
+        return Keywords.of(
+            KEYWORD_TABLE[OPT_OUT] if opt_out is None else _split(opt_out),
+            KEYWORD_TABLE[OPT_IN] if opt_in is None else _split(opt_in),
+            names=("OTP_OPTOUT_KEYWORDS", "OTP_OPTIN_KEYWORDS"),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _split(value: str) -> list[str]:

@@ -2,14 +2,18 @@
 
 - ``message.sent`` / ``message.finalized`` (deliveryUpdate): the delivery status and
   history of the verification whose message it is (``delivery_event.lua``).
-- ``message.received`` (inboundMessage): STOP-like words opt the sender out, START-like
-  words opt it back in, anything else (HELP included) changes nothing.
+- ``message.received`` (inboundMessage): an opt-out keyword (STOP, …) opts the sender out,
+  an opt-in keyword (START, …) opts it back in, anything else (HELP included) changes
+  nothing (``keywords.py``: the one table, ``OTP_OPTOUT_KEYWORDS`` / ``OTP_OPTIN_KEYWORDS``,
+  and how a whole message is compared to it).
 - ``message.link_click`` (replacedLinkClick): one more click on that verification.
 
 Each event is applied at most once (its id is remembered for 24 hours, in the number's
 hash slot, inside the same script that applies it) and costs one Redis round trip.
 Events that are malformed, for numbers or messages we do not know, or of types we do not
-handle are acknowledged and ignored: Telnyx would otherwise retry them for nothing.
+handle are acknowledged and ignored: Telnyx would otherwise retry them for nothing. Every
+number is normalised (``phones.normalize``) before it is tagged or stored; one that cannot
+be is logged masked and counted as ``otp_webhook_events_total{result="invalid_number"}``.
 """
 
 from __future__ import annotations
@@ -22,19 +26,26 @@ from collections.abc import Callable
 from typing import Any
 
 from otp_service.ids import PhoneTagger
+from otp_service.keywords import DEFAULT_KEYWORDS, OPT_OUT, Keywords
 from otp_service.metrics import WEBHOOK_EVENTS, child
-from otp_service.phones import E164
+from otp_service.phones import InvalidPhone, mask_phone, normalize
 from otp_service.store import Store
 from otp_service.store.optouts import EVENT_TTL_MS, OptOutStore
 from otp_service.timefmt import parse_iso
 
-__all__ = ["START_WORDS", "STOP_WORDS", "InboundEvents"]
+__all__ = ["InboundEvents"]
 
 log = logging.getLogger(__name__)
 
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 DELIVERY_EVENTS = ("message.sent", "message.finalized")
+
+
+class InvalidNumber(ValueError):
+    """A webhook's number that ``phones.normalize`` refuses, ``masked`` for the log."""
+
+    def __init__(self, masked: str) -> None:
+        super().__init__("not a phone number")
+        self.masked = masked
 
 
 class InboundEvents:
@@ -44,11 +55,14 @@ class InboundEvents:
         tagger: PhoneTagger,
         optouts: OptOutStore,
         clock: Callable[[], float] = time.time,
+        *,
+        keywords: Keywords = DEFAULT_KEYWORDS,
     ) -> None:
         self.store = store
         self.tagger = tagger
         self.optouts = optouts
         self.clock = clock
+        self.keywords = keywords
         self._handlers = {
             "message.sent": self._delivery,
             "message.finalized": self._delivery,
@@ -74,6 +88,10 @@ class InboundEvents:
             return "unknown", "ignored"
         try:
             outcome = handler(data)
+        except InvalidNumber as exc:
+            # never stored, tagged or compared raw: counted, and logged masked
+            log.warning("webhook %s ignored: %s is not a phone number", event_type, exc.masked)
+            outcome = "invalid_number"
         except (KeyError, TypeError, ValueError, IndexError):
             outcome = "ignored"
         child(WEBHOOK_EVENTS, event_type, outcome).inc()
@@ -101,18 +119,18 @@ class InboundEvents:
 
     def _inbound(self, data: dict[str, Any]) -> str:
         payload = data["payload"]
+        action = self.keywords.action(_text(payload.get("text") or ""))
+        if action is None:
+            return "ignored"
         phone = _phone(payload["from"]["phone_number"])
-        keyword = _text(payload.get("text") or "").strip().upper()
         at = self._ms(data.get("occurred_at"))
         event_id = _text(data["id"])
-        if keyword in STOP_WORDS:
+        if action == OPT_OUT:
             return self.optouts.add(phone, "inbound_stop", at_ms=at, event_id=event_id)
-        if keyword in START_WORDS:
-            return self.optouts.remove(phone, by="inbound_stop", at_ms=at, event_id=event_id)
-        return "ignored"
+        return self.optouts.remove(phone, by="inbound_stop", at_ms=at, event_id=event_id)
 
     def _link_click(self, data: dict[str, Any]) -> str:
-        phone = _phone(data["to"])
+        phone = _phone(data["to"], bare_digits=True)
         message_id = _text(data["message_id"])
         event_id = (
             data.get("id")
@@ -135,14 +153,17 @@ def _text(value: Any) -> str:
     return value
 
 
-def _phone(value: Any) -> str:
-    """Telnyx writes numbers as +E.164 (link clicks sometimes without the +)."""
-    phone = _text(value)
-    if not phone.startswith("+"):
-        phone = "+" + phone
-    if not E164.fullmatch(phone):
-        raise ValueError("not an E.164 number")
-    return phone
+def _phone(value: Any, *, bare_digits: bool = False) -> str:
+    """A webhook's number, normalised; ``InvalidNumber`` (with the value masked) when it
+    cannot be. Telnyx writes +E.164; link clicks' ``to`` comes without the + at times
+    (``bare_digits``: digits only are then read as international)."""
+    raw = _text(value)
+    if bare_digits and raw.isascii() and raw.isdigit():
+        raw = "+" + raw
+    try:
+        return normalize(raw)
+    except InvalidPhone:
+        raise InvalidNumber(mask_phone(raw)) from None
 
 
 def _error(error: Any) -> dict[str, str]:

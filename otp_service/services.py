@@ -88,7 +88,7 @@ def build_services(
         factors=FactorService(settings, store, clock=clock),
         verifications=VerificationService(settings, store, delivery, optouts, clock=clock),
         optouts=optouts,
-        inbound=InboundEvents(store, tagger, optouts, clock),
+        inbound=InboundEvents(store, tagger, optouts, clock, keywords=settings.keywords),
         webhook_keys=[load_public_key(key) for key in settings.telnyx_public_keys],
         audit=audit,
         numbers_admin=NumbersAdmin(telnyx, audit),

@@ -32,6 +32,7 @@ LAZY_IMPORTS_ALLOWED = {
 SHARED = {
     "otp_service.errors",
     "otp_service.phones",
+    "otp_service.keywords",
     "otp_service.timefmt",
     "otp_service.ids",
     "otp_service.metrics",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 
 import pytest
 
 from otp_service.config import ConfigError, Settings
+from otp_service.keywords import DEFAULT_KEYWORDS, KEYWORD_TABLE, OPT_IN, OPT_OUT
 
 PRODUCTION = {
     "OTP_ENV": "production",
@@ -94,3 +97,45 @@ def test_keys_can_be_given_as_sha256_digests():
     assert settings.api_keys[0].digest == bytes.fromhex(digest)
     assert settings.api_keys[0].id == "key-" + digest[:8]
     assert settings.api_keys[1].id == "app"
+
+
+def test_opt_out_and_opt_in_keywords_default_to_the_table_and_can_be_replaced():
+    assert Settings.from_env({}).keywords == DEFAULT_KEYWORDS
+    assert DEFAULT_KEYWORDS.action("stop") == OPT_OUT
+    assert len(DEFAULT_KEYWORDS.opt_out) == len(KEYWORD_TABLE[OPT_OUT])
+    replaced = Settings.from_env(
+        {"OTP_OPTOUT_KEYWORDS": "STOP, Para já, ＡＲＲＥＴ", "OTP_OPTIN_KEYWORDS": "START"}
+    ).keywords
+    assert replaced.opt_out == {"stop", "para já", "arret"}  # in keyword_form
+    assert replaced.opt_in == {"start"}
+    assert replaced.action("PARA JÁ!") == OPT_OUT
+    assert replaced.action("END") is None
+    assert replaced.action("YES") is None
+    only_out = Settings.from_env({"OTP_OPTOUT_KEYWORDS": "STOP"}).keywords
+    assert only_out.opt_in == DEFAULT_KEYWORDS.opt_in  # the other list keeps its default
+    assert only_out.action("START") == OPT_IN
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"OTP_OPTOUT_KEYWORDS": " , ,"}, "OTP_OPTOUT_KEYWORDS must list at least one"),
+        ({"OTP_OPTIN_KEYWORDS": ",,"}, "OTP_OPTIN_KEYWORDS must list at least one"),
+        ({"OTP_OPTOUT_KEYWORDS": "STOP,..."}, "OTP_OPTOUT_KEYWORDS: '...' has no letter"),
+        ({"OTP_OPTIN_KEYWORDS": "x" * 41}, "OTP_OPTIN_KEYWORDS: 'xxx"),
+        ({"OTP_OPTIN_KEYWORDS": "START,Stop!"}, "both have 'stop'"),
+        ({"OTP_OPTOUT_KEYWORDS": "STOP,YES"}, "both have 'yes'"),
+    ],
+)
+def test_keyword_lists_are_checked_at_start_up(variables, message):
+    for env in ({}, PRODUCTION):
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+            Settings.from_env({**env, **variables})
+
+
+def test_reading_settings_loads_no_metrics():
+    """The CLI imports config.py before gunicorn_conf sets PROMETHEUS_MULTIPROC_DIR: were
+    prometheus_client loaded by then, the workers' samples would never add up."""
+    code = "import sys, otp_service.cli; print('prometheus_client' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import REGISTRY
 from werkzeug.serving import make_server
 
 from otp_service import create_app
@@ -264,7 +266,16 @@ def test_event_for_an_unknown_message_is_ignored(client, verification):
 
 
 @pytest.mark.parametrize(
-    "word", ["STOP", "stop", "  Stop  ", "STOPALL", "unsubscribe", "CANCEL", "end", "QUIT"]
+    "word",
+    [
+        *["STOP", "stop", "  Stop  ", "STOPALL", "unsubscribe", "CANCEL", "end", "QUIT"],
+        # the FCC's 2025 revocation rule names REVOKE and OPT OUT as reasonable means
+        *["REVOKE", "revoke", "OPTOUT", "OPT OUT", "opt  out", "Opt-Out", "opt out!"],
+        # full-width, trailing punctuation, symbols: compared after NFKC and trimming
+        *["ＳＴＯＰ", "ｓｔｏｐ", "STOP.", "Stop!", '"stop"', "STOP 🛑", "Stop\n"],
+        # French, Spanish, Portuguese, German
+        *["ARRET", "ARRÊT", "arrêt", "ARRE\u0302T", "PARAR", "Parar.", "ALTO", "¡Alto!", "HALT"],
+    ],
 )
 def test_stop_words_opt_the_number_out(client, sandbox, redis_client, word):
     assert post_event(client, inbound_event(word)).get_json()["result"] == "added"
@@ -277,7 +288,7 @@ def test_stop_words_opt_the_number_out(client, sandbox, redis_client, word):
     assert optout.source == "inbound_stop"
 
 
-@pytest.mark.parametrize("word", ["START", "yes", " unstop "])
+@pytest.mark.parametrize("word", ["START", "yes", " unstop ", "Yes!", "ＳＴＡＲＴ"])
 def test_start_words_opt_the_number_back_in(client, sandbox, word):
     post_event(client, inbound_event("STOP"))
     later = inbound_event(word)
@@ -286,10 +297,125 @@ def test_start_words_opt_the_number_back_in(client, sandbox, word):
     assert create(client).status_code == 201
 
 
-@pytest.mark.parametrize("text", ["HELP", "hello", "STOP please", ""])
+@pytest.mark.parametrize(
+    "text", ["HELP", "hello", "STOP please", "", "S T O P", "stopp", "stop stop", "STOP 2"]
+)
 def test_other_inbound_texts_change_nothing(client, sandbox, text):
     assert post_event(client, inbound_event(text)).get_json()["result"] == "ignored"
     assert create(client).status_code == 201
+
+
+@pytest.fixture
+def keyword_env(env: dict[str, str]) -> dict[str, str]:
+    env["OTP_OPTOUT_KEYWORDS"] = "PARE, Stop"
+    env["OTP_OPTIN_KEYWORDS"] = "VOLTAR"
+    return env
+
+
+def test_configured_keywords_replace_the_defaults(keyword_env, client, sandbox):
+    def send(text: str, second: int) -> str:
+        event = inbound_event(text)
+        event["data"]["occurred_at"] = f"2027-01-15T08:00:{second:02d}.000Z"
+        return post_event(client, event).get_json()["result"]
+
+    assert send("END", 1) == "ignored"  # a default no longer in the list
+    assert send("pare.", 2) == "added"
+    assert send("START", 3) == "ignored"
+    assert create(client).status_code == 409
+    assert send("Voltar", 4) == "removed"
+    assert create(client).status_code == 201
+    assert send("STOP", 5) == "added"
+
+
+# -- every number is normalised before it is tagged or stored -----------------------------
+
+UK = "+447911123457"
+
+
+@pytest.mark.parametrize(
+    "sender", ["+44 0 7911123457", "+4407911123457", "+44 (0)7911 123-457", "+44.7911.123.457"]
+)
+def test_a_stop_from_a_formatted_number_opts_out_its_e164_form(client, admin, sandbox, sender):
+    assert post_event(client, inbound_event("STOP", sender=sender)).get_json()["result"] == "added"
+    found = admin.get(f"/v1/admin/opt-outs/{UK}")
+    assert found.status_code == 200
+    assert found.get_json()["phone_number"] == UK
+    refused = create(client, UK)
+    assert (refused.status_code, refused.get_json()["code"]) == (409, "recipient_opted_out")
+    assert sandbox.messages(UK) == []
+    # and the opt-in from yet another form of the same number finds it
+    start = inbound_event("START", sender="+44 7911 123457")
+    start["data"]["occurred_at"] = "2027-01-15T08:00:05.000Z"
+    assert post_event(client, start).get_json()["result"] == "removed"
+    assert admin.get(f"/v1/admin/opt-outs/{UK}").status_code == 404
+
+
+def test_a_delivery_receipt_to_a_formatted_number_finds_its_verification(client, verification):
+    event = delivery_event(verification["delivery"]["message_id"], "delivered")
+    event["data"]["payload"]["to"][0]["phone_number"] = "+1 (312) 555-0123"
+    assert post_event(client, event).get_json()["result"] == "updated"
+    body = client.get(f"/v1/verifications/{verification['id']}").get_json()
+    assert body["delivery"]["status"] == "delivered"
+
+
+@pytest.mark.parametrize("to", ["13125550123", "+1 312 555 0123", "+1-312-555-0123"])
+def test_a_link_click_to_any_form_of_the_number_is_counted(client, verification, to):
+    click = {
+        "data": {
+            "record_type": "link_clicked",
+            "message_id": verification["delivery"]["message_id"],
+            "to": to,
+            "url": "https://example.com/verify",
+            "time_clicked": "2027-01-15T08:00:00.000Z",
+        }
+    }
+    assert post_event(client, click).get_json()["result"] == "counted"
+    assert client.get(f"/v1/verifications/{verification['id']}").get_json()["link_clicks"] == 1
+
+
+def _webhook_count(event_type: str, result: str) -> float:
+    labels = {"type": event_type, "result": result}
+    return REGISTRY.get_sample_value("otp_webhook_events_total", labels) or 0.0
+
+
+@pytest.mark.parametrize(
+    ("sender", "masked"),
+    [
+        ("+1312", "+13*2"),  # too short
+        ("22395", "2**95"),  # a short code: no +
+        ("+15551234567", "+1555****567"),  # not a valid number
+        ("+447766****", "+447**6"),  # redacted
+        ("+1 312 555 0123 ext 9", "+1312*****239"),
+    ],
+)
+def test_a_webhook_number_that_cannot_be_normalised_is_counted_and_logged_masked(
+    client, redis_client, caplog, sender, masked
+):
+    before = _webhook_count("message.received", "invalid_number")
+    with caplog.at_level(logging.WARNING, logger="otp_service.inbound"):
+        response = post_event(client, inbound_event("STOP", sender=sender))
+    assert response.status_code == 200  # acknowledged: Telnyx must not retry it
+    assert response.get_json()["result"] == "invalid_number"
+    assert _webhook_count("message.received", "invalid_number") == before + 1
+    assert redis_client.keys("*") == []  # nothing stored, raw or otherwise
+    [record] = [r for r in caplog.records if "is not a phone number" in r.getMessage()]
+    assert masked in record.getMessage()
+    assert sender not in caplog.text
+
+
+def test_a_receipt_to_an_unusable_number_is_counted_too(client, verification, redis_client):
+    before = _webhook_count("message.finalized", "invalid_number")
+    event = delivery_event(verification["delivery"]["message_id"], "delivered")
+    event["data"]["payload"]["to"][0]["phone_number"] = "3125550123"
+    assert post_event(client, event).get_json()["result"] == "invalid_number"
+    assert _webhook_count("message.finalized", "invalid_number") == before + 1
+    body = client.get(f"/v1/verifications/{verification['id']}").get_json()
+    assert body["delivery"]["status"] == "queued"
+
+
+def test_a_message_that_is_no_keyword_is_ignored_whatever_its_sender(client):
+    event = inbound_event("hello", sender="22395")
+    assert post_event(client, event).get_json()["result"] == "ignored"
 
 
 def test_a_late_start_does_not_undo_a_newer_stop(client, sandbox):

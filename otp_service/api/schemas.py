@@ -1,8 +1,9 @@
 """Request bodies, validated with marshmallow. Schemas are built once, at import.
 
 Unknown fields are refused; strings must be strings and integers integers (no "6", no
-6.0, no true); phone numbers must already be E.164 and valid for their country; codes
-are ASCII digits only.
+6.0, no true); phone numbers must already be E.164 and valid for their country (the
+bare form: ``+1 312 555 0123`` is 422, as openapi.yaml's pattern promises clients;
+operators' paths and CSV files take formatted numbers); codes are ASCII digits only.
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 
 
 class PhoneNumber(fields.Field):
+    """Bare E.164 (``phones.E164``), then ``phones.normalize``: the one normalisation,
+    so ``+4407911123457`` is stored and compared as ``+447911123457``."""
+
     default_error_messages = {"invalid": "must be an E.164 phone number such as +14155550123"}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not phones.E164.fullmatch(value):
+            raise self.make_error("invalid")
         try:
             return phones.normalize(value)
         except phones.InvalidPhone as exc:

@@ -7,6 +7,10 @@ in one round trip (a pipeline of two scripts, each atomic); both follow the same
 rules (``optout_mark.lua``, ``optout_index.lua``), so a replayed or late event cannot
 make them disagree.
 
+Numbers are keys here only in ``phones.normalize``'s form: a number that is not (a
+formatted or trunk-prefixed one, ``+4407911…``) is refused with ``ValueError`` rather
+than stored under a key no lookup would find.
+
 Sources: ``inbound_stop`` (the recipient texted STOP), ``admin`` (an operator),
 ``telnyx_sync`` (Telnyx's opt-out list), ``send_error`` (Telnyx refused a send: 40300).
 """
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 
 from otp_service.ids import PhoneTagger
 from otp_service.metrics import OPTOUTS, child
+from otp_service.phones import Phone, normalize
 from otp_service.store.scripts import Batch, ScriptCall, Store
 
 __all__ = ["SOURCES", "OptOut", "OptOutStore"]
@@ -109,7 +114,7 @@ class OptOutStore:
     ) -> list[ScriptCall]:
         if source and source not in SOURCES:
             raise ValueError(f"unknown opt-out source {source!r}")
-        tag = self.tagger.tag(phone)
+        tag = self.tagger.tag(_normalised(phone))
         marker = self.store.optout_key(tag)
         dedupe = self.store.event_key(tag, event_id) if event_id else marker
         at = self._now_ms() if at_ms is None else at_ms
@@ -138,7 +143,7 @@ class OptOutStore:
         return outcome.decode()
 
     def get(self, phone: str) -> OptOut | None:
-        raw = self.store.redis.hgetall(self.store.optout_key(self.tagger.tag(phone)))
+        raw = self.store.redis.hgetall(self.store.optout_key(self.tagger.tag(_normalised(phone))))
         if not raw:
             return None
         return OptOut(phone, raw[b"src"].decode(), int(raw[b"at"]))
@@ -170,3 +175,10 @@ class OptOutStore:
             for (member, score), src in zip(rows, sources, strict=True)
         ]
         return items, total
+
+
+def _normalised(phone: str) -> str:
+    """``phone``, which must already be in ``phones.normalize``'s form (a ``Phone`` is)."""
+    if type(phone) is not Phone and normalize(phone) != phone:
+        raise ValueError("opt-outs take numbers as phones.normalize gives them")
+    return phone

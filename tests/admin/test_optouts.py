@@ -102,6 +102,38 @@ def test_an_url_encoded_plus_works_too(admin: ApiClient, services: Any) -> None:
     assert services.optouts.get(PHONE).source == "admin"
 
 
+UK = "+447911123457"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["+44%200%207911123457", "%2B4407911123457", "+44%20(0)%207911-123-457", "+44.7911.123.457"],
+)
+def test_admin_paths_normalise_the_number_first(
+    admin: ApiClient, client: ApiClient, services: Any, path: str
+) -> None:
+    added = admin.put(f"/v1/admin/opt-outs/{path}")
+    assert added.status_code == 201, added.json
+    assert added.json["phone_number"] == UK
+    assert admin.get(f"/v1/admin/opt-outs/{UK}").json["phone_number"] == UK
+    assert admin.get(f"/v1/admin/opt-outs/{path}").json["phone_number"] == UK
+    assert create(client, UK).json["code"] == "recipient_opted_out"
+    assert admin.put(f"/v1/admin/opt-outs/{UK}").status_code == 200  # the same opt-out
+    (entry, _) = audit_entries(admin)
+    assert entry["target"] == UK
+    assert admin.delete(f"/v1/admin/opt-outs/{path}").status_code == 204
+    assert services.optouts.get(UK) is None
+
+
+def test_the_store_refuses_numbers_that_were_not_normalised(services: Any) -> None:
+    for raw in ("+4407911123457", "+44 7911 123457", "447911123457", "+1312"):
+        with pytest.raises(ValueError):
+            services.optouts.add(raw, "admin")
+        with pytest.raises(ValueError):
+            services.optouts.get(raw)
+    assert services.optouts.list()[1] == 0
+
+
 def test_sync_adds_every_telnyx_opt_out_across_pages_and_twice_adds_nothing(
     admin: ApiClient, services: Any, sandbox: Sandbox
 ) -> None:
@@ -174,6 +206,26 @@ def test_sync_counts_what_is_not_a_phone_number_as_invalid(admin: ApiClient, ser
     assert counts == {"fetched": 5, "added": 1, "already_present": 1, "invalid": 3}
     assert seen == [(5, 5)]
     assert services.optouts.get("+16465550100").created_at == 1745841638631
+
+
+def test_sync_normalises_telnyx_numbers(admin: ApiClient, client: ApiClient, services: Any) -> None:
+    class Page:
+        data = [
+            {"to": "+1 646-555-0100", "created_at": "2025-04-28 12:00:38.631252+00:00"},
+            {"to": "+4407911123457"},
+            {"to": "+16465550100"},
+        ]
+        meta = {"total_results": 3}
+
+        def next_page(self) -> None:
+            return None
+
+    services.telnyx.messaging_optouts.list = lambda **kwargs: Page()
+    counts = services.optout_admin.sync_optouts(actor="t")
+    assert counts == {"fetched": 3, "added": 2, "already_present": 1, "invalid": 0}
+    items, _total = services.optouts.list()
+    assert sorted(o.phone_number for o in items) == ["+16465550100", UK]
+    assert create(client, UK).json["code"] == "recipient_opted_out"
 
 
 def test_sync_body_must_fit(admin: ApiClient, services: Any) -> None:
@@ -338,6 +390,31 @@ def test_a_rejected_line_reports_the_cell_that_is_wrong(admin: ApiClient, servic
         (3, "2099-01-01T00:00:00Z"),
         (4, "31255"),
     ]
+
+
+def test_an_import_normalises_formatted_numbers(
+    admin: ApiClient, client: ApiClient, services: Any
+) -> None:
+    data = (
+        b"phone_number,created_at\r\n"
+        b'"+1 (312) 555-0123",2026-01-01T00:00:00Z\r\n'
+        b"+44 0 7911 123457,\r\n"
+        b"+1.312.555.0124,\r\n"
+        b"+13125550123,\r\n"
+    )
+    response = admin.post(
+        "/v1/admin/opt-outs/import", data=data, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200, response.json
+    assert (response.json["added"], response.json["already_present"]) == (3, 1)
+    exported = admin.get("/v1/admin/opt-outs/export").get_data(as_text=True)
+    assert sorted(r["phone_number"] for r in csv.DictReader(io.StringIO(exported))) == [
+        "+13125550123",
+        "+13125550124",
+        UK,
+    ]
+    assert create(client, UK).json["code"] == "recipient_opted_out"
+    assert create(client, PHONE).json["code"] == "recipient_opted_out"
 
 
 @pytest.mark.parametrize(
