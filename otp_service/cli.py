@@ -13,7 +13,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import click
 import httpx
 
-from otp_service.config import ConfigError, Settings
+from otp_service.config import DEV_DEFAULTS, ConfigError, Settings
 
 __all__ = ["main"]
 
@@ -66,11 +66,23 @@ def serve() -> None:
         base = f"http://{settings.host}:{settings.port}"
         click.echo(f"otp-service    {base}  (docs {base}/docs)")
         if not settings.is_production:
-            click.echo("  client key: dev-client-key   admin key: dev-admin-key")
+            for line in _development_keys(os.environ):
+                click.echo(line)
         _run_gunicorn()
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def _development_keys(environ: Mapping[str, str]) -> list[str]:
+    """The banner's lines for the keys development falls back on: only those in use, so
+    that a key someone configured is never printed."""
+    lines = []
+    for name, label in (("OTP_API_KEYS", "client key"), ("OTP_ADMIN_KEYS", "admin key")):
+        if environ.get(name, "").strip() in ("", DEV_DEFAULTS[name]):
+            key = DEV_DEFAULTS[name].partition(":")[2]
+            lines.append(f"  {label}: {key}")
+    return lines
 
 
 def _run_gunicorn() -> None:
