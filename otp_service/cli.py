@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 import click
 import httpx
 
-from otp_service.config import ConfigError, Settings
+from otp_service.config import DEV_DEFAULTS, ConfigError, Settings
 
 __all__ = ["main"]
 
@@ -42,35 +45,59 @@ def main() -> None:
 @main.command()
 def serve() -> None:
     """Start the API under gunicorn; in development also an embedded redis-server and the
-    Telnyx sandbox when REDIS_URL / TELNYX_API_KEY are unset. Ctrl-C stops all of it."""
+    Telnyx sandbox when REDIS_URL / TELNYX_API_KEY are unset, started again if they die.
+    Ctrl-C stops all of it."""
     from otp_service.store.redis_server import RedisServer
 
     settings = _settings()
     children: list[Any] = []
+    supervisors: list[_Supervisor] = []
     try:
         if not settings.redis_url:
             server = RedisServer(Path(settings.data_dir) / "redis")
             os.environ["REDIS_URL"] = server.start()
             children.append(server)
+            supervisors.append(_Supervisor("redis-server", server))
             click.echo(f"redis-server   {server.url} (AOF in {server.data_dir})")
         if settings.uses_sandbox and not settings.is_production:
-            sandbox, public_key = _start_sandbox(settings)
+            sandbox = _Sandbox(settings)
+            sandbox.start()
             children.append(sandbox)
-            keys = [k for k in [os.environ.get("TELNYX_PUBLIC_KEYS", ""), public_key] if k]
+            supervisors.append(_Supervisor("Telnyx sandbox", sandbox))
+            keys = [k for k in [os.environ.get("TELNYX_PUBLIC_KEYS", ""), sandbox.public_key] if k]
             os.environ["TELNYX_PUBLIC_KEYS"] = ",".join(keys)
             click.echo(
                 f"Telnyx sandbox {settings.telnyx_base_url}  (key {settings.telnyx_api_key})"
             )
-            click.echo(f"  sent messages: {settings.telnyx_base_url[:-3]}/_sandbox/messages")
+            click.echo(f"  sent messages: {sandbox.url}/_sandbox/messages")
         settings = _settings()  # once more, with what was just started
         base = f"http://{settings.host}:{settings.port}"
         click.echo(f"otp-service    {base}  (docs {base}/docs)")
         if not settings.is_production:
-            click.echo("  client key: dev-client-key   admin key: dev-admin-key")
+            for line in _development_keys(os.environ):
+                click.echo(line)
+        for supervisor in supervisors:
+            supervisor.start()
         _run_gunicorn()
     finally:
+        for supervisor in supervisors:
+            supervisor.stop()
         for child in reversed(children):
             child.stop()
+    for supervisor in supervisors:
+        if supervisor.gave_up:
+            raise click.ClickException(f"stopped: {supervisor.name} kept dying")
+
+
+def _development_keys(environ: Mapping[str, str]) -> list[str]:
+    """The banner's lines for the keys development falls back on: only those in use, so
+    that a key someone configured is never printed."""
+    lines = []
+    for name, label in (("OTP_API_KEYS", "client key"), ("OTP_ADMIN_KEYS", "admin key")):
+        if environ.get(name, "").strip() in ("", DEV_DEFAULTS[name]):
+            key = DEV_DEFAULTS[name].partition(":")[2]
+            lines.append(f"  {label}: {key}")
+    return lines
 
 
 def _run_gunicorn() -> None:
@@ -96,53 +123,110 @@ def _run_gunicorn() -> None:
             raise
 
 
-class _Process:
-    """A child process we started, stopped with SIGTERM (then SIGKILL)."""
+class _Supervisor:
+    """Starts a child of `serve` again when it dies, so that the service answers again
+    by itself. It waits 0.5 s before the first restart and twice as long before each
+    next one while the child keeps dying within a minute; after five such restarts it
+    gives up and stops `serve` (which then exits non-zero, for whatever runs it)."""
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        self.process = process
+    CHECK_EVERY = 0.5
+    STABLE_AFTER = 60.0
+    MAX_QUICK_RESTARTS = 5
+
+    def __init__(self, name: str, child: Any) -> None:
+        self.name = name
+        self.child = child
+        self.gave_up = False
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"supervise {name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        log = logging.getLogger("otp_service.serve")
+        started, quick = time.monotonic(), 0
+        while not self._stopping.wait(self.CHECK_EVERY):
+            if self.child.running():
+                continue
+            quick = quick + 1 if time.monotonic() - started < self.STABLE_AFTER else 1
+            if quick > self.MAX_QUICK_RESTARTS:
+                log.error("%s keeps dying: stopping otp-service", self.name)
+                self.gave_up = True
+                os.kill(os.getpid(), signal.SIGTERM)  # gunicorn stops gracefully
+                return
+            delay = 0.5 * 2 ** (quick - 1)
+            log.error("%s exited; restart %d in %g s", self.name, quick, delay)
+            if self._stopping.wait(delay):
+                return
+            started = time.monotonic()
             try:
-                self.process.wait(10)
+                self.child.start()
+            except (RuntimeError, OSError, click.ClickException) as exc:
+                log.error("%s did not restart: %s", self.name, exc)
+                continue
+            log.warning("%s restarted at %s", self.name, self.child.url)
+
+
+class _Sandbox:
+    """The Telnyx sandbox as a child process, on the port of TELNYX_BASE_URL, signing its
+    webhooks with one key for all its lives (the workers trust that key)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from otp_service.telnyx.webhooks import public_key_b64
+
+        seed = secrets.token_bytes(32)
+        self.public_key = public_key_b64(Ed25519PrivateKey.from_private_bytes(seed))
+        self.url = settings.telnyx_base_url.rsplit("/v2", 1)[0]
+        self.port = httpx.URL(self.url).port or 8001
+        self.env = dict(os.environ)
+        self.env["SANDBOX_SIGNING_KEY"] = base64.b64encode(seed).decode()
+        if settings.webhook_url:
+            self.env["SANDBOX_WEBHOOK_URL"] = settings.webhook_url
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> None:
+        from otp_service.store.redis_server import die_with_parent
+
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "otp_service.cli", "sandbox", "--port", str(self.port)],
+            env=self.env,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+            process_group=0,  # a Ctrl-C stops `serve`, which stops the sandbox last
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                httpx.get(f"{self.url}/_sandbox/public_key", timeout=1).raise_for_status()
+                return
+            except httpx.HTTPError:
+                if not self.running() or time.monotonic() > deadline:
+                    self.stop()
+                    raise click.ClickException(
+                        f"the Telnyx sandbox did not start on {self.url}"
+                    ) from None
+                time.sleep(0.1)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _start_sandbox(settings: Settings) -> tuple[_Process, str]:
-    """Run the sandbox on the port of TELNYX_BASE_URL with a fresh signing key."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from otp_service.store.redis_server import die_with_parent
-    from otp_service.telnyx.webhooks import public_key_b64
-
-    seed = secrets.token_bytes(32)
-    public_key = public_key_b64(Ed25519PrivateKey.from_private_bytes(seed))
-    root = settings.telnyx_base_url.rsplit("/v2", 1)[0]
-    port = httpx.URL(root).port or 8001
-    env = dict(os.environ)
-    env["SANDBOX_SIGNING_KEY"] = base64.b64encode(seed).decode()
-    if settings.webhook_url:
-        env["SANDBOX_WEBHOOK_URL"] = settings.webhook_url
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "otp_service.cli", "sandbox", "--port", str(port)],
-        env=env,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
-    child = _Process(process)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            httpx.get(f"{root}/_sandbox/public_key", timeout=1).raise_for_status()
-            return child, public_key
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                child.stop()
-                raise click.ClickException(f"the Telnyx sandbox did not start on {root}") from None
-            time.sleep(0.1)
+                process.kill()
+                process.wait()
 
 
 @main.command()

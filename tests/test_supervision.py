@@ -1,0 +1,117 @@
+"""`otp-service serve` keeps its embedded redis-server and the Telnyx sandbox running: a
+child killed with SIGKILL is started again at the same address, and what Redis held
+(its append-only file) is still there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.service import Service, start_service, stop_service
+
+pytestmark = pytest.mark.e2e
+
+RECOVERY_BOUND = 15  # seconds: the first restart comes after a short pause
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    service = start_service(tmp_path_factory.mktemp("supervision"))
+    yield service
+    stop_service(service)
+
+
+def _child_pid(service: Service, marker: str) -> int:
+    """The pid of the child of `serve` whose command line contains ``marker``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == service.process.pid and marker in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no child of serve runs {marker!r}")
+
+
+def _kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}/cmdline").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # gone, or a zombie until serve reaps it
+
+
+def _eventually(request: object, bound: float = RECOVERY_BOUND) -> httpx.Response:
+    """Call ``request`` until it answers 2xx or ``bound`` seconds have passed."""
+    deadline = time.monotonic() + bound
+    while True:
+        try:
+            response = request()  # type: ignore[operator]
+            if response.is_success or time.monotonic() > deadline:
+                return response
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def test_a_killed_redis_server_is_restarted_and_keeps_the_verifications(service: Service):
+    phone = "+13125550181"
+    created = service.http.post("/v1/verifications", json={"phone_number": phone})
+    assert created.status_code == 201, created.text
+    vid = created.json()["id"]
+    redis_pid = _child_pid(service, "redis-server")
+
+    _kill(redis_pid)
+
+    assert _eventually(lambda: service.http.get("/readyz")).status_code == 200
+    assert _child_pid(service, "redis-server") != redis_pid
+    found = _eventually(lambda: service.http.get(f"/v1/verifications/{vid}"))
+    assert found.status_code == 200, found.text
+    assert found.json()["status"] == "pending"
+    code = service.code_for(phone)
+    check = service.http.post(f"/v1/verifications/{vid}/check", json={"code": code})
+    assert check.json()["status"] == "approved"
+    assert any("redis-server" in line and "restart" in line for line in service.log_lines())
+
+
+def test_a_killed_sandbox_is_restarted_and_its_webhooks_still_verify(service: Service):
+    sandbox_pid = _child_pid(service, "otp_service.cli sandbox")
+
+    _kill(sandbox_pid)
+
+    phone = "+13125550182"
+    created = _eventually(
+        lambda: service.http.post("/v1/verifications", json={"phone_number": phone})
+    )
+    assert created.status_code == 201, created.text
+    vid = created.json()["id"]
+    # the restarted sandbox signs its delivery webhook with the key the workers trust
+    deadline = time.monotonic() + RECOVERY_BOUND
+    while True:
+        delivery = service.http.get(f"/v1/verifications/{vid}").json()["delivery"]
+        if delivery["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert delivery["status"] == "delivered"
+    assert any("sandbox" in line and "restart" in line for line in service.log_lines())
+
+
+def test_ctrl_c_stops_serve_and_its_children_without_restarting_them(tmp_path: Path):
+    service = start_service(tmp_path)
+    children = [_child_pid(service, "redis-server"), _child_pid(service, "cli sandbox")]
+    try:
+        os.killpg(service.process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        assert service.process.wait(30) == 0
+    finally:
+        stop_service(service)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert not [line for line in service.log_lines() if "restart" in line]
