@@ -8,7 +8,8 @@ into problem documents. Nothing here ever echoes a code, a key or a secret.
     ServiceError                      status code
     ├── InvalidRequest                400/422 invalid_request
     │   ├── PayloadTooLarge           413 payload_too_large
-    │   └── UnsupportedMediaType      415 unsupported_media_type
+    │   ├── UnsupportedMediaType      415 unsupported_media_type
+    │   └── RequestTimeout            408 request_timeout (the body did not arrive in time)
     ├── MethodNotAllowed              405 method_not_allowed
     ├── Unauthorized                  401 unauthorized
     ├── InvalidSignature              401 invalid_signature
@@ -63,6 +64,7 @@ __all__ = [
     "RateLimited",
     "RecipientOptedOut",
     "RequestInProgress",
+    "RequestTimeout",
     "ServiceError",
     "StorageUnavailable",
     "TooManyFactors",
@@ -118,6 +120,12 @@ class PayloadTooLarge(InvalidRequest):
 
 class UnsupportedMediaType(InvalidRequest):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class RequestTimeout(InvalidRequest):
+    """The body did not arrive in time (gunicorn_conf.py's read deadline)."""
+
+    status, code, title = 408, "request_timeout", "Request timeout"
 
 
 class MethodNotAllowed(ServiceError):

@@ -85,12 +85,6 @@ logconfig_dict = {
 }
 
 
-class RequestTimeout(errors.ServiceError):
-    status = 408
-    code = "request_timeout"
-    title = "Request timeout"
-
-
 class _BodyDeadline:
     """The client's socket as gunicorn's body reader sees it during one request.
 
@@ -129,7 +123,7 @@ class _BodyDeadline:
         # the client to close first; this client would not
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RD)
-        raise RequestTimeout(
+        raise errors.RequestTimeout(
             f"the request body did not arrive within {_body_read_timeout:g} s: send it "
             "with the headers"
         )

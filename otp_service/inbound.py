@@ -101,9 +101,9 @@ class InboundEvents:
         payload = data["payload"]
         recipient = payload["to"][0]
         phone = _phone(recipient["phone_number"])
-        message_id = _text(payload["id"])
-        event_id = _text(data["id"])
-        status = _text(recipient.get("status") or "")
+        message_id = _field(payload["id"])
+        event_id = _field(data["id"])
+        status = _field(recipient.get("status") or "")
         errors = [_error(e) for e in payload.get("errors") or []]
         tag = self.tagger.tag(phone)
         return self.store.apply_delivery_event(
@@ -119,19 +119,19 @@ class InboundEvents:
 
     def _inbound(self, data: dict[str, Any]) -> str:
         payload = data["payload"]
-        action = self.keywords.action(_text(payload.get("text") or ""))
+        action = self.keywords.action(_field(payload.get("text") or ""))
         if action is None:
             return "ignored"
         phone = _phone(payload["from"]["phone_number"])
         at = self._ms(data.get("occurred_at"))
-        event_id = _text(data["id"])
+        event_id = _field(data["id"])
         if action == OPT_OUT:
             return self.optouts.add(phone, "inbound_stop", at_ms=at, event_id=event_id)
         return self.optouts.remove(phone, by="inbound_stop", at_ms=at, event_id=event_id)
 
     def _link_click(self, data: dict[str, Any]) -> str:
         phone = _phone(data["to"], bare_digits=True)
-        message_id = _text(data["message_id"])
+        message_id = _field(data["message_id"])
         event_id = (
             data.get("id")
             or hashlib.sha256(
@@ -139,7 +139,7 @@ class InboundEvents:
             ).hexdigest()
         )
         tag = self.tagger.tag(phone)
-        return self.store.count_link_click(tag, _text(event_id), message_id, EVENT_TTL_MS)
+        return self.store.count_link_click(tag, _field(event_id), message_id, EVENT_TTL_MS)
 
     def _ms(self, value: Any) -> int:
         """An ISO 8601 timestamp in ms; now when absent or unreadable."""
@@ -147,7 +147,9 @@ class InboundEvents:
         return int(self.clock() * 1000) if at is None else at
 
 
-def _text(value: Any) -> str:
+def _field(value: Any) -> str:
+    """A webhook field we use: a non-empty string of at most 200 characters, else
+    ValueError (the event is acknowledged and ignored)."""
     if not isinstance(value, str) or not value or len(value) > 200:
         raise ValueError("not a usable string")
     return value
@@ -157,7 +159,7 @@ def _phone(value: Any, *, bare_digits: bool = False) -> str:
     """A webhook's number, normalised; ``InvalidNumber`` (with the value masked) when it
     cannot be. Telnyx writes +E.164; link clicks' ``to`` comes without the + at times
     (``bare_digits``: digits only are then read as international)."""
-    raw = _text(value)
+    raw = _field(value)
     if bare_digits and raw.isascii() and raw.isdigit():
         raw = "+" + raw
     try:
