@@ -28,7 +28,7 @@ from typing import Any
 from otp_service.ids import PhoneTagger
 from otp_service.keywords import DEFAULT_KEYWORDS, OPT_OUT, Keywords
 from otp_service.metrics import WEBHOOK_EVENTS, child
-from otp_service.phones import InvalidPhone, mask_phone, normalize
+from otp_service.phones import E164, InvalidPhone, mask_phone, normalize
 from otp_service.store import Store
 from otp_service.store.optouts import EVENT_TTL_MS, OptOutStore
 from otp_service.timefmt import parse_iso
@@ -100,7 +100,7 @@ class InboundEvents:
     def _delivery(self, data: dict[str, Any]) -> str:
         payload = data["payload"]
         recipient = payload["to"][0]
-        phone = _phone(recipient["phone_number"])
+        phone = _phone(recipient["phone_number"], lookup=True)
         message_id = _field(payload["id"])
         event_id = _field(data["id"])
         status = _field(recipient.get("status") or "")
@@ -130,7 +130,7 @@ class InboundEvents:
         return self.optouts.remove(phone, by="inbound_stop", at_ms=at, event_id=event_id)
 
     def _link_click(self, data: dict[str, Any]) -> str:
-        phone = _phone(data["to"], bare_digits=True)
+        phone = _phone(data["to"], bare_digits=True, lookup=True)
         message_id = _field(data["message_id"])
         event_id = (
             data.get("id")
@@ -155,13 +155,19 @@ def _field(value: Any) -> str:
     return value
 
 
-def _phone(value: Any, *, bare_digits: bool = False) -> str:
+def _phone(value: Any, *, bare_digits: bool = False, lookup: bool = False) -> str:
     """A webhook's number, normalised; ``InvalidNumber`` (with the value masked) when it
     cannot be. Telnyx writes +E.164; link clicks' ``to`` comes without the + at times
-    (``bare_digits``: digits only are then read as international)."""
+    (``bare_digits``: digits only are then read as international).
+
+    ``lookup``: the number only finds what is stored (a receipt, a click), and every
+    number stored was normalised to E.164 on its way in, so an E.164 string is looked up
+    as it is — phonenumbers' parse costs a webhook about a tenth of its time."""
     raw = _field(value)
     if bare_digits and raw.isascii() and raw.isdigit():
         raw = "+" + raw
+    if lookup and E164.fullmatch(raw):
+        return raw
     try:
         return normalize(raw)
     except InvalidPhone:
