@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from otp_service import errors, ids, metrics
 from otp_service.config import Settings
+from otp_service.ids import DEFAULT_PROFILE
 from otp_service.store import FactorCheck, NewFactor, Store
 from otp_service.timefmt import iso_time
 
@@ -148,8 +149,15 @@ class FactorService:
 
     # -- enrol --------------------------------------------------------------------------
     def create(
-        self, subject: str, *, issuer: str | None = None, label: str | None = None
+        self,
+        subject: str,
+        *,
+        issuer: str | None = None,
+        label: str | None = None,
+        profile: str = DEFAULT_PROFILE,
     ) -> dict[str, Any]:
+        """Enrol a factor for ``subject`` in ``profile`` (the asking key's): another
+        profile's keys never see it."""
         s = self.settings
         tag = self.tagger.tag(subject)
         suffix = ids.new_suffix()
@@ -172,13 +180,13 @@ class FactorService:
             ttl_ms=ttl_ms,
             max_factors=MAX_FACTORS_PER_SUBJECT,
         )
-        if self.store.create_factor(tag, factor, now) == "too_many":
+        if self.store.create_factor(tag, factor, now, profile) == "too_many":
             raise errors.TooManyFactors(
                 f"this subject has {MAX_FACTORS_PER_SUBJECT} factors already; delete one first"
             )
         totp = _totp(secret, s.totp_algorithm, s.totp_digits, s.totp_period)
         del secret
-        self.cache.put(factor_id, totp)
+        self.cache.put(_cached(profile, factor_id), totp)
         fields = {
             "sb": subject,
             "st": "u",
@@ -193,17 +201,17 @@ class FactorService:
         return self._view(factor_id, fields, totp)
 
     # -- verify / check -----------------------------------------------------------------
-    def verify(self, factor_id: str, code: str) -> dict[str, Any]:
+    def verify(self, factor_id: str, code: str, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
         """The first right code activates an unverified factor."""
-        return self._check("verify", factor_id, code)
+        return self._check("verify", factor_id, code, profile)
 
-    def check(self, factor_id: str, code: str) -> dict[str, Any]:
-        return self._check("check", factor_id, code)
+    def check(self, factor_id: str, code: str, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
+        return self._check("check", factor_id, code, profile)
 
-    def _check(self, mode: str, factor_id: str, code: str) -> dict[str, Any]:
+    def _check(self, mode: str, factor_id: str, code: str, profile: str) -> dict[str, Any]:
         s = self.settings
         tag, suffix = self._split(factor_id)
-        totp = self._cached_totp(factor_id, tag, suffix)
+        totp = self._cached_totp(factor_id, tag, suffix, profile)
         now = self.clock()
         now_ms = int(now * 1000)
         step = int(now // totp.interval)
@@ -220,7 +228,7 @@ class FactorService:
             failure_limit=s.failure_limit,
             lockout_ms=s.lockout_seconds * 1000,
         )
-        outcome, detail = self.store.check_factor(tag, suffix, check, now_ms)
+        outcome, detail = self.store.check_factor(tag, suffix, check, now_ms, profile)
         metrics.child(metrics.CHECKS, "totp", outcome).inc()
         if outcome == "not_found":
             raise errors.FactorNotFound()
@@ -258,16 +266,16 @@ class FactorService:
             "attempts_remaining": max(0, int(detail)),
         }
 
-    def _cached_totp(self, factor_id: str, tag: str, suffix: str) -> pyotp.TOTP:
-        totp = self.cache.get(factor_id)
+    def _cached_totp(self, factor_id: str, tag: str, suffix: str, profile: str) -> pyotp.TOTP:
+        totp = self.cache.get(_cached(profile, factor_id))
         if totp is None:
             blob, algorithm, digits, period = self.store.redis.hmget(
-                self.store.factor_key(tag, suffix), ["ct", "al", "dg", "pd"]
+                self.store.factor_key(tag, suffix, profile), ["ct", "al", "dg", "pd"]
             )
             if blob is None:
                 raise errors.FactorNotFound()
             totp = _totp(self._open(factor_id, blob), algorithm.decode(), int(digits), int(period))
-            self.cache.put(factor_id, totp)
+            self.cache.put(_cached(profile, factor_id), totp)
         return totp
 
     def _open(self, factor_id: str, blob: bytes) -> bytes:
@@ -280,18 +288,18 @@ class FactorService:
             ) from None
 
     # -- read / list / revoke -----------------------------------------------------------
-    def get(self, factor_id: str) -> dict[str, Any]:
+    def get(self, factor_id: str, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
         """The factor; while unverified, with its otpauth URI and QR code."""
         tag, suffix = self._split(factor_id)
-        raw = self.store.redis.hgetall(self.store.factor_key(tag, suffix))
+        raw = self.store.redis.hgetall(self.store.factor_key(tag, suffix, profile))
         fields = self._live(raw)
         totp = self._enrolment_totp(factor_id, raw, fields)
         return self._view(factor_id, fields, totp)
 
-    def qr_png(self, factor_id: str) -> bytes:
+    def qr_png(self, factor_id: str, profile: str = DEFAULT_PROFILE) -> bytes:
         """The QR code of the otpauth URI, as PNG; only while the factor is unverified."""
         tag, suffix = self._split(factor_id)
-        raw = self.store.redis.hgetall(self.store.factor_key(tag, suffix))
+        raw = self.store.redis.hgetall(self.store.factor_key(tag, suffix, profile))
         fields = self._live(raw)
         totp = self._enrolment_totp(factor_id, raw, fields)
         if totp is None:
@@ -300,10 +308,10 @@ class FactorService:
         _qr(self._uri(totp, fields)).save(out, kind="png", scale=QR_PNG_SCALE)
         return out.getvalue()
 
-    def for_subject(self, subject: str) -> list[dict[str, Any]]:
-        """The subject's factors (without URIs or QR codes), oldest first."""
+    def for_subject(self, subject: str, profile: str = DEFAULT_PROFILE) -> list[dict[str, Any]]:
+        """The subject's factors in ``profile`` (without URIs or QR codes), oldest first."""
         tag = self.tagger.tag(subject)
-        index = self.store.redis.hgetall(self.store.subject_key(tag))
+        index = self.store.redis.hgetall(self.store.subject_key(tag, profile))
         now = self.now_ms()
         suffixes = [
             name[2:].decode()
@@ -314,7 +322,7 @@ class FactorService:
             return []
         pipe = self.store.pipeline()
         for suffix in suffixes:
-            pipe.hgetall(self.store.factor_key(tag, suffix))
+            pipe.hgetall(self.store.factor_key(tag, suffix, profile))
         views = []
         for suffix, raw in zip(suffixes, pipe.execute(), strict=True):
             fields = _decoded(raw)
@@ -322,11 +330,11 @@ class FactorService:
                 views.append(self._view(tag + suffix, fields, None))
         return sorted(views, key=lambda view: (view["created_at"], view["id"]))
 
-    def delete(self, factor_id: str) -> None:
+    def delete(self, factor_id: str, profile: str = DEFAULT_PROFILE) -> None:
         """Revoke the factor: it is gone for every later check, at once."""
         tag, suffix = self._split(factor_id)
-        deleted = self.store.delete_factor(tag, suffix, self.now_ms())
-        self.cache.drop(factor_id)
+        deleted = self.store.delete_factor(tag, suffix, self.now_ms(), profile)
+        self.cache.drop(_cached(profile, factor_id))
         if not deleted:
             raise errors.FactorNotFound()
 
@@ -391,3 +399,8 @@ class FactorService:
 def _qr(uri: str) -> segno.QRCode:
     """A regular QR code (never a Micro QR) with medium error correction or better."""
     return segno.make_qr(uri, error="m")
+
+
+def _cached(profile: str, factor_id: str) -> str:
+    """The secret cache's key: a factor id is unique only within its profile."""
+    return factor_id if profile == DEFAULT_PROFILE else f"{profile}/{factor_id}"

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from otp_service.ids import PhoneTagger
+from otp_service.ids import DEFAULT_PROFILE, PhoneTagger
 from otp_service.keywords import DEFAULT_KEYWORDS, OPT_OUT, Keywords
 from otp_service.metrics import WEBHOOK_EVENTS, child
 from otp_service.phones import E164, InvalidPhone, mask_phone, normalize
@@ -70,8 +70,11 @@ class InboundEvents:
             "message.link_click": self._link_click,
         }
 
-    def handle(self, body: Any) -> tuple[str, str]:
-        """Apply one event; return (event type, outcome) for logs and metrics."""
+    def handle(self, body: Any, profile: str = DEFAULT_PROFILE) -> tuple[str, str]:
+        """Apply one event; return (event type, outcome) for logs and metrics.
+
+        ``profile``: whose verification a receipt or a click concerns (the webhook URL of
+        a profile's sends names it); opt-outs are everyone's."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             child(WEBHOOK_EVENTS, "malformed", "ignored").inc()
@@ -87,7 +90,7 @@ class InboundEvents:
             child(WEBHOOK_EVENTS, "unknown", "ignored").inc()
             return "unknown", "ignored"
         try:
-            outcome = handler(data)
+            outcome = handler(data, profile)
         except InvalidNumber as exc:
             # never stored, tagged or compared raw: counted, and logged masked
             log.warning("webhook %s ignored: %s is not a phone number", event_type, exc.masked)
@@ -97,7 +100,7 @@ class InboundEvents:
         child(WEBHOOK_EVENTS, event_type, outcome).inc()
         return event_type, outcome
 
-    def _delivery(self, data: dict[str, Any]) -> str:
+    def _delivery(self, data: dict[str, Any], profile: str) -> str:
         payload = data["payload"]
         recipient = payload["to"][0]
         phone = _phone(recipient["phone_number"], lookup=True)
@@ -115,9 +118,10 @@ class InboundEvents:
             errors_json=json.dumps(errors) if errors else "",
             event_type=data["event_type"],
             dedupe_ms=EVENT_TTL_MS,
+            profile=profile,
         )
 
-    def _inbound(self, data: dict[str, Any]) -> str:
+    def _inbound(self, data: dict[str, Any], _profile: str) -> str:
         payload = data["payload"]
         action = self.keywords.action(_field(payload.get("text") or ""))
         if action is None:
@@ -129,7 +133,7 @@ class InboundEvents:
             return self.optouts.add(phone, "inbound_stop", at_ms=at, event_id=event_id)
         return self.optouts.remove(phone, by="inbound_stop", at_ms=at, event_id=event_id)
 
-    def _link_click(self, data: dict[str, Any]) -> str:
+    def _link_click(self, data: dict[str, Any], profile: str) -> str:
         phone = _phone(data["to"], bare_digits=True, lookup=True)
         message_id = _field(data["message_id"])
         event_id = (
@@ -139,7 +143,7 @@ class InboundEvents:
             ).hexdigest()
         )
         tag = self.tagger.tag(phone)
-        return self.store.count_link_click(tag, _field(event_id), message_id, EVENT_TTL_MS)
+        return self.store.count_link_click(tag, _field(event_id), message_id, EVENT_TTL_MS, profile)
 
     def _ms(self, value: Any) -> int:
         """An ISO 8601 timestamp in ms; now when absent or unreadable."""

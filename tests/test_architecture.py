@@ -44,7 +44,11 @@ MAY_IMPORT = {
     "otp_service.sandbox": {"otp_service.telnyx"},
     "otp_service.store": set(),
     "otp_service.delivery": {"otp_service.telnyx"},
-    "otp_service.verification": {"otp_service.store", "otp_service.delivery"},
+    "otp_service.verification": {
+        "otp_service.store",
+        "otp_service.delivery",
+        "otp_service.profiles.settings",  # a profile's settings, a value
+    },
     "otp_service.factors": {"otp_service.store"},
     "otp_service.inbound": {"otp_service.store"},
     "otp_service.admin": {"otp_service.store", "otp_service.telnyx"},

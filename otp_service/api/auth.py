@@ -16,6 +16,8 @@ from flask import g, request
 from otp_service import errors
 from otp_service.api.http import services
 from otp_service.config import ApiKey
+from otp_service.ids import DEFAULT_PROFILE
+from otp_service.profiles import ProfileSettings
 
 __all__ = ["require_admin", "require_client", "require_metrics_token"]
 
@@ -45,6 +47,7 @@ def require_client() -> None:
     if client_id is None and admin_id is None:
         raise errors.Unauthorized("the API key is not valid")
     g.key_id = client_id or admin_id
+    g.profile_id = DEFAULT_PROFILE
 
 
 def require_admin() -> None:
@@ -71,3 +74,13 @@ def require_metrics_token() -> None:
         )
     if not hmac.compare_digest(_presented_digest(), settings.metrics_token_digest):
         raise errors.Unauthorized("the metrics token is not valid")
+
+
+def key_profile() -> ProfileSettings:
+    """The settings of the profile of this request's key (``require_client`` ran)."""
+    if g.profile_id == DEFAULT_PROFILE:
+        return services().verifications.default_profile
+    found = services().profiles.settings_for(g.profile_id)
+    if found is None:  # deleted since the key was checked
+        raise errors.Unauthorized("the API key is not valid")
+    return found

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, g, request
 
 from otp_service.api import schemas
 from otp_service.api.access_log import log_fields
-from otp_service.api.auth import require_client
+from otp_service.api.auth import key_profile, require_client
 from otp_service.api.http import body_fingerprint, json_body, json_response, services
 from otp_service.api.problems import PROBLEM_JSON
 from otp_service.errors import InvalidRequest
@@ -28,7 +28,11 @@ def create() -> Response:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters", status=400)
     fingerprint = body_fingerprint() if key is not None else ""
     result = services().verifications.create(
-        CreateRequest(**data), client_id=g.key_id, idempotency_key=key, fingerprint=fingerprint
+        CreateRequest(**data),
+        client_id=g.key_id,
+        profile=key_profile(),
+        idempotency_key=key,
+        fingerprint=fingerprint,
     )
     if result.status >= 400:  # an error stored under the Idempotency-Key, replayed
         return _answer(result)
@@ -38,27 +42,27 @@ def create() -> Response:
 
 @bp.get("/<verification_id>")
 def get(verification_id: str) -> Response:
-    return json_response(services().verifications.get(verification_id))
+    return json_response(services().verifications.get(verification_id, key_profile()))
 
 
 @bp.post("/<verification_id>/check")
 def check(verification_id: str) -> Response:
     data = json_body(schemas.CHECK_CODE)
-    return _answer(services().verifications.check(verification_id, data["code"]))
+    return _answer(services().verifications.check(verification_id, data["code"], key_profile()))
 
 
 @bp.post("/check")
 def check_by_phone() -> Response:
     data = json_body(schemas.CHECK_BY_PHONE)
     log_fields(phone=mask_phone(data["phone_number"]))
-    result = services().verifications.check_phone(data["phone_number"], data["code"])
+    result = services().verifications.check_phone(data["phone_number"], data["code"], key_profile())
     log_fields(verification_id=result.body["id"])
     return _answer(result)
 
 
 @bp.post("/<verification_id>/cancel")
 def cancel(verification_id: str) -> Response:
-    return json_response(services().verifications.cancel(verification_id))
+    return json_response(services().verifications.cancel(verification_id, key_profile()))
 
 
 def _answer(result: Result, headers: dict[str, str] | None = None) -> Response:

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, request
 from otp_service import errors
 from otp_service.api.access_log import log_fields
 from otp_service.api.http import json_response, parse_json, raw_body, services
+from otp_service.ids import DEFAULT_PROFILE, PROFILE_PATTERN
 from otp_service.telnyx.webhooks import WebhookVerificationError, verify_webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
@@ -32,6 +33,11 @@ def telnyx() -> Response:
             "the webhook is not signed by a trusted Telnyx key", reason=exc.reason
         ) from None
     body = parse_json(raw)
-    event_type, outcome = svc.inbound.handle(body)
+    # the profile whose send this is a receipt of (unsigned, but it only chooses where a
+    # signed event is looked up: another profile has no such message)
+    profile = request.args.get("profile", DEFAULT_PROFILE)
+    if profile != DEFAULT_PROFILE and not PROFILE_PATTERN.fullmatch(profile):
+        raise errors.InvalidRequest("profile is not a profile id", status=400)
+    event_type, outcome = svc.inbound.handle(body, profile)
     log_fields(event_type=event_type, result=outcome)
     return json_response({"event_type": event_type, "result": outcome})

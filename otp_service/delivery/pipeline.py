@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,6 +54,7 @@ from otp_service import telnyx
 from otp_service.delivery.routing import DeliveryConfig
 from otp_service.delivery.senders import SENDER_TYPES, Sender, whatsapp_template_message
 from otp_service.delivery.templates import render_text
+from otp_service.ids import DEFAULT_PROFILE
 from otp_service.phones import country_of
 
 __all__ = [
@@ -118,6 +120,12 @@ class OutgoingCode:
     ttl_seconds: int
     locale: str | None = None
     channel: str = "sms"
+    # the asking profile's: its receipts come back to it; its own texts and lines (the
+    # delivery config's lines when it has none)
+    profile_id: str = DEFAULT_PROFILE
+    templates: Mapping[str, str] = field(default_factory=dict)
+    webotp_domain: str | None = None
+    android_app_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,10 +226,20 @@ class Delivery:
         self.attempt_seconds = attempt_seconds(client.timeout)
         self.longest_send_seconds = SEND_ATTEMPTS * self.attempt_seconds
 
-    def check_destination(self, phone: str, channel: str = "sms") -> str | None:
+    def check_destination(
+        self, phone: str, channel: str = "sms", allowed: frozenset[str] = frozenset()
+    ) -> str | None:
         """The destination's country (None if unknown) when a code may be sent to it;
-        ``DestinationRefused`` otherwise. Call it before storing anything."""
-        return self._route(phone, channel)[0]
+        ``DestinationRefused`` otherwise. ``allowed``: a profile's own countries, on top
+        of the service-wide rule. Call it before storing anything."""
+        country = self._route(phone, channel)[0]
+        if allowed and country not in allowed:
+            raise DestinationRefused(
+                f"sending to {country or 'this destination'} is not allowed for this profile",
+                reason="not_allowed",
+                country=country,
+            )
+        return country
 
     def send(self, message: OutgoingCode) -> SendResult:
         """Send ``message`` through its route, falling back as the module docstring says."""
@@ -240,10 +258,18 @@ class Delivery:
                 app_name=message.app_name,
                 ttl_seconds=message.ttl_seconds,
                 locale=message.locale,
-                webotp_domain=self.config.webotp_domain,
-                app_hash=self.config.android_app_hash,
+                webotp_domain=message.webotp_domain or self.config.webotp_domain,
+                app_hash=message.android_app_hash or self.config.android_app_hash,
+                custom=message.templates,
             )
-        return self._deliver(message.to, senders, content)
+        return self._deliver(message.to, senders, content, self._webhook_url(message.profile_id))
+
+    def _webhook_url(self, profile_id: str) -> str | None:
+        """Where Telnyx sends this message's receipts: a profile's carry its id, so the
+        receipt finds the verification among that profile's."""
+        if self.webhook_url is None or profile_id == DEFAULT_PROFILE:
+            return self.webhook_url
+        return f"{self.webhook_url}?profile={profile_id}"
 
     def _route(self, phone: str, channel: str) -> tuple[str | None, tuple[Sender, ...]]:
         if channel not in CHANNELS:
@@ -264,16 +290,20 @@ class Delivery:
             )
         return country, senders
 
-    def _deliver(self, to: str, senders: tuple[Sender, ...], content: dict[str, Any]) -> SendResult:
+    def _deliver(
+        self,
+        to: str,
+        senders: tuple[Sender, ...],
+        content: dict[str, Any],
+        webhook_url: str | None,
+    ) -> SendResult:
         refused: list[Attempt] = []
         ends = time.monotonic() + self.longest_send_seconds
         for index, sender in enumerate(senders):
             kind = SENDER_TYPES[sender.type]
             info = SenderInfo.of(sender)
             try:
-                data = kind.call(
-                    self._until(ends), sender, to, content[kind.channel], self.webhook_url
-                )
+                data = kind.call(self._until(ends), sender, to, content[kind.channel], webhook_url)
             except telnyx.APIStatusError as exc:
                 refused.append(Attempt(info, exc.status_code, tuple(exc.codes)))
                 time_left = ends - time.monotonic() >= self.attempt_seconds

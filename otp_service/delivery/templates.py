@@ -24,6 +24,7 @@ not cover.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Template",
     "encoding",
     "is_gsm7",
+    "language_of",
     "render_text",
     "segments",
     "template_for",
@@ -83,9 +85,14 @@ TEMPLATES: dict[str, Template] = {
 DEFAULT_LOCALE = "en"
 
 
+def language_of(locale: str | None) -> str:
+    """The language of a locale such as ``pt-BR``, ``pt_BR`` or ``PT``: ``pt``."""
+    return (locale or "").replace("_", "-").split("-")[0].lower()
+
+
 def template_for(locale: str | None) -> tuple[str, Template]:
     """(language, template) for a locale such as ``pt-BR``, ``pt_BR`` or ``PT``."""
-    language = (locale or "").replace("_", "-").split("-")[0].lower()
+    language = language_of(locale)
     if language not in TEMPLATES:
         language = DEFAULT_LOCALE
     return language, TEMPLATES[language]
@@ -99,9 +106,24 @@ def render_text(
     locale: str | None = None,
     webotp_domain: str | None = None,
     app_hash: str | None = None,
+    custom: Mapping[str, str] | None = None,
 ) -> str:
+    """The message text. ``custom``: a profile's own texts by language (``{code}``,
+    ``{app_name}``, ``{minutes}``), used for a locale whose language it has."""
     minutes = max(1, ttl_seconds // 60)
-    text = template_for(locale)[1].render(code=code, app_name=app_name, minutes=minutes)
+    language = language_of(locale) or DEFAULT_LOCALE
+    own = (custom or {}).get(language)
+    if own is None and language not in TEMPLATES:  # what a shipped text falls back on
+        own = (custom or {}).get(DEFAULT_LOCALE)
+    if own is not None:
+        # replaced, not str.format: a stored text must not reach format's attribute access
+        text = (
+            own.replace("{code}", code)
+            .replace("{app_name}", app_name)
+            .replace("{minutes}", str(minutes))
+        )
+    else:
+        text = template_for(locale)[1].render(code=code, app_name=app_name, minutes=minutes)
     if app_hash:
         text += "\n" + app_hash
     if webotp_domain:

@@ -43,6 +43,7 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from otp_service.ids import DEFAULT_PROFILE
 from otp_service.store.redis_shortcuts import evalsha_on_pool, send_to_cluster
 from otp_service.store.redis_url import client_for
 
@@ -240,6 +241,10 @@ class FactorCheck:
     lockout_ms: int
 
 
+def _scope(profile: str) -> str:
+    return "" if profile == DEFAULT_PROFILE else f":{profile}"
+
+
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis | RedisCluster:
     """A pooled client for ``url``: one Redis, a Redis Cluster or a Sentinel-managed
     master (the URL forms are in ``store/redis_url.py``). Reconnects once on a dropped
@@ -272,17 +277,19 @@ class Store:
         self._pool = None if isinstance(client, RedisCluster) else client.connection_pool
 
     # -- keys ---------------------------------------------------------------------------
-    def phone_key(self, tag: str) -> str:
-        return f"{self.prefix}:{{{tag}}}:v"
+    # A profile's keys of a number: the profile's id after the kind, in the number's slot
+    # (the default profile's have none: the keys of an install without profiles).
+    def phone_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
+        return f"{self.prefix}:{{{tag}}}:v{_scope(profile)}"
 
-    def history_key(self, tag: str) -> str:
-        return f"{self.prefix}:{{{tag}}}:h"
+    def history_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
+        return f"{self.prefix}:{{{tag}}}:h{_scope(profile)}"
 
-    def parked_key(self, tag: str) -> str:
-        return f"{self.prefix}:{{{tag}}}:q"
+    def parked_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
+        return f"{self.prefix}:{{{tag}}}:q{_scope(profile)}"
 
-    def undo_key(self, tag: str) -> str:
-        return f"{self.prefix}:{{{tag}}}:u"
+    def undo_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
+        return f"{self.prefix}:{{{tag}}}:u{_scope(profile)}"
 
     def optout_key(self, tag: str) -> str:
         return f"{self.prefix}:{{{tag}}}:o"
@@ -290,11 +297,11 @@ class Store:
     def idempotency_key(self, tag: str) -> str:
         return f"{self.prefix}:{{{tag}}}:i"
 
-    def factor_key(self, tag: str, suffix: str) -> str:
-        return f"{self.prefix}:{{{tag}}}:f:{suffix}"
+    def factor_key(self, tag: str, suffix: str, profile: str = DEFAULT_PROFILE) -> str:
+        return f"{self.prefix}:{{{tag}}}:f:{suffix}{_scope(profile)}"
 
-    def subject_key(self, tag: str) -> str:
-        return f"{self.prefix}:{{{tag}}}:s"
+    def subject_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
+        return f"{self.prefix}:{{{tag}}}:s{_scope(profile)}"
 
     def guard_key(self, kind: str, subject: str, window: int) -> str:
         """A guard counter; all of them share the {guard} slot (see guard.py)."""
@@ -351,6 +358,7 @@ class Store:
         now: int,
         guard_mode: str,
         counters: Sequence[GuardCounter],
+        profile: str = DEFAULT_PROFILE,
     ) -> CreateOutcome:
         """The guard's shared counters and the create itself, side by side: one round trip.
 
@@ -360,10 +368,10 @@ class Store:
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
         deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
-        outcome = self._create(tag, new, now, guard_mode, counters, deadline)
+        outcome = self._create(tag, new, now, guard_mode, counters, deadline, profile)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")
-            outcome = self._create(tag, new, now, guard_mode, counters, 0)
+            outcome = self._create(tag, new, now, guard_mode, counters, 0, profile)
         return outcome
 
     def _create(
@@ -374,6 +382,7 @@ class Store:
         guard_mode: str,
         counters: Sequence[GuardCounter],
         deadline: int,
+        profile: str,
     ) -> CreateOutcome:
         batch = self.batch()
         if counters:
@@ -384,7 +393,7 @@ class Store:
         caps = new.caps
         batch.script(
             "create",
-            [self.phone_key(tag), self.optout_key(tag), self.undo_key(tag)],
+            [self.phone_key(tag, profile), self.optout_key(tag), self.undo_key(tag, profile)],
             [
                 now,
                 new.phone,
@@ -429,20 +438,33 @@ class Store:
         if counters:
             self.run("guard_refund", [c.key for c in counters], [])
 
-    def undo_create(self, tag: str, token: str, counters: Sequence[GuardCounter] = ()) -> None:
+    def undo_create(
+        self,
+        tag: str,
+        token: str,
+        counters: Sequence[GuardCounter] = (),
+        profile: str = DEFAULT_PROFILE,
+    ) -> None:
         """Roll back what create.lua (and guard.lua) did for a send that provably did not
         happen: one round trip."""
-        batch = self.batch().script("undo", [self.phone_key(tag), self.undo_key(tag)], [token])
+        batch = self.batch().script(
+            "undo", [self.phone_key(tag, profile), self.undo_key(tag, profile)], [token]
+        )
         if counters:
             batch.script("guard_refund", [c.key for c in counters], [])
         batch.execute()
 
     def _record_call(
-        self, tag: str, suffix: str, token: str, send: SendOutcome, now: int
+        self, tag: str, suffix: str, token: str, send: SendOutcome, now: int, profile: str
     ) -> ScriptCall:
         return ScriptCall(
             "record",
-            [self.phone_key(tag), self.undo_key(tag), self.history_key(tag), self.parked_key(tag)],
+            [
+                self.phone_key(tag, profile),
+                self.undo_key(tag, profile),
+                self.history_key(tag, profile),
+                self.parked_key(tag, profile),
+            ],
             [
                 suffix,
                 token,
@@ -457,10 +479,16 @@ class Store:
         )
 
     def record_send(
-        self, tag: str, suffix: str, token: str, send: SendOutcome, now: int
+        self,
+        tag: str,
+        suffix: str,
+        token: str,
+        send: SendOutcome,
+        now: int,
+        profile: str = DEFAULT_PROFILE,
     ) -> RecordOutcome:
         """Note the send's outcome: from now on its code stands."""
-        call = self._record_call(tag, suffix, token, send, now)
+        call = self._record_call(tag, suffix, token, send, now, profile)
         outcome, _detail, history, values = self.run(call.name, call.keys, call.args)
         return RecordOutcome(outcome != b"gone", StoredVerification(values, history))
 
@@ -473,10 +501,11 @@ class Store:
         now: int,
         counters: Sequence[GuardCounter],
         also: Sequence[ScriptCall],
+        profile: str = DEFAULT_PROFILE,
     ) -> list[Any]:
         """Fail the verification of a send refused for good, with ``also`` (an opt-out's
         writes) and the guard's refund, in one round trip; the replies of ``also``."""
-        batch = self.batch().call(self._record_call(tag, suffix, token, send, now))
+        batch = self.batch().call(self._record_call(tag, suffix, token, send, now, profile))
         for call in also:
             batch.call(call)
         if counters:
@@ -484,12 +513,18 @@ class Store:
         return batch.execute()[1 : 1 + len(also)]
 
     def check(
-        self, tag: str, suffix: str, digest: bytes, now: int, limits: CheckLimits
+        self,
+        tag: str,
+        suffix: str,
+        digest: bytes,
+        now: int,
+        limits: CheckLimits,
+        profile: str = DEFAULT_PROFILE,
     ) -> CheckOutcome:
         """Check a code of the number's pending verification (``suffix`` '': whichever)."""
         outcome, detail, *rest = self.run(
             "check",
-            [self.phone_key(tag)],
+            [self.phone_key(tag, profile)],
             [
                 now,
                 suffix,
@@ -507,16 +542,22 @@ class Store:
             outcome.decode(), detail.decode(), found.decode(), status, int(attempts)
         )
 
-    def get(self, tag: str, suffix: str) -> StoredVerification | None:
-        found = self.run("get", [self.phone_key(tag), self.history_key(tag)], [suffix])
+    def get(
+        self, tag: str, suffix: str, profile: str = DEFAULT_PROFILE
+    ) -> StoredVerification | None:
+        found = self.run(
+            "get", [self.phone_key(tag, profile), self.history_key(tag, profile)], [suffix]
+        )
         if found is None:
             return None
         values, history = found
         return StoredVerification(values, history)
 
-    def cancel(self, tag: str, suffix: str, now: int) -> CancelOutcome:
+    def cancel(
+        self, tag: str, suffix: str, now: int, profile: str = DEFAULT_PROFILE
+    ) -> CancelOutcome:
         outcome, _detail, *rest = self.run(
-            "cancel", [self.phone_key(tag), self.history_key(tag)], [suffix, now]
+            "cancel", [self.phone_key(tag, profile), self.history_key(tag, profile)], [suffix, now]
         )
         if outcome in (b"not_found", b"already_approved"):
             return CancelOutcome(outcome.decode(), None)
@@ -559,36 +600,46 @@ class Store:
         errors_json: str,
         event_type: str,
         dedupe_ms: int,
+        profile: str = DEFAULT_PROFILE,
     ) -> str:
         """applied | duplicate | parked | unknown | … (see delivery_event.lua)."""
         outcome = self.run(
             "delivery_event",
             [
-                self.phone_key(tag),
+                self.phone_key(tag, profile),
                 self.event_key(tag, event_id),
-                self.undo_key(tag),
-                self.history_key(tag),
-                self.parked_key(tag),
+                self.undo_key(tag, profile),
+                self.history_key(tag, profile),
+                self.parked_key(tag, profile),
             ],
             [message_id, status, occurred_at, errors_json, event_type, dedupe_ms, HISTORY_MAX],
         )
         return outcome.decode()
 
-    def count_link_click(self, tag: str, event_id: str, message_id: str, dedupe_ms: int) -> str:
+    def count_link_click(
+        self,
+        tag: str,
+        event_id: str,
+        message_id: str,
+        dedupe_ms: int,
+        profile: str = DEFAULT_PROFILE,
+    ) -> str:
         """counted | duplicate | unknown."""
         outcome = self.run(
             "link_click",
-            [self.phone_key(tag), self.event_key(tag, event_id)],
+            [self.phone_key(tag, profile), self.event_key(tag, event_id)],
             [message_id, dedupe_ms],
         )
         return outcome.decode()
 
     # -- TOTP factors (store/lua/factor_*.lua) --------------------------------------------
-    def create_factor(self, tag: str, factor: NewFactor, now: int) -> str:
+    def create_factor(
+        self, tag: str, factor: NewFactor, now: int, profile: str = DEFAULT_PROFILE
+    ) -> str:
         """created | too_many."""
         outcome, _detail = self.run(
             "factor_create",
-            [self.factor_key(tag, factor.suffix), self.subject_key(tag)],
+            [self.factor_key(tag, factor.suffix, profile), self.subject_key(tag, profile)],
             [
                 now,
                 factor.expires_at,
@@ -607,12 +658,17 @@ class Store:
         return outcome.decode()
 
     def check_factor(
-        self, tag: str, suffix: str, check: FactorCheck, now: int
+        self,
+        tag: str,
+        suffix: str,
+        check: FactorCheck,
+        now: int,
+        profile: str = DEFAULT_PROFILE,
     ) -> tuple[str, bytes]:
         """(outcome, detail): see factor_check.lua."""
         outcome, detail = self.run(
             "factor_check",
-            [self.factor_key(tag, suffix), self.subject_key(tag)],
+            [self.factor_key(tag, suffix, profile), self.subject_key(tag, profile)],
             [
                 check.mode,
                 now,
@@ -626,10 +682,14 @@ class Store:
         )
         return outcome.decode(), detail
 
-    def delete_factor(self, tag: str, suffix: str, now: int) -> bool:
+    def delete_factor(
+        self, tag: str, suffix: str, now: int, profile: str = DEFAULT_PROFILE
+    ) -> bool:
         """False when there was no such factor."""
         outcome = self.run(
-            "factor_delete", [self.factor_key(tag, suffix), self.subject_key(tag)], [now, suffix]
+            "factor_delete",
+            [self.factor_key(tag, suffix, profile), self.subject_key(tag, profile)],
+            [now, suffix],
         )
         return outcome != b"not_found"
 

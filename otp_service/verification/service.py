@@ -35,6 +35,7 @@ from otp_service.delivery import (
     SenderInfo,
 )
 from otp_service.phones import mask_phone
+from otp_service.profiles.settings import ProfileSettings, effective
 from otp_service.store import (
     CheckLimits,
     GuardCounter,
@@ -101,15 +102,7 @@ class VerificationService:
         self.idempotency = IdempotencyKeys(
             store, settings, claim_seconds=self.longest_create_seconds(), sleep=sleep
         )
-        self.check_limits = CheckLimits(
-            settings.max_attempts,
-            settings.failure_limit,
-            settings.lockout_seconds * 1000,
-            APPROVAL_REPLAY_SECONDS * 1000,
-        )
-        self.limits = Limits(
-            settings.max_attempts, settings.max_sends, settings.resend_cooldown_seconds * 1000
-        )
+        self.default_profile = effective(settings)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -126,34 +119,42 @@ class VerificationService:
         request: CreateRequest,
         *,
         client_id: str,
+        profile: ProfileSettings | None = None,
         idempotency_key: str | None = None,
         fingerprint: str = "",
     ) -> Result:
+        """Create a verification for ``request``, or resend a code for the number's pending
+        one, in ``profile`` (the asking key's; the default profile when None)."""
         s = self.settings
+        p = profile or self.default_profile
         if request.code_length is not None and request.code_length < s.min_code_length:
             raise errors.InvalidRequest(
                 "the body does not match the schema",
                 errors={"code_length": [f"must be at least {s.min_code_length}"]},
             )
         try:
-            country = self.delivery.check_destination(request.phone_number, request.channel)
+            country = self.delivery.check_destination(
+                request.phone_number, request.channel, p.allowed_countries
+            )
         except DestinationRefused as exc:
             raise errors.DestinationNotAllowed(exc.detail, reason=exc.reason) from exc
         if idempotency_key is None:
-            return self._create(request, client_id, country)
+            return self._create(request, client_id, country, p)
         return self.idempotency.once(
             client_id,
             idempotency_key,
             fingerprint,
-            lambda: self._create(request, client_id, country),
+            lambda: self._create(request, client_id, country, p),
         )
 
-    def _create(self, request: CreateRequest, client_id: str, country: str | None) -> Result:
+    def _create(
+        self, request: CreateRequest, client_id: str, country: str | None, p: ProfileSettings
+    ) -> Result:
         s = self.settings
         phone = request.phone_number
         tag = self.tagger.tag(phone)
-        ttl = request.ttl_seconds or s.ttl_seconds
-        code = generate_code(request.code_length or s.code_length)
+        ttl = request.ttl_seconds or p.ttl_seconds
+        code = generate_code(request.code_length or p.code_length)
         token = secrets.token_hex(8)
         now = self.now_ms()
         counters = self.guard.counters(
@@ -164,21 +165,21 @@ class VerificationService:
             suffix=ids.new_suffix(),
             digest=self.hasher.digest(tag, code),
             ttl_ms=ttl * 1000,
-            max_sends=s.max_sends,
-            cooldown_ms=s.resend_cooldown_seconds * 1000,
+            max_sends=p.max_sends,
+            cooldown_ms=p.resend_cooldown_seconds * 1000,
             channel=CHANNELS[request.channel],
             keep_ms=s.retention_seconds * 1000,
             token=token,
             caps=self.guard.phone_caps(now),
         )
         # round trip 1: the guard's shared counters and the create itself
-        created = self.store.create(tag, new, now, s.guard_mode, counters)
+        created = self.store.create(tag, new, now, s.guard_mode, counters, p.id)
         if created.outcome not in ("created", "resent"):
             if created.guard != "refused":
                 self.store.refund_guard(counters)
             raise self._create_refusal(created.outcome, int(created.detail or 0), now)
         if created.guard == "refused" and created.counter is not None:
-            self.store.undo_create(tag, token)
+            self.store.undo_create(tag, token, profile=p.id)
             counter = created.counter
             raise self._guard_refusal(counter.reason, counter.window_end, now)
         if created.guard == "shadow" or created.detail:
@@ -191,10 +192,14 @@ class VerificationService:
         message = OutgoingCode(
             to=phone,
             code=code,
-            app_name=request.app_name or s.app_name,
+            app_name=request.app_name or p.app_name,
             ttl_seconds=ttl,
-            locale=request.locale,
+            locale=request.locale or p.default_locale,
             channel=request.channel,
+            profile_id=p.id,
+            templates=p.templates,
+            webotp_domain=p.webotp_domain,
+            android_app_hash=p.android_app_hash,
         )
         del code
         # the message, then round trip 2: record it, or roll back what round trip 1 did
@@ -204,9 +209,9 @@ class VerificationService:
             sender_type = exc.sender.type if exc.sender else "none"
             if exc.opted_out:
                 metrics.child(metrics.SENDS, sender_type, "opted_out").inc()
-                self._recipient_opted_out(tag, suffix, token, phone, exc, counters)
+                self._recipient_opted_out(tag, suffix, token, phone, exc, counters, p)
             metrics.child(metrics.SENDS, sender_type, "rejected").inc()
-            self.store.undo_create(tag, token, counters)
+            self.store.undo_create(tag, token, counters, p.id)
             raise errors.ProviderError(
                 exc.detail, provider_status=exc.status_code, provider_codes=list(exc.codes)
             ) from exc
@@ -215,26 +220,21 @@ class VerificationService:
             outcome_label = "maybe_sent" if exc.maybe_sent else "unreachable"
             metrics.child(metrics.SENDS, sender_type, outcome_label).inc()
             if not exc.maybe_sent:
-                self.store.undo_create(tag, token, counters)
+                self.store.undo_create(tag, token, counters, p.id)
                 raise errors.ProviderUnavailable(exc.detail) from exc
-            self._record(
-                tag, suffix, token, SendOutcome("", _encoded(exc.sender), "", TIMEOUT_ERRORS)
-            )
+            unknown = SendOutcome("", _encoded(exc.sender), "", TIMEOUT_ERRORS)
+            self._record(tag, suffix, token, unknown, p)
             raise errors.ProviderUnavailable(
                 "Telnyx did not answer in time; the message may still arrive",
                 verification_id=tag + suffix,
             ) from exc
         except Exception:
-            self.store.undo_create(tag, token, counters)
+            self.store.undo_create(tag, token, counters, p.id)
             raise
         metrics.child(metrics.SENDS, sent.sender.type, "accepted").inc()
         try:
-            stored = self._record(
-                tag,
-                suffix,
-                token,
-                SendOutcome(sent.message_id, sent.sender.encode(), sent.status or "", ""),
-            )
+            accepted = SendOutcome(sent.message_id, sent.sender.encode(), sent.status or "", "")
+            stored = self._record(tag, suffix, token, accepted, p)
         except errors.REDIS_UNAVAILABLE as exc:
             # The code is on its way and stands; only its message id could not be noted.
             raise errors.StorageUnavailable(
@@ -249,11 +249,13 @@ class VerificationService:
                 country or "unknown",
             ).inc()
         status = 201 if created.outcome == "created" else 200
-        return Result(status, self._view(tag, stored))
+        return Result(status, self._view(tag, stored, p))
 
-    def _record(self, tag: str, suffix: str, token: str, send: SendOutcome) -> StoredVerification:
+    def _record(
+        self, tag: str, suffix: str, token: str, send: SendOutcome, p: ProfileSettings
+    ) -> StoredVerification:
         """The verification once the send is recorded."""
-        recorded = self.store.record_send(tag, suffix, token, send, self.now_ms())
+        recorded = self.store.record_send(tag, suffix, token, send, self.now_ms(), p.id)
         if not recorded.recorded:
             raise errors.VerificationNotFound(
                 "the verification ended while its code was sent", verification_id=tag + suffix
@@ -268,6 +270,7 @@ class VerificationService:
         phone: str,
         exc: DeliveryRejected,
         counters: list[GuardCounter],
+        p: ProfileSettings,
     ) -> None:
         """Telnyx refused the send because the recipient opted out (40300): remember the
         opt-out, fail the verification, answer 409 — in one round trip."""
@@ -283,6 +286,7 @@ class VerificationService:
             self.now_ms(),
             counters,
             self.optouts.add_calls(phone, "send_error"),
+            p.id,
         )
         self.optouts.record("send_error", marked.decode())
         raise errors.RecipientOptedOut(
@@ -333,20 +337,28 @@ class VerificationService:
         return errors.InternalError()
 
     # -- check --------------------------------------------------------------------------
-    def check(self, verification_id: str, code: str) -> Result:
+    def check(
+        self, verification_id: str, code: str, profile: ProfileSettings | None = None
+    ) -> Result:
         tag, suffix = self._split(verification_id)
-        return self._check(tag, suffix, code)
+        return self._check(tag, suffix, code, profile or self.default_profile)
 
-    def check_phone(self, phone_number: str, code: str) -> Result:
-        return self._check(self.tagger.tag(phone_number), "", code)
+    def check_phone(
+        self, phone_number: str, code: str, profile: ProfileSettings | None = None
+    ) -> Result:
+        return self._check(self.tagger.tag(phone_number), "", code, profile or self.default_profile)
 
-    def _check(self, tag: str, suffix: str, code: str) -> Result:
+    def _check(self, tag: str, suffix: str, code: str, p: ProfileSettings) -> Result:
         """The check's answer; the approving code checked again within
         APPROVAL_REPLAY_SECONDS gets the approval's answer, marked replayed."""
         now = self.now_ms()
-        checked = self.store.check(
-            tag, suffix, self.hasher.digest(tag, code), now, self.check_limits
+        limits = CheckLimits(
+            p.max_attempts,
+            self.settings.failure_limit,
+            self.settings.lockout_seconds * 1000,
+            APPROVAL_REPLAY_SECONDS * 1000,
         )
+        checked = self.store.check(tag, suffix, self.hasher.digest(tag, code), now, limits, p.id)
         outcome = checked.outcome
         replayed = outcome == "approved" and checked.detail == "again"
         metrics.child(metrics.CHECKS, "sms", "approved_again" if replayed else outcome).inc()
@@ -362,26 +374,30 @@ class VerificationService:
             "id": tag + checked.suffix,
             "status": CHECK_STATUSES[checked.status],
             "valid": outcome == "approved",
-            "attempts_remaining": max(0, self.settings.max_attempts - checked.attempts),
+            "attempts_remaining": max(0, p.max_attempts - checked.attempts),
         }
         return Result(200, body, replayed=replayed)
 
     # -- get / cancel -------------------------------------------------------------------
-    def get(self, verification_id: str) -> dict[str, Any]:
+    def get(self, verification_id: str, profile: ProfileSettings | None = None) -> dict[str, Any]:
+        p = profile or self.default_profile
         tag, suffix = self._split(verification_id)
-        found = self.store.get(tag, suffix)
+        found = self.store.get(tag, suffix, p.id)
         if found is None:
             raise errors.VerificationNotFound()
-        return self._view(tag, found)
+        return self._view(tag, found, p)
 
-    def cancel(self, verification_id: str) -> dict[str, Any]:
+    def cancel(
+        self, verification_id: str, profile: ProfileSettings | None = None
+    ) -> dict[str, Any]:
+        p = profile or self.default_profile
         tag, suffix = self._split(verification_id)
-        canceled = self.store.cancel(tag, suffix, self.now_ms())
+        canceled = self.store.cancel(tag, suffix, self.now_ms(), p.id)
         if canceled.verification is None:
             if canceled.outcome == "already_approved":
                 raise errors.AlreadyApproved("an approved verification cannot be canceled")
             raise errors.VerificationNotFound()
-        return self._view(tag, canceled.verification)
+        return self._view(tag, canceled.verification, p)
 
     @staticmethod
     def _split(verification_id: str) -> tuple[str, str]:
@@ -391,9 +407,10 @@ class VerificationService:
         return parts
 
     # -- the verification object --------------------------------------------------------
-    def _view(self, tag: str, stored: StoredVerification) -> dict[str, Any]:
+    def _view(self, tag: str, stored: StoredVerification, p: ProfileSettings) -> dict[str, Any]:
         record = Record.from_view(stored.values)
-        return api_object(tag, record, stored.history, self.limits, self.now_ms())
+        limits = Limits(p.max_attempts, p.max_sends, p.resend_cooldown_seconds * 1000)
+        return api_object(tag, record, stored.history, limits, self.now_ms())
 
 
 def _encoded(sender: SenderInfo | None) -> str:
