@@ -1,0 +1,67 @@
+"""What a profile may set, and how each value falls back on the environment's settings.
+
+The environment's settings (and ``OTP_API_KEYS``) are the profile ``default``, so an
+install without profiles behaves as before. A profile stores only what it overrides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from otp_service.config import Settings
+
+__all__ = ["DEFAULT_PROFILE", "OVERRIDABLE", "ProfileSettings", "effective"]
+
+DEFAULT_PROFILE = "default"
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """The settings one profile's verifications are made with."""
+
+    id: str
+    app_name: str
+    code_length: int
+    ttl_seconds: int
+    max_attempts: int
+    max_sends: int
+    resend_cooldown_seconds: int
+    default_locale: str | None = None
+    # language -> text with {code}, {app_name} and {minutes}; others use the shipped ones
+    templates: Mapping[str, str] = field(default_factory=dict)
+    # ISO 3166 alpha-2; empty: the service-wide rule (OTP_ALLOWED_COUNTRIES)
+    allowed_countries: frozenset[str] = frozenset()
+    webotp_domain: str | None = None
+    android_app_hash: str | None = None
+
+
+# The fields a profile may override (all but its id).
+OVERRIDABLE = tuple(name for name in ProfileSettings.__dataclass_fields__ if name != "id")
+
+
+def effective(
+    settings: Settings,
+    profile_id: str = DEFAULT_PROFILE,
+    overrides: Mapping[str, Any] | None = None,
+) -> ProfileSettings:
+    """Profile ``profile_id``'s settings: its ``overrides`` over the environment's."""
+    delivery = settings.delivery
+    base: dict[str, Any] = {
+        "app_name": settings.app_name,
+        "code_length": settings.code_length,
+        "ttl_seconds": settings.ttl_seconds,
+        "max_attempts": settings.max_attempts,
+        "max_sends": settings.max_sends,
+        "resend_cooldown_seconds": settings.resend_cooldown_seconds,
+        "webotp_domain": delivery.webotp_domain if delivery else None,
+        "android_app_hash": delivery.android_app_hash if delivery else None,
+    }
+    given = overrides or {}
+    chosen = {name: given[name] for name in OVERRIDABLE if given.get(name) is not None}
+    if "templates" in chosen:
+        chosen["templates"] = dict(chosen["templates"])
+    if "allowed_countries" in chosen:
+        chosen["allowed_countries"] = frozenset(chosen["allowed_countries"])
+    return ProfileSettings(id=profile_id, **{**base, **chosen})
