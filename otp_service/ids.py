@@ -19,6 +19,8 @@ import re
 import secrets
 
 __all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILE_PATTERN",
     "ID_PATTERN",
     "KeyedDigest",
     "PhoneTagger",
@@ -31,6 +33,9 @@ __all__ = [
 
 ID_PATTERN = re.compile(r"[a-z2-7]{32}")  # the whole id: fullmatch
 TAG_LENGTH = 16
+# The profile of the environment's settings and OTP_API_KEYS; others are pf_ + 16 base32.
+DEFAULT_PROFILE = "default"
+PROFILE_PATTERN = re.compile(r"pf_[a-z2-7]{16}")  # the whole id: fullmatch
 
 
 def b32(raw: bytes) -> str:

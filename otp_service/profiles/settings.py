@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otp_service.config import Settings
+from otp_service.ids import DEFAULT_PROFILE
 
 __all__ = ["DEFAULT_PROFILE", "OVERRIDABLE", "ProfileSettings", "effective"]
 
-DEFAULT_PROFILE = "default"
 
 
 @dataclass(frozen=True)
