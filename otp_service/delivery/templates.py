@@ -24,13 +24,18 @@ not cover.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
     "TEMPLATES",
     "Template",
     "encoding",
+    "is_app_hash",
     "is_gsm7",
+    "is_webotp_domain",
+    "language_of",
     "render_text",
     "segments",
     "template_for",
@@ -83,9 +88,14 @@ TEMPLATES: dict[str, Template] = {
 DEFAULT_LOCALE = "en"
 
 
+def language_of(locale: str | None) -> str:
+    """The language of a locale such as ``pt-BR``, ``pt_BR`` or ``PT``: ``pt``."""
+    return (locale or "").replace("_", "-").split("-")[0].lower()
+
+
 def template_for(locale: str | None) -> tuple[str, Template]:
     """(language, template) for a locale such as ``pt-BR``, ``pt_BR`` or ``PT``."""
-    language = (locale or "").replace("_", "-").split("-")[0].lower()
+    language = language_of(locale)
     if language not in TEMPLATES:
         language = DEFAULT_LOCALE
     return language, TEMPLATES[language]
@@ -99,9 +109,21 @@ def render_text(
     locale: str | None = None,
     webotp_domain: str | None = None,
     app_hash: str | None = None,
+    custom: Mapping[str, str] | None = None,
 ) -> str:
+    """The message text. ``custom``: a profile's own texts by language (``{code}``,
+    ``{app_name}``, ``{minutes}``), used for a locale whose language it has."""
     minutes = max(1, ttl_seconds // 60)
-    text = template_for(locale)[1].render(code=code, app_name=app_name, minutes=minutes)
+    own = (custom or {}).get(language_of(locale))
+    if own is not None:
+        # replaced, not str.format: a stored text must not reach format's attribute access
+        text = (
+            own.replace("{code}", code)
+            .replace("{app_name}", app_name)
+            .replace("{minutes}", str(minutes))
+        )
+    else:
+        text = template_for(locale)[1].render(code=code, app_name=app_name, minutes=minutes)
     if app_hash:
         text += "\n" + app_hash
     if webotp_domain:
@@ -138,3 +160,19 @@ def segments(text: str) -> int:
         units = len(text.encode("utf-16-le")) // 2
         single, part = UCS2_SINGLE, UCS2_PART
     return 1 if units <= single else math.ceil(units / part)
+
+
+# The two optional lines' values (OTP_WEBOTP_DOMAIN, OTP_ANDROID_APP_HASH, or a profile's):
+# a bare host name, and the SMS Retriever's 11-character hash.
+_DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_APP_HASH = re.compile(r"^[A-Za-z0-9+/]{11}$")
+
+
+def is_webotp_domain(domain: str) -> bool:
+    """Whether ``domain`` (lower case) is a host name: no scheme, port or path."""
+    return _DOMAIN.fullmatch(domain) is not None
+
+
+def is_app_hash(value: str) -> bool:
+    """Whether ``value`` is an Android app's 11-character SMS Retriever hash."""
+    return _APP_HASH.fullmatch(value) is not None

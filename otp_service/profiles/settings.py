@@ -16,7 +16,6 @@ from otp_service.ids import DEFAULT_PROFILE
 __all__ = ["DEFAULT_PROFILE", "OVERRIDABLE", "ProfileSettings", "effective"]
 
 
-
 @dataclass(frozen=True)
 class ProfileSettings:
     """The settings one profile's verifications are made with."""
