@@ -86,7 +86,8 @@ def build_services(
     optouts = OptOutStore(store, tagger, clock)
     audit = AuditLog(store, clock)
     # the ring's refresher polls on a client of its own: requests never queue behind it
-    ring_store = Store(connect(settings.redis_url), prefix=settings.key_prefix)
+    ring_client = connect(settings.redis_url, client_name="otp-profile-keys")
+    ring_store = Store(ring_client, prefix=settings.key_prefix)
     ring = KeyRing(ProfileStore(ring_store), settings, clock=clock)
     return Services(
         settings=settings,

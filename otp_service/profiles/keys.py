@@ -205,7 +205,9 @@ class KeyRing:
         self._used = {}
 
     def close(self) -> None:
+        """Stop the refresher and close the ring's own Redis client."""
         self._stop.set()
+        self.store.store.close()
 
 
 def _refresh_loop(ref: weakref.ref[KeyRing], pid: int) -> None:

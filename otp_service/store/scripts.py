@@ -262,12 +262,14 @@ class ProfileKeys:
         return f"{self.base}:keys:{profile_id}"
 
 
-def connect(url: str, *, timeout: float = 2.0) -> redis.Redis | RedisCluster:
+def connect(
+    url: str, *, timeout: float = 2.0, client_name: str | None = None
+) -> redis.Redis | RedisCluster:
     """A pooled client for ``url``: one Redis, a Redis Cluster or a Sentinel-managed
     master (the URL forms are in ``store/redis_url.py``). Reconnects once on a dropped
     connection, never retries after a timeout (a script may have run: running it twice
     could count an attempt twice)."""
-    return client_for(url, timeout=timeout)
+    return client_for(url, timeout=timeout, client_name=client_name)
 
 
 def _load_script(name: str) -> str:

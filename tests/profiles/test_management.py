@@ -53,7 +53,8 @@ def test_a_deleted_profile_is_gone(admin):
 
 
 @pytest.mark.parametrize(
-    "profile_id", ["pf_aaaaaaaaaaaaaaaa", "pf_AAAAAAAAAAAAAAAA", "pf_short", "nope", "pf_11111111111111111"]
+    "profile_id",
+    ["pf_aaaaaaaaaaaaaaaa", "pf_AAAAAAAAAAAAAAAA", "pf_short", "nope", "pf_11111111111111111"],
 )
 def test_an_unknown_or_malformed_profile_id_is_404(admin, profile_id):
     for response in (
@@ -75,9 +76,7 @@ def test_the_list_is_paged_default_first_then_oldest_first(admin, clock):
         clock.advance(1)
     first = admin.get("/v1/admin/profiles", query_string={"page[size]": "4"}).get_json()
     assert [p["id"] for p in first["data"]] == ["default", *ids[:3]]
-    assert first["meta"] == {
-        "page_number": 1, "page_size": 4, "total_pages": 2, "total_results": 6
-    }
+    assert first["meta"] == {"page_number": 1, "page_size": 4, "total_pages": 2, "total_results": 6}
     second = admin.get(
         "/v1/admin/profiles", query_string={"page[size]": "4", "page[number]": "2"}
     ).get_json()
@@ -143,9 +142,7 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [(f, v) for f, values in GOOD.items() for v in values]
-)
+@pytest.mark.parametrize(("field", "value"), [(f, v) for f, values in GOOD.items() for v in values])
 def test_a_good_value_of_each_field_is_taken(admin, field, value):
     response = admin.post("/v1/admin/profiles", json={field: value})
     assert response.status_code == 201, response.get_json()
@@ -232,8 +229,7 @@ def test_the_preview_is_the_exact_text_with_a_sample_code(admin):
     assert "sample" in german["note"]
     english = admin.post(path, json={"locale": "en", "code_length": 6}).get_json()["data"]
     assert english["text"] == (
-        "123456 is your Shop verification code. It expires in 5 minutes."
-        "\n@shop.example.com #123456"
+        "123456 is your Shop verification code. It expires in 5 minutes.\n@shop.example.com #123456"
     )
     spanish = admin.post(path, json={"locale": "es"}).get_json()["data"]
     assert (spanish["encoding"], spanish["segments"]) == ("UCS-2", 1)
