@@ -494,3 +494,117 @@ def optouts_import(file: Any) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def profiles() -> None:
+    """Verify profiles: one per app, each with its own settings and keys."""
+
+
+def _fields(raw: str) -> dict[str, Any]:
+    """A profile's fields, given as a JSON object on the command line."""
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        raise click.BadParameter("give the fields as a JSON object") from None
+    if not isinstance(fields, dict):
+        raise click.BadParameter("give the fields as a JSON object")
+    return fields
+
+
+@profiles.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def profiles_list(as_json: bool) -> None:
+    """List the profiles, default first."""
+    from otp_service.admin.page import Page
+
+    with _admin() as services:
+        body = services.profiles.list_page(Page(1, 250))
+    if as_json:
+        return _echo_json(body)
+    rows = [[p["id"], p.get("name"), p["created_at"]] for p in body["data"]]
+    _echo_table(rows, ["ID", "NAME", "CREATED"])
+
+
+@profiles.command("show")
+@click.argument("profile_id")
+def profiles_show(profile_id: str) -> None:
+    """A profile: what it overrides and the settings it sends with."""
+    with _admin() as services:
+        _echo_json(services.profiles.get(profile_id))
+
+
+@profiles.command("create")
+@click.argument("fields", default="{}")
+def profiles_create(fields: str) -> None:
+    """Create a profile: FIELDS is a JSON object, e.g. '{"name": "Shop", "code_length": 8}'."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with _admin() as services:
+        _echo_json(services.profiles.create(_fields(fields), actor=CLI_KEY_ID))
+
+
+@profiles.command("update")
+@click.argument("profile_id")
+@click.argument("fields")
+def profiles_update(profile_id: str, fields: str) -> None:
+    """Change a profile's fields (a JSON object; null falls back on the environment)."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with _admin() as services:
+        _echo_json(services.profiles.update(profile_id, _fields(fields), actor=CLI_KEY_ID))
+
+
+@profiles.command("delete")
+@click.argument("profile_id")
+def profiles_delete(profile_id: str) -> None:
+    """Delete a profile; its keys stop working within 2 seconds."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with _admin() as services:
+        services.profiles.delete(profile_id, actor=CLI_KEY_ID)
+    click.echo(f"profile {profile_id} deleted; its keys are revoked")
+
+
+@main.group()
+def keys() -> None:
+    """A profile's API keys: issue, list, revoke (rotation: issue, move, revoke)."""
+
+
+@keys.command("create")
+@click.option("--profile", "profile_id", required=True)
+def keys_create(profile_id: str) -> None:
+    """Issue a key; it is shown this once."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with _admin() as services:
+        key = services.profiles.create_key(profile_id, actor=CLI_KEY_ID)["data"]
+    click.echo(f"{key['id']}  {key['key']}")
+    click.echo("the key is shown this once: store it now", err=True)
+
+
+@keys.command("list")
+@click.option("--profile", "profile_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(profile_id: str, as_json: bool) -> None:
+    """A profile's keys (never the keys themselves)."""
+    with _admin() as services:
+        body = services.profiles.list_keys(profile_id)
+    if as_json:
+        return _echo_json(body)
+    rows = [
+        [k["id"], k.get("prefix"), k.get("created_at"), k.get("last_used_at")] for k in body["data"]
+    ]
+    _echo_table(rows, ["ID", "PREFIX", "CREATED", "LAST USED"])
+
+
+@keys.command("revoke")
+@click.option("--profile", "profile_id", required=True)
+@click.argument("key_id")
+def keys_revoke(profile_id: str, key_id: str) -> None:
+    """Revoke a key: refused everywhere within 2 seconds."""
+    from otp_service.admin import CLI_KEY_ID
+
+    with _admin() as services:
+        services.profiles.revoke_key(profile_id, key_id, actor=CLI_KEY_ID)
+    click.echo(f"key {key_id} revoked")

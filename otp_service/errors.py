@@ -18,7 +18,8 @@ into problem documents. Nothing here ever echoes a code, a key or a secret.
     ├── NotFound                      404 not_found
     │   ├── VerificationNotFound      404 verification_not_found
     │   ├── FactorNotFound            404 factor_not_found
-    │   └── OptOutNotFound            404 optout_not_found
+    │   ├── OptOutNotFound            404 optout_not_found
+    │   └── ProfileNotFound           404 profile_not_found
     ├── Conflict                      409 conflict (Telnyx answered 409 to an admin change)
     │   ├── RecipientOptedOut         409 recipient_opted_out
     │   ├── AlreadyApproved           409 already_approved
@@ -59,6 +60,7 @@ __all__ = [
     "NotFound",
     "OptOutNotFound",
     "PayloadTooLarge",
+    "ProfileNotFound",
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
@@ -166,6 +168,10 @@ class FactorNotFound(NotFound):
 
 class OptOutNotFound(NotFound):
     status, code, title = 404, "optout_not_found", "Opt-out not found"
+
+
+class ProfileNotFound(NotFound):
+    status, code, title = 404, "profile_not_found", "Profile not found"
 
 
 class Conflict(ServiceError):

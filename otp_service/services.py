@@ -21,8 +21,10 @@ from otp_service.factors import FactorService
 from otp_service.ids import PhoneTagger
 from otp_service.inbound import InboundEvents
 from otp_service.metrics import observe_telnyx
+from otp_service.profiles import KeyRing, ProfileService
 from otp_service.store import Store, connect
 from otp_service.store.optouts import OptOutStore
+from otp_service.store.profiles import ProfileStore
 from otp_service.telnyx import TelnyxClient, load_public_key
 from otp_service.verification import VerificationService
 
@@ -44,8 +46,10 @@ class Services:
     audit: AuditLog
     numbers_admin: NumbersAdmin
     optout_admin: OptOutAdmin
+    profiles: ProfileService
 
     def close(self) -> None:
+        self.profiles.close()
         self.telnyx.close()
         self.store.close()
 
@@ -81,6 +85,10 @@ def build_services(
     tagger = PhoneTagger(settings.secret)
     optouts = OptOutStore(store, tagger, clock)
     audit = AuditLog(store, clock)
+    # the ring's refresher polls on a client of its own: requests never queue behind it
+    ring_client = connect(settings.redis_url, client_name="otp-profile-keys")
+    ring_store = Store(ring_client, prefix=settings.key_prefix)
+    ring = KeyRing(ProfileStore(ring_store), settings, clock=clock)
     return Services(
         settings=settings,
         store=store,
@@ -93,4 +101,5 @@ def build_services(
         audit=audit,
         numbers_admin=NumbersAdmin(telnyx, audit),
         optout_admin=OptOutAdmin(telnyx, optouts, audit, clock),
+        profiles=ProfileService(settings, ProfileStore(store), ring, audit, clock),
     )

@@ -52,6 +52,8 @@ MAY_IMPORT = {
     "otp_service.factors": {"otp_service.store"},
     "otp_service.inbound": {"otp_service.store"},
     "otp_service.admin": {"otp_service.store", "otp_service.telnyx"},
+    # the segment check and the message text of a preview are delivery/templates.py's
+    "otp_service.profiles": {"otp_service.store", "otp_service.delivery"},
 }
 
 

@@ -57,6 +57,11 @@ ACTIONS = (
     "optout.remove",
     "optouts.sync",
     "optouts.import",
+    "profile.create",
+    "profile.update",
+    "profile.delete",
+    "profile_key.create",
+    "profile_key.revoke",
 )
 TARGET_MAX = 128  # characters of a target kept (ids come from URLs)
 _SCAN_CHUNK = 500

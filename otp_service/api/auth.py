@@ -3,7 +3,13 @@ metrics token for /metrics (OTP_METRICS_TOKEN).
 
 Only SHA-256 digests of the configured keys are held; the presented key is hashed and
 compared against every configured digest in constant time (no early exit), so neither
-timing nor logs reveal a key.
+timing nor logs reveal a key. A key of a Verify profile (``otpk_…``) is then found by its
+digest in the process's cached ring (``profiles.KeyRing``: no Redis round trip); a lookup
+by digest reveals nothing of the key.
+
+``require_client`` sets ``g.key_id`` and ``g.profile_id``: ``default`` for ``OTP_API_KEYS``
+and admin keys, the key's profile for a profile key. Views get the profile's settings from
+``services().profiles.settings_for(g.profile_id)``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from otp_service.config import ApiKey
 from otp_service.ids import DEFAULT_PROFILE
 from otp_service.profiles import ProfileSettings
 
-__all__ = ["require_admin", "require_client", "require_metrics_token"]
+__all__ = ["key_identity", "require_admin", "require_client", "require_metrics_token"]
 
 
 def _match(digest: bytes, keys: tuple[ApiKey, ...]) -> str | None:
@@ -38,16 +44,24 @@ def _presented_digest() -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def require_client() -> None:
-    """Client and admin keys may call the client API."""
-    settings = services().settings
-    digest = _presented_digest()
+def key_identity(digest: bytes) -> tuple[str, str] | None:
+    """(key id, profile id) of a presented key's digest, or None: an ``OTP_API_KEYS`` or
+    admin key is of the profile ``default``; a profile key of its profile."""
+    found = services()
+    settings = found.settings
     client_id = _match(digest, settings.api_keys)
     admin_id = _match(digest, settings.admin_keys)
-    if client_id is None and admin_id is None:
+    if client_id is not None or admin_id is not None:
+        return client_id or admin_id, DEFAULT_PROFILE
+    return found.profiles.resolve_key(digest)
+
+
+def require_client() -> None:
+    """Client, profile and admin keys may call the client API."""
+    identity = key_identity(_presented_digest())
+    if identity is None:
         raise errors.Unauthorized("the API key is not valid")
-    g.key_id = client_id or admin_id
-    g.profile_id = DEFAULT_PROFILE
+    g.key_id, g.profile_id = identity
 
 
 def require_admin() -> None:
@@ -57,7 +71,9 @@ def require_admin() -> None:
     if admin_id is not None:
         g.key_id = admin_id
         return
-    if _match(digest, settings.api_keys) is not None:
+    if _match(digest, settings.api_keys) is not None or (
+        services().profiles.resolve_key(digest) is not None
+    ):
         raise errors.Forbidden("this route needs an admin key")
     raise errors.Unauthorized("the API key is not valid")
 

@@ -33,6 +33,7 @@ from typing import Any
 import phonenumbers
 
 from otp_service.delivery.senders import SENDER_TYPES, Sender
+from otp_service.delivery.templates import is_app_hash, is_webotp_domain
 from otp_service.errors import ConfigError
 from otp_service.phones import E164
 
@@ -51,8 +52,6 @@ _UUID_MSG = "must be a messaging profile id (a UUID)"
 _TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2,4})?$")
 _LOCALE_KEY = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})?$")
-_DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_APP_HASH = re.compile(r"^[A-Za-z0-9+/]{11}$")
 # Telnyx: alphanumeric sender IDs cannot send to the US, Canada or Puerto Rico
 # (developers.telnyx.com/docs/messaging/messages/alphanumeric-sender-id).
 _NO_ALPHANUMERIC = frozenset({"US", "CA", "PR"})
@@ -268,7 +267,7 @@ def _webotp_domain(value: str | None) -> str | None:
         return None
     domain = value.lower()
     _check(
-        _DOMAIN.fullmatch(domain),
+        is_webotp_domain(domain),
         "OTP_WEBOTP_DOMAIN must be a host name such as example.com (no scheme, port or path)",
     )
     return domain
@@ -276,7 +275,5 @@ def _webotp_domain(value: str | None) -> str | None:
 
 def _app_hash(value: str | None) -> str | None:
     if value:
-        _check(
-            _APP_HASH.fullmatch(value), "OTP_ANDROID_APP_HASH must be the app's 11-character hash"
-        )
+        _check(is_app_hash(value), "OTP_ANDROID_APP_HASH must be the app's 11-character hash")
     return value or None

@@ -24,6 +24,7 @@ not cover.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,7 +32,9 @@ __all__ = [
     "TEMPLATES",
     "Template",
     "encoding",
+    "is_app_hash",
     "is_gsm7",
+    "is_webotp_domain",
     "language_of",
     "render_text",
     "segments",
@@ -160,3 +163,19 @@ def segments(text: str) -> int:
         units = len(text.encode("utf-16-le")) // 2
         single, part = UCS2_SINGLE, UCS2_PART
     return 1 if units <= single else math.ceil(units / part)
+
+
+# The two optional lines' values (OTP_WEBOTP_DOMAIN, OTP_ANDROID_APP_HASH, or a profile's):
+# a bare host name, and the SMS Retriever's 11-character hash.
+_DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_APP_HASH = re.compile(r"^[A-Za-z0-9+/]{11}$")
+
+
+def is_webotp_domain(domain: str) -> bool:
+    """Whether ``domain`` (lower case) is a host name: no scheme, port or path."""
+    return _DOMAIN.fullmatch(domain) is not None
+
+
+def is_app_hash(value: str) -> bool:
+    """Whether ``value`` is an Android app's 11-character SMS Retriever hash."""
+    return _APP_HASH.fullmatch(value) is not None

@@ -169,14 +169,19 @@ class OtpRedisCluster(RedisCluster):
     )
 
 
-def client_for(url: str, *, timeout: float = 2.0) -> redis.Redis | RedisCluster:
-    """A pooled redis-py client for ``url`` (see the module docstring for the policy)."""
+def client_for(
+    url: str, *, timeout: float = 2.0, client_name: str | None = None
+) -> redis.Redis | RedisCluster:
+    """A pooled redis-py client for ``url`` (see the module docstring for the policy);
+    ``client_name`` names its connections in CLIENT LIST."""
     target = parse_redis_url(url)
     common: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "health_check_interval": 30,
     }
+    if client_name:
+        common["client_name"] = client_name
     if target.kind == "single":
         client = redis.Redis(connection_pool=QuickPool.from_url(url, retry=_retry(), **common))
         client.auto_close_connection_pool = True  # close() closes its connections

@@ -61,6 +61,7 @@ __all__ = [
     "NewFactor",
     "NewVerification",
     "PhoneCaps",
+    "ProfileKeys",
     "RecordOutcome",
     "ScriptCall",
     "SendOutcome",
@@ -90,6 +91,12 @@ SCRIPTS = (
     "factor_create",
     "factor_check",
     "factor_delete",
+    "profile_create",
+    "profile_update",
+    "profile_delete",
+    "profile_key_create",
+    "profile_key_revoke",
+    "profile_keys_used",
 )
 
 
@@ -245,12 +252,29 @@ def _scope(profile: str) -> str:
     return "" if profile == DEFAULT_PROFILE else f":{profile}"
 
 
-def connect(url: str, *, timeout: float = 2.0) -> redis.Redis | RedisCluster:
+@dataclass(frozen=True)
+class ProfileKeys:
+    """The Redis keys of profiles and their API keys (one hash slot)."""
+
+    version: str  # a counter, bumped with every change: workers poll it
+    profiles: str  # hash: profile id -> JSON
+    keys: str  # hash: key id -> JSON (profile id, SHA-256 digest, prefix, created_at)
+    used: str  # hash: key id -> last used (ms)
+    base: str
+
+    def of_profile(self, profile_id: str) -> str:
+        """Set of one profile's key ids."""
+        return f"{self.base}:keys:{profile_id}"
+
+
+def connect(
+    url: str, *, timeout: float = 2.0, client_name: str | None = None
+) -> redis.Redis | RedisCluster:
     """A pooled client for ``url``: one Redis, a Redis Cluster or a Sentinel-managed
     master (the URL forms are in ``store/redis_url.py``). Reconnects once on a dropped
     connection, never retries after a timeout (a script may have run: running it twice
     could count an attempt twice)."""
-    return client_for(url, timeout=timeout)
+    return client_for(url, timeout=timeout, client_name=client_name)
 
 
 def _load_script(name: str) -> str:
@@ -318,6 +342,17 @@ class Store:
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
         return f"{self.prefix}:{{audit}}:log"
+
+    def profile_keys(self) -> ProfileKeys:
+        """Every profile key, all in the {profiles} slot (``store/profiles.py``)."""
+        base = f"{self.prefix}:{{profiles}}"
+        return ProfileKeys(
+            version=f"{base}:version",
+            profiles=f"{base}:all",
+            keys=f"{base}:keys",
+            used=f"{base}:used",
+            base=base,
+        )
 
     # -- scripts ------------------------------------------------------------------------
     def sha(self, name: str) -> str:

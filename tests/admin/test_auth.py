@@ -10,7 +10,13 @@ import pytest
 
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, ApiClient, Sandbox
 
-SAMPLES = {"number_id": "123", "order_id": "abc", "phone_number": "+13125550123"}
+SAMPLES = {
+    "number_id": "123",
+    "order_id": "abc",
+    "phone_number": "+13125550123",
+    "profile_id": "pf_abcdefghijklmnop",
+    "key_id": "key_abcdefghijklmnop",
+}
 
 
 def admin_routes(app: Any) -> list[tuple[str, str]]:
@@ -29,7 +35,7 @@ def call(app: Any, key: str | None, method: str, path: str) -> Any:
 
 
 def test_there_are_admin_routes(app: Any) -> None:
-    assert len(admin_routes(app)) == 17
+    assert len(admin_routes(app)) == 17 + 9  # + profiles
 
 
 @pytest.mark.parametrize(

@@ -161,12 +161,27 @@ def factors(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeCl
     assert client.delete(f"/v1/factors/{factor['id']}").status_code in (200, 204)
 
 
+def profiles(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClock) -> None:
+    """a profile: create, update, a key used and revoked, delete."""
+    created = admin.post("/v1/admin/profiles", json={"name": "Shop"}).get_json()["data"]
+    path = f"/v1/admin/profiles/{created['id']}"
+    assert admin.patch(path, json={"code_length": 8}).status_code == 200
+    key = admin.post(f"{path}/keys").get_json()["data"]
+    used = ApiClient(client.flask, key["key"]).get(f"/v1/verifications/{'a' * 32}")
+    assert used.status_code == 404
+    client.flask.application.extensions["otp"].profiles.ring.refresh()  # writes last use
+    assert admin.delete(f"{path}/keys/{key['id']}").status_code == 204
+    admin.post(f"{path}/keys")
+    assert admin.delete(path).status_code == 204
+
+
 FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     verifications,
     failed_sends,
     webhooks,
     admin_optouts,
     factors,
+    profiles,
 ]
 
 

@@ -1,0 +1,279 @@
+"""A stored profile: its fields, their checks, and the preview of its message.
+
+What a profile stores is only what it overrides (``settings.OVERRIDABLE``) and a name;
+everything else falls back on the environment (``settings.effective``). The checks here
+are the API's and the CLI's alike: each refusal is a 422 ``invalid_request`` whose
+``errors`` name the field (``errors.templates.<language>`` for a template).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+
+from otp_service import errors
+from otp_service.config import Settings
+from otp_service.delivery.templates import (
+    encoding,
+    is_app_hash,
+    is_webotp_domain,
+    render_text,
+    segments,
+)
+from otp_service.profiles.settings import OVERRIDABLE, ProfileSettings
+from otp_service.timefmt import iso_time
+
+__all__ = [
+    "FIELDS",
+    "RANGES",
+    "SAMPLE_APP_NAME",
+    "StoredProfile",
+    "check_fields",
+    "preview",
+    "profile_dict",
+    "settings_dict",
+    "template_problem",
+]
+
+NAME_MAX = 64
+APP_NAME_MAX = 30  # as a verification's own app_name (api/schemas.py)
+FIELDS = ("name", *OVERRIDABLE)  # what a create or an update may set
+RANGES = {
+    "code_length": (4, 10),
+    "ttl_seconds": (60, 600),
+    "max_attempts": (1, 20),
+    "max_sends": (1, 20),
+    "resend_cooldown_seconds": (0, 3600),
+}
+LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}")
+LANGUAGE = re.compile(r"[a-z]{2,3}")  # a template's key: the locale's language part
+PLACEHOLDERS = ("{code}", "{app_name}", "{minutes}")
+_BRACED = re.compile(r"\{[^{}]*\}?|\}")
+_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # a newline is allowed in a text
+TEMPLATE_MAX = 1000  # characters, before the one-segment check
+TEMPLATES_MAX = 50  # languages
+
+# What a template is measured with: the longest code, app name and duration allowed.
+SAMPLE_LONGEST_CODE = "9" * 10
+SAMPLE_APP_NAME = "W" * APP_NAME_MAX
+SAMPLE_MINUTES = 10
+# The preview's code: a sample of the length asked, never a code that was sent.
+SAMPLE_DIGITS = "1234567890"
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    id: str
+    name: str | None
+    overrides: dict[str, Any]  # JSON values: templates a dict, allowed_countries a list
+    created_at: int  # ms
+    updated_at: int  # ms
+
+    @classmethod
+    def from_json(cls, profile_id: str, raw: str | Mapping[str, Any]) -> StoredProfile:
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        overrides = {k: data[k] for k in OVERRIDABLE if data.get(k) is not None}
+        return cls(
+            id=profile_id,
+            name=data.get("name"),
+            overrides=overrides,
+            created_at=int(data.get("created_at", 0)),
+            updated_at=int(data.get("updated_at", 0)),
+        )
+
+    def to_json(self) -> str:
+        data = {
+            "name": self.name,
+            **self.overrides,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def settings_dict(profile: ProfileSettings) -> dict[str, Any]:
+    """A profile's effective settings as the API shows them."""
+    return {
+        "app_name": profile.app_name,
+        "code_length": profile.code_length,
+        "ttl_seconds": profile.ttl_seconds,
+        "max_attempts": profile.max_attempts,
+        "max_sends": profile.max_sends,
+        "resend_cooldown_seconds": profile.resend_cooldown_seconds,
+        "default_locale": profile.default_locale,
+        "templates": dict(profile.templates),
+        "allowed_countries": sorted(profile.allowed_countries),
+        "webotp_domain": profile.webotp_domain,
+        "android_app_hash": profile.android_app_hash,
+    }
+
+
+def profile_dict(stored: StoredProfile, effective: ProfileSettings) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "name": stored.name,
+        "read_only": False,
+        "created_at": iso_time(stored.created_at),
+        "updated_at": iso_time(stored.updated_at),
+        "overrides": dict(sorted(stored.overrides.items())),
+        "settings": settings_dict(effective),
+    }
+
+
+def check_fields(data: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """``data``'s fields checked and normalised; ``None`` kept (an update's "remove the
+    override"). Every bad field is named in one 422."""
+    problems: dict[str, Any] = {}
+    checked: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in FIELDS:
+            problems[name] = ["unknown field"]
+            continue
+        if value is None:
+            checked[name] = None
+            continue
+        try:
+            checked[name] = _check(name, value, settings)
+        except _Refused as refused:
+            problems[name] = refused.detail
+    if problems:
+        raise errors.InvalidRequest("the profile is not valid", errors=problems)
+    return checked
+
+
+class _Refused(Exception):
+    def __init__(self, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.detail = detail if isinstance(detail, dict) else [detail]
+
+
+def _check(name: str, value: Any, settings: Settings) -> Any:
+    if name in RANGES:
+        low, high = RANGES[name]
+        if name == "code_length":
+            low = max(low, settings.min_code_length)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Refused(f"must be an integer from {low} to {high}")
+        return value
+    if name in ("name", "app_name"):
+        most = NAME_MAX if name == "name" else APP_NAME_MAX
+        if not isinstance(value, str) or not 1 <= len(value) <= most:
+            raise _Refused(f"must be a string of 1 to {most} characters")
+        if _CONTROLS.search(value) or "\n" in value:
+            raise _Refused("must not contain control characters")
+        return value
+    if name == "default_locale":
+        if not isinstance(value, str) or not LOCALE.fullmatch(value):
+            raise _Refused("must be a locale like en or pt-BR")
+        return value
+    if name == "templates":
+        return _templates(value)
+    if name == "allowed_countries":
+        return _countries(value)
+    if name == "webotp_domain":
+        domain = value.lower() if isinstance(value, str) else ""
+        if not is_webotp_domain(domain):
+            raise _Refused("must be a host name such as example.com (no scheme, port or path)")
+        return domain
+    if name == "android_app_hash":
+        if not isinstance(value, str) or not is_app_hash(value):
+            raise _Refused("must be the app's 11-character hash (A-Z, a-z, 0-9, + and /)")
+        return value
+    raise _Refused("unknown field")  # FIELDS and this function disagree
+
+
+def _countries(value: Any) -> list[str] | None:
+    """The sorted codes; an empty list is the service-wide rule (no override)."""
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise _Refused("must be a list of ISO 3166 alpha-2 country codes such as US")
+    unknown = sorted({c for c in value if c not in phonenumbers.SUPPORTED_REGIONS})
+    if unknown:
+        raise _Refused(f"not ISO 3166 alpha-2 country codes: {', '.join(unknown)}")
+    return sorted(set(value)) or None
+
+
+def _templates(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or len(value) > TEMPLATES_MAX:
+        raise _Refused(f"must be an object of at most {TEMPLATES_MAX} language: text pairs")
+    problems: dict[str, list[str]] = {}
+    for language, text in value.items():
+        if not LANGUAGE.fullmatch(language):
+            problems[language] = ["the key must be a language in lower case, such as en or pt"]
+        elif not isinstance(text, str):
+            problems[language] = ["must be a string"]
+        else:
+            problem = template_problem(text)
+            if problem:
+                problems[language] = [problem]
+    if problems:
+        raise _Refused(problems)
+    return dict(sorted(value.items()))
+
+
+def template_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a template, or None: it needs ``{code}``, may use only
+    ``{code}``, ``{app_name}`` and ``{minutes}``, and must fit ONE SMS segment with a
+    10-digit code, a 30-character app name and 10 minutes."""
+    if len(text) > TEMPLATE_MAX:
+        return f"must be at most {TEMPLATE_MAX} characters"
+    if _CONTROLS.search(text):
+        return "must not contain control characters (a newline is allowed)"
+    if "{code}" not in text:
+        return "must contain {code}"
+    rest = text
+    for placeholder in PLACEHOLDERS:
+        rest = rest.replace(placeholder, "")
+    unknown = sorted(set(_BRACED.findall(rest)))
+    if unknown:
+        return (
+            f"uses unknown placeholder(s) {', '.join(unknown)}: only {{code}}, {{app_name}} "
+            "and {minutes} (no other braces)"
+        )
+    sample = _fill(text, SAMPLE_LONGEST_CODE, SAMPLE_APP_NAME, SAMPLE_MINUTES)
+    parts = segments(sample)
+    if parts > 1:
+        return (
+            f"takes {parts} SMS segments in {encoding(sample)} with a 10-digit code, a "
+            f"30-character app name and 10 minutes ({len(sample)} characters): it must fit "
+            "one (160 GSM-7 or 70 UCS-2 characters)"
+        )
+    return None
+
+
+def _fill(text: str, code: str, app_name: str, minutes: int) -> str:
+    return (
+        text.replace("{code}", code)
+        .replace("{app_name}", app_name)
+        .replace("{minutes}", str(minutes))
+    )
+
+
+def preview(
+    profile: ProfileSettings, locale: str | None, code_length: int | None
+) -> dict[str, Any]:
+    """The exact text a verification of ``profile`` would send, with a SAMPLE code."""
+    length = code_length or profile.code_length
+    code = (SAMPLE_DIGITS * 2)[:length]
+    chosen = locale or profile.default_locale
+    text = render_text(
+        code=code,
+        app_name=profile.app_name,
+        ttl_seconds=profile.ttl_seconds,
+        locale=chosen,
+        webotp_domain=profile.webotp_domain,
+        app_hash=profile.android_app_hash,
+        custom=profile.templates,
+    )
+    return {
+        "text": text,
+        "encoding": encoding(text),
+        "segments": segments(text),
+        "locale": chosen,
+        "sample_code": code,
+        "note": "the code is a sample of the profile's length; a real send has a random one",
+    }

@@ -1,0 +1,15 @@
+-- Delete a profile and revoke all its keys in the same step.
+-- KEYS[1] profiles hash   KEYS[2] version   KEYS[3] keys hash   KEYS[4] used hash
+-- KEYS[5] the profile's set of key ids   ARGV: id
+-- 1 deleted, 0 no such profile
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+local ids = redis.call('SMEMBERS', KEYS[5])
+for _, id in ipairs(ids) do
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+end
+redis.call('DEL', KEYS[5])
+redis.call('INCR', KEYS[2])
+return 1
