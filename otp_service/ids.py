@@ -19,6 +19,7 @@ import re
 import secrets
 
 __all__ = [
+    "CodeHasher",
     "DEFAULT_PROFILE",
     "PROFILE_PATTERN",
     "ID_PATTERN",
@@ -27,6 +28,7 @@ __all__ = [
     "SubjectTagger",
     "Tagger",
     "b32",
+    "generate_code",
     "new_suffix",
     "split_id",
 ]
@@ -94,3 +96,20 @@ def split_id(verification_id: str) -> tuple[str, str] | None:
     if not ID_PATTERN.fullmatch(verification_id):
         return None
     return verification_id[:TAG_LENGTH], verification_id[TAG_LENGTH:]
+
+
+def generate_code(length: int) -> str:
+    """A one-time code of ``length`` digits, from the CSPRNG."""
+    return str(secrets.randbelow(10**length)).zfill(length)
+
+
+class CodeHasher:
+    """One-time codes are stored only as this keyed HMAC: bound to the phone tag they
+    were issued for, under a key derived from OTP_SECRET, 128 bits kept (brute force is
+    bounded by the attempt limit, not by the digest length). No code is stored or logged."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._digest = KeyedDigest(secret, b"otp-service code v1").digest
+
+    def digest(self, tag: str, code: str) -> bytes:
+        return self._digest(f"{tag}:{code}".encode("ascii"))[:16]

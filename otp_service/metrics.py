@@ -32,6 +32,7 @@ __all__ = [
     "SENDS",
     "TELNYX_LATENCY",
     "TELNYX_REQUESTS",
+    "TEST_VERIFICATIONS",
     "VERIFICATIONS_CREATED",
     "WEBHOOK_EVENTS",
     "child",
@@ -44,6 +45,11 @@ VERIFICATIONS_CREATED = Counter(
     "otp_verifications_created",
     "Verifications created (first send), by channel, sender type and destination country",
     ["channel", "sender_type", "country"],
+)
+TEST_VERIFICATIONS = Counter(
+    "otp_test_verifications",
+    "Verifications of a profile's test numbers: nothing was sent",
+    ["channel"],
 )
 CHECKS = Counter(
     "otp_checks",

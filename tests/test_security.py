@@ -10,7 +10,7 @@ import secrets
 
 import pytest
 
-from otp_service.verification.codes import CodeHasher, generate_code
+from otp_service.ids import CodeHasher, generate_code
 from tests.conftest import ADMIN_KEY, CLIENT_KEY, ApiClient, Sandbox
 
 PHONE = "+13125550171"

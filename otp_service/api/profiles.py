@@ -40,6 +40,8 @@ class ProfileSchema(_Strict):
     allowed_countries = fields.List(fields.String(), allow_none=True)
     webotp_domain = fields.String(allow_none=True)
     android_app_hash = fields.String(allow_none=True)
+    test_numbers = fields.Raw(allow_none=True)  # checked in profiles/model.py
+    test_numbers_in_production = fields.Raw(allow_none=True)  # checked: a JSON boolean
 
 
 class PreviewSchema(_Strict):

@@ -25,6 +25,8 @@ from otp_service.delivery.templates import (
     render_text,
     segments,
 )
+from otp_service.ids import CodeHasher, PhoneTagger
+from otp_service.phones import E164, InvalidPhone, normalize
 from otp_service.profiles.settings import OVERRIDABLE, ProfileSettings
 from otp_service.timefmt import iso_time
 
@@ -56,6 +58,8 @@ PLACEHOLDERS = ("{code}", "{app_name}", "{minutes}")
 _BRACED = re.compile(r"\{[^{}]*\}?|\}")
 _CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # a newline is allowed in a text
 TEMPLATE_MAX = 1000  # characters, before the one-segment check
+TEST_NUMBERS_MAX = 20
+CODE = re.compile(r"[0-9]+")
 TEMPLATES_MAX = 50  # languages
 
 # What a template is measured with: the longest code, app name and duration allowed.
@@ -110,6 +114,8 @@ def settings_dict(profile: ProfileSettings) -> dict[str, Any]:
         "allowed_countries": sorted(profile.allowed_countries),
         "webotp_domain": profile.webotp_domain,
         "android_app_hash": profile.android_app_hash,
+        "test_numbers": sorted(profile.test_numbers),  # never their codes
+        "test_numbers_in_production": profile.test_numbers_in_production,
     }
 
 
@@ -120,7 +126,10 @@ def profile_dict(stored: StoredProfile, effective: ProfileSettings) -> dict[str,
         "read_only": False,
         "created_at": iso_time(stored.created_at),
         "updated_at": iso_time(stored.updated_at),
-        "overrides": dict(sorted(stored.overrides.items())),
+        "overrides": {
+            name: sorted(value) if name == "test_numbers" else value  # never the codes' HMACs
+            for name, value in sorted(stored.overrides.items())
+        },
         "settings": settings_dict(effective),
     }
 
@@ -180,11 +189,41 @@ def _check(name: str, value: Any, settings: Settings) -> Any:
         if not is_webotp_domain(domain):
             raise _Refused("must be a host name such as example.com (no scheme, port or path)")
         return domain
+    if name == "test_numbers":
+        return _test_numbers(value, settings)
+    if name == "test_numbers_in_production":
+        if not isinstance(value, bool):
+            raise _Refused("must be true or false")
+        return value
     if name == "android_app_hash":
         if not isinstance(value, str) or not is_app_hash(value):
             raise _Refused("must be the app's 11-character hash (A-Z, a-z, 0-9, + and /)")
         return value
     raise _Refused("unknown field")  # FIELDS and this function disagree
+
+
+def _test_numbers(value: Any, settings: Settings) -> dict[str, str] | None:
+    """{number: the HMAC of its fixed code}: the code itself is never stored."""
+    shape = f"must be a list of at most {TEST_NUMBERS_MAX} {{phone_number, code}} objects"
+    if not isinstance(value, list) or len(value) > TEST_NUMBERS_MAX:
+        raise _Refused(shape)
+    tagger, hasher = PhoneTagger(settings.secret), CodeHasher(settings.secret)
+    digests: dict[str, str] = {}
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) != {"phone_number", "code"}:
+            raise _Refused(shape)
+        phone, code = entry["phone_number"], entry["code"]
+        if not isinstance(phone, str) or not E164.fullmatch(phone):
+            raise _Refused("each phone_number must be an E.164 number such as +14155550123")
+        try:
+            phone = normalize(phone)
+        except InvalidPhone as exc:
+            raise _Refused(f"{phone}: {exc}") from None
+        low = settings.min_code_length
+        if not isinstance(code, str) or not CODE.fullmatch(code) or not low <= len(code) <= 10:
+            raise _Refused(f"each code must be a string of {low} to 10 ASCII digits")
+        digests[phone] = hasher.digest(tagger.tag(phone), code).hex()
+    return digests or None
 
 
 def _countries(value: Any) -> list[str] | None:

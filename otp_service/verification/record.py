@@ -141,6 +141,7 @@ def api_object(
             "history": delivery_history(history, record.suffix),
         },
         "link_clicks": record.link_clicks,
+        "test": record.sender is not None and record.sender.startswith("test|"),
     }
 
 
