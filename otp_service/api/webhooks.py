@@ -33,13 +33,18 @@ def telnyx() -> Response:
             "the webhook is not signed by a trusted Telnyx key", reason=exc.reason
         ) from None
     body = parse_json(raw)
-    # the profile whose send this is a receipt of (unsigned, but it only chooses where a
-    # signed event is looked up: another profile has no such message)
-    # (Telnyx's URL for the default profile has no query: nothing to parse on the hot path)
-    query = request.environ.get("QUERY_STRING")
-    profile = request.args.get("profile", DEFAULT_PROFILE) if query else DEFAULT_PROFILE
-    if profile != DEFAULT_PROFILE and not PROFILE_PATTERN.fullmatch(profile):
-        raise errors.InvalidRequest("profile is not a profile id", status=400)
-    event_type, outcome = svc.inbound.handle(body, profile)
+    event_type, outcome = svc.inbound.handle(body, _profile())
     log_fields(event_type=event_type, result=outcome)
     return json_response({"event_type": event_type, "result": outcome})
+
+
+def _profile() -> str:
+    """The profile whose send this is a receipt of: named in the webhook URL of a
+    profile's sends (unsigned, but it only chooses where a signed event is looked up:
+    another profile has no such message). The default profile's URL has no query."""
+    if not request.environ.get("QUERY_STRING"):
+        return DEFAULT_PROFILE
+    profile = request.args.get("profile", DEFAULT_PROFILE)
+    if profile != DEFAULT_PROFILE and not PROFILE_PATTERN.fullmatch(profile):
+        raise errors.InvalidRequest("profile is not a profile id", status=400)
+    return profile

@@ -105,6 +105,8 @@ class VerificationService:
             store, settings, claim_seconds=self.longest_create_seconds(), sleep=sleep
         )
         self.default_profile = effective(settings)
+        # the default profile's limits, made once: most requests are its
+        self._default_limits = self._limits(self.default_profile)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -368,12 +370,7 @@ class VerificationService:
         """The check's answer; the approving code checked again within
         APPROVAL_REPLAY_SECONDS gets the approval's answer, marked replayed."""
         now = self.now_ms()
-        limits = CheckLimits(
-            p.max_attempts,
-            self.settings.failure_limit,
-            self.settings.lockout_seconds * 1000,
-            APPROVAL_REPLAY_SECONDS * 1000,
-        )
+        limits = (self._default_limits if p is self.default_profile else self._limits(p))[0]
         checked = self.store.check(tag, suffix, self.hasher.digest(tag, code), now, limits, p.id)
         outcome = checked.outcome
         replayed = outcome == "approved" and checked.detail == "again"
@@ -425,8 +422,18 @@ class VerificationService:
     # -- the verification object --------------------------------------------------------
     def _view(self, tag: str, stored: StoredVerification, p: ProfileSettings) -> dict[str, Any]:
         record = Record.from_view(stored.values)
-        limits = Limits(p.max_attempts, p.max_sends, p.resend_cooldown_seconds * 1000)
+        limits = (self._default_limits if p is self.default_profile else self._limits(p))[1]
         return api_object(tag, record, stored.history, limits, self.now_ms())
+
+    def _limits(self, p: ProfileSettings) -> tuple[CheckLimits, Limits]:
+        """A check's limits and the API object's, for profile ``p``."""
+        check = CheckLimits(
+            p.max_attempts,
+            self.settings.failure_limit,
+            self.settings.lockout_seconds * 1000,
+            APPROVAL_REPLAY_SECONDS * 1000,
+        )
+        return check, Limits(p.max_attempts, p.max_sends, p.resend_cooldown_seconds * 1000)
 
 
 def _encoded(sender: SenderInfo | None) -> str:
