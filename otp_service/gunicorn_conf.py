@@ -109,6 +109,17 @@ class _BodyDeadline:
         finally:
             self.sock.setblocking(True)  # as gthread expects
         remaining = self.deadline - time.monotonic()
+        # a client that is sending its body gets it here within moments (under load its
+        # packets may trail the headers): that short wait needs no slot
+        grace = min(BODY_GRACE_SECONDS, remaining)
+        if grace > 0:
+            try:
+                self.sock.settimeout(grace)
+                return self.sock.recv(size)
+            except TimeoutError:
+                remaining = self.deadline - time.monotonic()
+            finally:
+                self.sock.settimeout(None)
         if remaining > 0 and _body_waits.acquire(blocking=False):
             try:
                 self.sock.settimeout(remaining)
@@ -132,6 +143,8 @@ class _BodyDeadline:
         return getattr(self.sock, name)
 
 
+# How long a body may keep a thread waiting without one of the slots below.
+BODY_GRACE_SECONDS = 0.2
 # each worker process has its own (forked) copy
 _body_waits = threading.BoundedSemaphore(max(1, threads // 2))
 
