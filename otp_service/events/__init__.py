@@ -1,0 +1,1 @@
+"""Events out: the outbox, the worker that delivers them, the endpoints' HTTP."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: the endpoints' HTTP (and, later, the outbox and its worker)."""
