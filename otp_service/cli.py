@@ -44,9 +44,9 @@ def main() -> None:
 
 @main.command()
 def serve() -> None:
-    """Start the API under gunicorn; in development also an embedded redis-server and the
-    Telnyx sandbox when REDIS_URL / TELNYX_API_KEY are unset, started again if they die.
-    Ctrl-C stops all of it."""
+    """Start the API under gunicorn and one `otp-service worker`; in development also an
+    embedded redis-server and the Telnyx sandbox when REDIS_URL / TELNYX_API_KEY are
+    unset. Each is started again if it dies. Ctrl-C stops all of it."""
     from otp_service.store.redis_server import RedisServer
 
     settings = _settings()
@@ -71,6 +71,11 @@ def serve() -> None:
             )
             click.echo(f"  sent messages: {sandbox.url}/_sandbox/messages")
         settings = _settings()  # once more, with what was just started
+        worker = _WorkerProcess()
+        worker.start()
+        children.append(worker)
+        supervisors.append(_Supervisor("worker", worker))
+        click.echo("otp-service worker  (events, timers, webhook deliveries)")
         base = f"http://{settings.host}:{settings.port}"
         click.echo(f"otp-service    {base}  (docs {base}/docs)")
         if not settings.is_production:
@@ -227,6 +232,93 @@ class _Sandbox:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class _WorkerProcess:
+    """One `otp-service worker` beside gunicorn: the events of `make run` (and of any
+    `serve`) reach their webhooks with nothing else to start."""
+
+    url = "(no port)"
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from otp_service.store.redis_server import die_with_parent
+
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "otp_service.cli", "worker"],
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+            process_group=0,
+        )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM (it finishes the deliveries in flight), then SIGKILL after 15 s."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@main.command()
+@click.option("--name", default=None, help="This worker's name in the consumer group.")
+@click.option("--threads", default=16, show_default=True, type=int)
+@click.option(
+    "--timeout-seconds",
+    default=10.0,
+    show_default=True,
+    type=float,
+    help="How long a receiver has to answer a delivery (2xx: delivered).",
+)
+@click.option(
+    "--lease-seconds",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="After this, what a silent worker held is taken over by another; more than "
+    "--timeout-seconds.",
+)
+def worker(name: str | None, threads: int, timeout_seconds: float, lease_seconds: float) -> None:
+    """Deliver events to webhook endpoints, fire timers (expiry events) and retry failed
+    deliveries. Run as many as you like, on any machine: they share the work through
+    Redis, and what one that dies held is taken over by another. SIGTERM stops it after
+    the deliveries in flight."""
+    import logging.config
+    import socket
+
+    from otp_service.events.http import EndpointPoster
+    from otp_service.logs import log_config
+    from otp_service.services import build_services, build_worker
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set: the worker needs the service's Redis")
+    if lease_seconds <= timeout_seconds:
+        raise click.ClickException("--lease-seconds must be more than --timeout-seconds")
+    logging.config.dictConfig(log_config(os.environ.get("OTP_LOG_LEVEL", "INFO")))
+    services = build_services(settings)
+    runner = build_worker(
+        services,
+        name or f"{socket.gethostname()}-{os.getpid()}",
+        threads=threads,
+        poster=EndpointPoster(production=settings.is_production, timeout=timeout_seconds),
+        lease_ms=int(lease_seconds * 1000),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        runner.run(stop)
+    finally:
+        runner.close()
+        services.close()
 
 
 @main.command()

@@ -9,7 +9,8 @@ into problem documents. Nothing here ever echoes a code, a key or a secret.
     ├── InvalidRequest                400/422 invalid_request
     │   ├── PayloadTooLarge           413 payload_too_large
     │   ├── UnsupportedMediaType      415 unsupported_media_type
-    │   └── RequestTimeout            408 request_timeout (the body did not arrive in time)
+    │   ├── RequestTimeout            408 request_timeout (the body did not arrive in time)
+    │   └── WebhookUrlNotAllowed      422 webhook_url_not_allowed (+ reason)
     ├── MethodNotAllowed              405 method_not_allowed
     ├── Unauthorized                  401 unauthorized
     ├── InvalidSignature              401 invalid_signature
@@ -19,7 +20,9 @@ into problem documents. Nothing here ever echoes a code, a key or a secret.
     │   ├── VerificationNotFound      404 verification_not_found
     │   ├── FactorNotFound            404 factor_not_found
     │   ├── OptOutNotFound            404 optout_not_found
-    │   └── ProfileNotFound           404 profile_not_found
+    │   ├── ProfileNotFound           404 profile_not_found
+    │   ├── WebhookEndpointNotFound   404 webhook_endpoint_not_found
+    │   └── WebhookDeliveryNotFound   404 webhook_delivery_not_found
     ├── Conflict                      409 conflict (Telnyx answered 409 to an admin change)
     │   ├── RecipientOptedOut         409 recipient_opted_out
     │   ├── AlreadyApproved           409 already_approved
@@ -73,6 +76,9 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
     "VerificationNotFound",
+    "WebhookDeliveryNotFound",
+    "WebhookEndpointNotFound",
+    "WebhookUrlNotAllowed",
 ]
 
 
@@ -114,6 +120,12 @@ class ServiceError(Exception):
 
 class InvalidRequest(ServiceError):
     status, code, title = 422, "invalid_request", "Invalid request"
+
+
+class WebhookUrlNotAllowed(InvalidRequest):
+    """The endpoint URL is not https (production) or reaches a non-public address."""
+
+    status, code, title = 422, "webhook_url_not_allowed", "Webhook URL not allowed"
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -172,6 +184,14 @@ class OptOutNotFound(NotFound):
 
 class ProfileNotFound(NotFound):
     status, code, title = 404, "profile_not_found", "Profile not found"
+
+
+class WebhookEndpointNotFound(NotFound):
+    status, code, title = 404, "webhook_endpoint_not_found", "Webhook endpoint not found"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    status, code, title = 404, "webhook_delivery_not_found", "Webhook delivery not found"
 
 
 class Conflict(ServiceError):

@@ -37,18 +37,15 @@ from typing import Any
 
 import pyotp
 import segno
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from otp_service import errors, ids, metrics
 from otp_service.config import Settings
 from otp_service.ids import DEFAULT_PROFILE
+from otp_service.sealing import InvalidTag, SecretBox
 from otp_service.store import FactorCheck, NewFactor, Store
 from otp_service.timefmt import iso_time
 
-__all__ = ["ALGORITHMS", "FactorService", "SecretBox"]
+__all__ = ["ALGORITHMS", "FactorService", "factor_object"]
 
 log = logging.getLogger(__name__)
 
@@ -60,31 +57,6 @@ MAX_FACTORS_PER_SUBJECT = 10
 CACHE_SIZE = 10_000
 QR_PNG_SCALE = 8
 QR_SVG_SCALE = 4
-_CIPHER_VERSION = b"\x01"
-
-
-class SecretBox:
-    """AES-256-GCM for factor secrets; the key is HKDF-SHA256 of OTP_FACTOR_KEY."""
-
-    def __init__(self, key_material: bytes) -> None:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"otp-service factor secret v1"
-        ).derive(key_material)
-        self._aead = AESGCM(key)
-
-    def seal(self, factor_id: str, secret: bytes) -> bytes:
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, secret, _aad(factor_id))
-        return _CIPHER_VERSION + nonce + sealed
-
-    def open(self, factor_id: str, blob: bytes) -> bytes:
-        if blob[:1] != _CIPHER_VERSION:
-            raise InvalidTag
-        return self._aead.decrypt(blob[1:13], blob[13:], _aad(factor_id))
-
-
-def _aad(factor_id: str) -> bytes:
-    return b"otp-service factor:" + factor_id.encode("ascii")
 
 
 class _SecretCache:
@@ -371,21 +343,7 @@ class FactorService:
     def _view(
         self, factor_id: str, f: dict[str, str], enrolment: pyotp.TOTP | None
     ) -> dict[str, Any]:
-        view: dict[str, Any] = {
-            "id": factor_id,
-            "type": "totp",
-            "subject": f["sb"],
-            "status": STATUSES[f["st"]],
-            "issuer": f["is"],
-            "label": f["lb"],
-            "algorithm": f["al"],
-            "digits": int(f["dg"]),
-            "period": int(f["pd"]),
-            "created_at": iso_time(int(f["ca"])),
-            "expires_at": iso_time(int(f["ea"])) if f["st"] == "u" else None,
-            "verified_at": iso_time(int(f["va"])) if f.get("va") else None,
-            "last_used_at": iso_time(int(f["lu"])) if f.get("lu") else None,
-        }
+        view = factor_object(factor_id, f)
         if enrolment is not None:
             uri = self._uri(enrolment, f)
             svg = io.BytesIO()
@@ -394,6 +352,26 @@ class FactorService:
             view["qr_code_svg"] = svg.getvalue().decode()
             view["qr_code_png_url"] = f"/v1/factors/{factor_id}/qr.png"
         return view
+
+
+def factor_object(factor_id: str, f: dict[str, str]) -> dict[str, Any]:
+    """The factor as the API returns it (openapi.yaml's Factor), from its hash's fields;
+    also the ``data`` of its events."""
+    return {
+        "id": factor_id,
+        "type": "totp",
+        "subject": f["sb"],
+        "status": STATUSES[f["st"]],
+        "issuer": f["is"],
+        "label": f["lb"],
+        "algorithm": f["al"],
+        "digits": int(f["dg"]),
+        "period": int(f["pd"]),
+        "created_at": iso_time(int(f["ca"])),
+        "expires_at": iso_time(int(f["ea"])) if f["st"] == "u" and f.get("ea") else None,
+        "verified_at": iso_time(int(f["va"])) if f.get("va") else None,
+        "last_used_at": iso_time(int(f["lu"])) if f.get("lu") else None,
+    }
 
 
 def _qr(uri: str) -> segno.QRCode:

@@ -11,9 +11,31 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ACCESS_LOGGER", "JsonFormatter"]
+__all__ = ["ACCESS_LOGGER", "JsonFormatter", "log_config"]
 
 ACCESS_LOGGER = "otp_service.request"
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """``logging.config.dictConfig``'s: JSON lines on stderr (gunicorn, the worker)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "otp_service.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+    }
+
 
 # Attributes of a LogRecord that are not extras.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from nacl.signing import VerifyKey
@@ -17,18 +18,24 @@ from otp_service.admin import AuditLog, NumbersAdmin, OptOutAdmin
 from otp_service.config import Settings
 from otp_service.delivery import Delivery, DeliveryConfig
 from otp_service.errors import ConfigError
-from otp_service.factors import FactorService
+from otp_service.events.catalog import Renderer
+from otp_service.events.endpoints import EndpointService
+from otp_service.events.http import EndpointPoster
+from otp_service.events.worker import BUSY_SHARDS_EVERY_MS, LEASE_MS, Worker
+from otp_service.factors import FactorService, factor_object
 from otp_service.ids import PhoneTagger
 from otp_service.inbound import InboundEvents
 from otp_service.metrics import observe_telnyx
 from otp_service.profiles import KeyRing, ProfileService
 from otp_service.store import Store, connect
 from otp_service.store.optouts import OptOutStore
+from otp_service.store.outbox import OutboxEntry, OutboxStore
 from otp_service.store.profiles import ProfileStore
+from otp_service.store.webhooks import WebhookStore
 from otp_service.telnyx import TelnyxClient, load_public_key
 from otp_service.verification import VerificationService
 
-__all__ = ["Services", "build_services"]
+__all__ = ["Services", "build_services", "build_worker", "event_renderer"]
 
 
 @dataclass
@@ -47,6 +54,7 @@ class Services:
     numbers_admin: NumbersAdmin
     optout_admin: OptOutAdmin
     profiles: ProfileService
+    endpoints: EndpointService
 
     def close(self) -> None:
         self.profiles.close()
@@ -89,6 +97,7 @@ def build_services(
     ring_client = connect(settings.redis_url, client_name="otp-profile-keys")
     ring_store = Store(ring_client, prefix=settings.key_prefix)
     ring = KeyRing(ProfileStore(ring_store), settings, clock=clock)
+    profiles = ProfileService(settings, ProfileStore(store), ring, audit, clock)
     return Services(
         settings=settings,
         store=store,
@@ -101,5 +110,50 @@ def build_services(
         audit=audit,
         numbers_admin=NumbersAdmin(telnyx, audit),
         optout_admin=OptOutAdmin(telnyx, optouts, audit, clock),
-        profiles=ProfileService(settings, ProfileStore(store), ring, audit, clock),
+        profiles=profiles,
+        endpoints=EndpointService(settings, WebhookStore(store), audit, profiles.get, clock=clock),
+    )
+
+
+def event_renderer(services: Services) -> Renderer:
+    """The API object an outbox entry's event carries (``events/`` imports no service)."""
+
+    def render(entry: OutboxEntry) -> dict[str, Any] | None:
+        if entry.kind == "v" and isinstance(entry.snapshot, list):
+            values = [None if v is False else str(v).encode() for v in entry.snapshot]
+            profile = services.profiles.settings_for(entry.profile)
+            return services.verifications.event_object(
+                entry.tag, values, entry.history, profile, entry.at
+            )
+        if entry.kind == "f" and isinstance(entry.snapshot, dict):
+            fields = {k: str(v) for k, v in entry.snapshot.items()}
+            return factor_object(entry.tag + fields.pop("_id", ""), fields)
+        return None
+
+    return render
+
+
+def build_worker(
+    services: Services,
+    name: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    threads: int = 16,
+    poster: EndpointPoster | None = None,
+    sweep_every_ms: int = BUSY_SHARDS_EVERY_MS,
+    lease_ms: int = LEASE_MS,
+) -> Worker:
+    """An ``otp-service worker`` over ``services``' Redis."""
+    return Worker(
+        outbox=OutboxStore(services.store),
+        webhooks=services.endpoints.store,
+        endpoints=services.endpoints,
+        render=event_renderer(services),
+        poster=poster or EndpointPoster(production=services.settings.is_production),
+        audit=services.audit,
+        name=name,
+        clock=clock,
+        threads=threads,
+        sweep_every_ms=sweep_every_ms,
+        lease_ms=lease_ms,
     )

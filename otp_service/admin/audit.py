@@ -62,6 +62,14 @@ ACTIONS = (
     "profile.delete",
     "profile_key.create",
     "profile_key.revoke",
+    "webhook.create",
+    "webhook.update",
+    "webhook.delete",
+    "webhook.rotate_secret",
+    "webhook.test",
+    "webhook.disable",
+    "webhook_delivery.retry",
+    "webhook.replay",
 )
 TARGET_MAX = 128  # characters of a target kept (ids come from URLs)
 _SCAN_CHUNK = 500

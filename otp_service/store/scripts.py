@@ -19,13 +19,18 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{optouts}:*  the opt-out index: every number (zset by time), one zset per
                      source, number -> source (hash); for listing, not for enforcing
     otp:{audit}:log  stream: the admin audit log (audit.py), capped, oldest trimmed first
+    otp:{T}:x        stream: the outbox — events written by the scripts that cause them
+                     (lua/include/outbox.lua), read by the worker (events/)
+    otp:{T}:t        zset: timers (due ms), e.g. a verification's expiry (timer_fire.lua)
 
 A service calls a script as it calls a function — ``store.check(tag, suffix, digest, now,
 limits) -> CheckOutcome`` — and never builds a list of Lua arguments itself; the script's
 own header (``lua/<name>.lua``) says what each argument and reply means.
 
 ``P`` is the phone tag (see ``ids.py``), ``I`` a digest of (client key id, idempotency key),
-``S`` a TOTP factor subject's tag (``ids.SubjectTagger``).
+``S`` a TOTP factor subject's tag (``ids.SubjectTagger``), ``T`` the slot tag of ``P`` or
+``S`` on a cluster (``slots.py``: one outbox and one timer zset per slot), ``o`` on one
+Redis (one of each in all).
 The scripts live in ``lua/*.lua`` and are registered with ``register_script`` (EVALSHA,
 reloaded by redis-py on NOSCRIPT).
 """
@@ -46,6 +51,7 @@ from redis.cluster import RedisCluster
 from otp_service.ids import DEFAULT_PROFILE
 from otp_service.store.redis_shortcuts import evalsha_on_pool, send_to_cluster
 from otp_service.store.redis_url import client_for
+from otp_service.store.slots import slot_tag, slot_tags
 
 __all__ = [
     "HISTORY_MAX",
@@ -97,7 +103,15 @@ SCRIPTS = (
     "profile_key_create",
     "profile_key_revoke",
     "profile_keys_used",
+    "timer_fire",
+    "webhook_endpoint_save",
+    "webhook_enqueue",
+    "webhook_claim",
+    "webhook_finish",
+    "webhook_retry",
 )
+# The shard of one Redis: no slot rule, one outbox and one timer zset in all.
+SINGLE_SHARD = "o"
 
 
 @dataclass(frozen=True)
@@ -299,6 +313,7 @@ class Store:
         self.timeout_ms = _socket_timeout_ms(client)
         # one Redis (or Sentinel's master): EVALSHA straight on a pooled connection
         self._pool = None if isinstance(client, RedisCluster) else client.connection_pool
+        self.cluster = isinstance(client, RedisCluster)
 
     # -- keys ---------------------------------------------------------------------------
     # A profile's keys of a number: the profile's id after the kind, in the number's slot
@@ -338,6 +353,22 @@ class Store:
         """[all numbers, number -> source, one zset per source], all in one slot."""
         base = f"{self.prefix}:{{optouts}}"
         return [f"{base}:all", f"{base}:source"] + [f"{base}:{name}" for name in sources]
+
+    # The outbox and the timers: one of each per hash slot on a cluster ("shards"), one in
+    # all on one Redis.
+    def shard(self, tag: str) -> str:
+        """The shard of a number's or subject's keys."""
+        return slot_tag(tag) if self.cluster else SINGLE_SHARD
+
+    def shards(self) -> tuple[str, ...]:
+        """Every shard there can be."""
+        return slot_tags() if self.cluster else (SINGLE_SHARD,)
+
+    def outbox_key(self, shard: str) -> str:
+        return f"{self.prefix}:{{{shard}}}:x"
+
+    def timers_key(self, shard: str) -> str:
+        return f"{self.prefix}:{{{shard}}}:t"
 
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
@@ -428,7 +459,12 @@ class Store:
         caps = new.caps
         batch.script(
             "create",
-            [self.phone_key(tag, profile), self.optout_key(tag), self.undo_key(tag, profile)],
+            [
+                self.phone_key(tag, profile),
+                self.optout_key(tag),
+                self.undo_key(tag, profile),
+                self.timers_key(self.shard(tag)),
+            ],
             [
                 now,
                 new.phone,
@@ -483,7 +519,13 @@ class Store:
         """Roll back what create.lua (and guard.lua) did for a send that provably did not
         happen: one round trip."""
         batch = self.batch().script(
-            "undo", [self.phone_key(tag, profile), self.undo_key(tag, profile)], [token]
+            "undo",
+            [
+                self.phone_key(tag, profile),
+                self.undo_key(tag, profile),
+                self.timers_key(self.shard(tag)),
+            ],
+            [token],
         )
         if counters:
             batch.script("guard_refund", [c.key for c in counters], [])
@@ -499,6 +541,7 @@ class Store:
                 self.undo_key(tag, profile),
                 self.history_key(tag, profile),
                 self.parked_key(tag, profile),
+                self.outbox_key(self.shard(tag)),
             ],
             [
                 suffix,
@@ -559,7 +602,11 @@ class Store:
         """Check a code of the number's pending verification (``suffix`` '': whichever)."""
         outcome, detail, *rest = self.run(
             "check",
-            [self.phone_key(tag, profile)],
+            [
+                self.phone_key(tag, profile),
+                self.history_key(tag, profile),
+                self.outbox_key(self.shard(tag)),
+            ],
             [
                 now,
                 suffix,
@@ -592,7 +639,13 @@ class Store:
         self, tag: str, suffix: str, now: int, profile: str = DEFAULT_PROFILE
     ) -> CancelOutcome:
         outcome, _detail, *rest = self.run(
-            "cancel", [self.phone_key(tag, profile), self.history_key(tag, profile)], [suffix, now]
+            "cancel",
+            [
+                self.phone_key(tag, profile),
+                self.history_key(tag, profile),
+                self.outbox_key(self.shard(tag)),
+            ],
+            [suffix, now],
         )
         if outcome in (b"not_found", b"already_approved"):
             return CancelOutcome(outcome.decode(), None)
@@ -646,6 +699,7 @@ class Store:
                 self.undo_key(tag, profile),
                 self.history_key(tag, profile),
                 self.parked_key(tag, profile),
+                self.outbox_key(self.shard(tag)),
             ],
             [message_id, status, occurred_at, errors_json, event_type, dedupe_ms, HISTORY_MAX],
         )
@@ -703,7 +757,11 @@ class Store:
         """(outcome, detail): see factor_check.lua."""
         outcome, detail = self.run(
             "factor_check",
-            [self.factor_key(tag, suffix, profile), self.subject_key(tag, profile)],
+            [
+                self.factor_key(tag, suffix, profile),
+                self.subject_key(tag, profile),
+                self.outbox_key(self.shard(tag)),
+            ],
             [
                 check.mode,
                 now,
@@ -723,7 +781,11 @@ class Store:
         """False when there was no such factor."""
         outcome = self.run(
             "factor_delete",
-            [self.factor_key(tag, suffix, profile), self.subject_key(tag, profile)],
+            [
+                self.factor_key(tag, suffix, profile),
+                self.subject_key(tag, profile),
+                self.outbox_key(self.shard(tag)),
+            ],
             [now, suffix],
         )
         return outcome != b"not_found"

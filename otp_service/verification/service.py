@@ -425,6 +425,18 @@ class VerificationService:
         limits = (self._default_limits if p is self.default_profile else self._limits(p))[1]
         return api_object(tag, record, stored.history, limits, self.now_ms())
 
+    def event_object(
+        self,
+        tag: str,
+        values: list[bytes | None],
+        history: list[Any],
+        profile: ProfileSettings | None,
+        at: int,
+    ) -> dict[str, Any]:
+        """The verification as the API returned it at ``at``, from an outbox snapshot."""
+        limits = self._limits(profile)[1] if profile is not None else self._default_limits[1]
+        return api_object(tag, Record.from_view(values), history, limits, at)
+
     def _limits(self, p: ProfileSettings) -> tuple[CheckLimits, Limits]:
         """A check's limits and the API object's, for profile ``p``."""
         check = CheckLimits(

@@ -16,6 +16,8 @@ SAMPLES = {
     "phone_number": "+13125550123",
     "profile_id": "pf_abcdefghijklmnop",
     "key_id": "key_abcdefghijklmnop",
+    "endpoint_id": "ep_abcdefghijklmnop",
+    "delivery_id": "dlv_0123456789abcdef01234567",
 }
 
 
@@ -35,7 +37,7 @@ def call(app: Any, key: str | None, method: str, path: str) -> Any:
 
 
 def test_there_are_admin_routes(app: Any) -> None:
-    assert len(admin_routes(app)) == 17 + 9  # + profiles
+    assert len(admin_routes(app)) == 17 + 9 + 10  # + profiles + webhook endpoints
 
 
 @pytest.mark.parametrize(

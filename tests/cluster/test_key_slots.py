@@ -20,7 +20,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.crc import key_slot
 
+from otp_service.events.http import EndpointPoster
 from otp_service.sandbox.magic import MAGIC_NUMBERS
+from otp_service.services import build_worker
 from otp_service.store import SCRIPTS, Batch, Store
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import ApiClient, FakeClock, Sandbox
@@ -175,6 +177,30 @@ def profiles(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeC
     assert admin.delete(path).status_code == 204
 
 
+def events(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClock) -> None:
+    """webhook endpoints, their deliveries (claimed, failed, retried, replayed) and the
+    expiry timer, through a worker."""
+    base = "/v1/admin/profiles/default/webhooks"
+    endpoint = admin.post(base, json={"url": "http://127.0.0.1:9/hooks"}).get_json()["data"]
+    path = f"{base}/{endpoint['id']}"
+    assert admin.post(f"{path}/test").status_code == 202
+    client.post("/v1/verifications", json={"phone_number": "+13125550129"})
+    services = client.flask.application.extensions["otp"]
+    poster = EndpointPoster(production=False, timeout=1.0)
+    worker = build_worker(services, "slots", clock=clock, threads=2, poster=poster)
+    try:
+        worker.run_once()  # the outbox handed over, deliveries claimed: refused, failed
+        clock.advance(601)
+        worker.run_once()  # the expiry timer
+        [delivery, *_] = admin.get(f"{path}/deliveries").get_json()["data"]
+        assert admin.post(f"{path}/deliveries/{delivery['id']}/retry").status_code == 202
+        replay = admin.post(f"{path}/replay", json={"since": "2020-01-01T00:00:00Z"})
+        assert replay.status_code == 202
+    finally:
+        worker.close()
+    assert admin.delete(path).status_code == 204
+
+
 FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     verifications,
     failed_sends,
@@ -182,6 +208,7 @@ FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     admin_optouts,
     factors,
     profiles,
+    events,
 ]
 
 

@@ -1,3 +1,6 @@
+-- include: owner
+-- include: view
+-- include: outbox
 -- Check a code: compare HMACs, count the attempt, approve once, fail at the limit.
 -- Consecutive failures are also counted per phone number across its verifications; at
 -- the limit the number is locked out (checks and creates refused) for a cool-off.
@@ -5,7 +8,8 @@
 -- answered 'approved' again (detail 'again'), so a client whose answer was lost can
 -- retry; any other code is already_approved.
 --
--- KEYS[1] phone hash
+-- KEYS[1] phone hash   KEYS[2] the number's delivery history   KEYS[3] outbox stream
+-- Events: verification.approved, verification.failed (the last attempt used up).
 -- ARGV: now_ms, id ('' = the pending verification of this number), code_hmac,
 --       max_attempts, failure_limit, lockout_ms, replay_ms
 -- Returns {outcome, detail} or, for approved | wrong | inactive, {outcome, detail, id,
@@ -44,6 +48,7 @@ end
 
 if cur[4] == ARGV[3] then
   redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0, 'ap', now)
+  emit_verification(KEYS[3], 'verification.approved', KEYS[1], KEYS[2], now)
   return {'approved', '', cur[1], 'a', attempts}
 end
 
@@ -53,6 +58,7 @@ redis.call('HSET', KEYS[1], 'at', attempts, 'nf', failures)
 if attempts >= max_attempts then
   redis.call('HSET', KEYS[1], 'st', 'f')
   status = 'f'
+  emit_verification(KEYS[3], 'verification.failed', KEYS[1], KEYS[2], now)
 end
 if failures >= tonumber(ARGV[5]) then
   local until_ms = now + tonumber(ARGV[6])

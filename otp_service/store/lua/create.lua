@@ -1,4 +1,5 @@
 -- include: deadline
+-- include: owner
 -- Create a verification for a phone number, or resend a new code for its pending one.
 -- One atomic step: opt-out, lock-out, cooldown and send limits are checked before any
 -- write. The fields it overwrites are saved in an undo record until record.lua confirms
@@ -11,6 +12,8 @@
 -- KEYS[1] phone hash (latest verification + per-phone counters)   KEYS[2] opt-out marker
 -- KEYS[3] undo record (its own short-lived key: kept in the hash, its size would switch
 --         the hash to Redis's large encoding for good)
+-- KEYS[4] the slot's timers (zset: due ms): the verification's expiry is one, member
+--         'e:<tag>:<profile>:<id>' (the worker's timer_fire.lua sends verification.expired)
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
 --       keep_ms (how long a finished verification stays readable), token,
 --       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
@@ -89,6 +92,9 @@ else
   outcome = 'created'
 end
 
+local tag, profile = key_owner(KEYS[1])
+redis.call('ZADD', KEYS[4], now + ttl,
+           'e:' .. tag .. ':' .. profile .. ':' .. redis.call('HGET', KEYS[1], 'id'))
 redis.call('HSET', KEYS[1], 'hw', ARGV[12], 'hc', hour_count + 1,
            'dw', ARGV[15], 'dc', day_count + 1)
 

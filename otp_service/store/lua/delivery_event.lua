@@ -1,3 +1,6 @@
+-- include: owner
+-- include: view
+-- include: outbox
 -- include: delivery_apply
 -- include: sent_message
 -- Apply one Telnyx delivery event (message.sent / message.finalized) to the verification
@@ -10,6 +13,7 @@
 --
 -- KEYS[1] phone hash   KEYS[2] event id dedupe key   KEYS[3] the number's undo record
 -- KEYS[4] the number's delivery history   KEYS[5] events parked while a send is in flight
+-- KEYS[6] outbox stream (a final status is an event: see apply_delivery)
 -- ARGV: message_id, status, occurred_at_ms, errors_json, event_type, dedupe_ttl_ms,
 --       history_max
 -- Returns 'updated' | 'kept' | 'parked' | 'duplicate' | 'unknown'
@@ -39,4 +43,4 @@ if not known then
   redis.call('HSET', KEYS[1], 'mi', ARGV[1])  -- the send timed out: this is its message
   latest = ARGV[1]
 end
-return apply_delivery(KEYS[1], KEYS[4], event, tonumber(ARGV[7]), {latest, delivery, id})
+return apply_delivery(KEYS[1], KEYS[4], KEYS[6], event, tonumber(ARGV[7]), {latest, delivery, id})

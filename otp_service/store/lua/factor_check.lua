@@ -1,3 +1,6 @@
+-- include: owner
+-- include: view
+-- include: outbox
 -- Verify (the first right code activates an unverified factor) or check (an active
 -- factor) a TOTP code, in one atomic step. Redis never holds a secret in clear, so the
 -- caller has compared the code with the factor's codes for the steps now-1, now, now+1
@@ -6,7 +9,8 @@
 -- a code of a step at or before the last accepted one is refused (and counted) — then
 -- the outcome is recorded.
 --
--- KEYS[1] factor hash   KEYS[2] subject hash (see factor_create.lua)
+-- KEYS[1] factor hash   KEYS[2] subject hash (see factor_create.lua)   KEYS[3] outbox stream
+-- Event: factor.verified (the first right code of an unverified factor)
 -- ARGV: mode ('verify' | 'check'), now_ms, step, matched_step or '', max_attempts
 --       (failures per factor per time step), failure_limit (consecutive failures per
 --       subject), lockout_ms, factor suffix
@@ -51,6 +55,7 @@ if matched and matched > last then
     redis.call('PERSIST', KEYS[1])
     redis.call('HSET', KEYS[2], 'x:' .. ARGV[8], 0)
     redis.call('PERSIST', KEYS[2])
+    emit_factor(KEYS[3], 'factor.verified', KEYS[1], now)
   end
   return {'valid', max_attempts - failures}
 end

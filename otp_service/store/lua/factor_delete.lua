@@ -1,13 +1,20 @@
+-- include: owner
+-- include: view
+-- include: outbox
 -- Revoke a factor: its hash and its index entry go at once. The subject hash then keeps
 -- the invariant of factor_create.lua: no TTL while an active factor remains, else it
 -- expires with its last unverified factor or lock-out, or goes now.
 --
--- KEYS[1] factor hash   KEYS[2] subject hash
+-- KEYS[1] factor hash   KEYS[2] subject hash   KEYS[3] outbox stream
+-- Event: factor.deleted (a factor that was found)
 -- ARGV: now_ms, suffix
 -- Returns deleted | not_found (an unverified factor past its expiry is not found)
 local now = tonumber(ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'st', 'ea')
 local found = f[1] == 'a' or (f[1] == 'u' and tonumber(f[2]) > now)
+if found then
+  emit_factor(KEYS[3], 'factor.deleted', KEYS[1], now)
+end
 redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[2], 'x:' .. ARGV[2])
 

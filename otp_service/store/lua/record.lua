@@ -1,9 +1,15 @@
--- include: delivery_apply
+-- include: owner
 -- include: view
+-- include: outbox
+-- include: delivery_apply
 -- Record the outcome of a send on the verification that asked for it, and drop its undo
 -- record: from now on the new code stands. Delivery events that arrived before this
 -- answer (parked by delivery_event.lua) are applied now.
 -- KEYS[1] phone hash   KEYS[2] undo record   KEYS[3] delivery history   KEYS[4] parked events
+-- KEYS[5] outbox stream
+-- Events: verification.created (its first send recorded: Telnyx took it, or it timed out,
+-- or a test number's), then verification.sent (Telnyx's message id known) or
+-- verification.delivery_failed (refused for good, e.g. the recipient opted out).
 -- ARGV: id, token, message_id ('' if unknown), sender, delivery_status ('' if unknown),
 --       now_ms, errors_json ('' for none), status ('' to keep, 'f' when the send failed
 --       for good, e.g. the recipient opted out), history_max
@@ -41,6 +47,15 @@ local undo = redis.call('GET', KEYS[2])
 if undo and cjson.decode(undo).t == ARGV[2] then
   redis.call('DEL', KEYS[2])
 end
+local now = tonumber(ARGV[6])
+if redis.call('HGET', KEYS[1], 'sn') == '1' then
+  emit_verification(KEYS[5], 'verification.created', KEYS[1], KEYS[3], now)
+end
+if ARGV[8] == 'f' then
+  emit_verification(KEYS[5], 'verification.delivery_failed', KEYS[1], KEYS[3], now)
+elseif ARGV[3] ~= '' then
+  emit_verification(KEYS[5], 'verification.sent', KEYS[1], KEYS[3], now)
+end
 local parked = redis.call('LRANGE', KEYS[4], 0, -1)
 if #parked > 0 then
   redis.call('DEL', KEYS[4])
@@ -52,7 +67,7 @@ if #parked > 0 then
       redis.call('HSET', KEYS[1], 'mi', message_id)
     end
     if event.message_id == message_id then
-      apply_delivery(KEYS[1], KEYS[3], event, tonumber(ARGV[9]))
+      apply_delivery(KEYS[1], KEYS[3], KEYS[5], event, tonumber(ARGV[9]))
     end
   end
 end

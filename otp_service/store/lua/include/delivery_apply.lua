@@ -4,12 +4,17 @@
 -- long as the verification), and as its delivery status only when the event is about
 -- its current message and moves the status forward (a final status is never left).
 -- The history lives in a list of its own so the verification hash stays small.
+-- A final status is an event in the outbox `stream` (outbox.lua, loaded before this):
+-- verification.delivered, or verification.delivery_failed with Telnyx's errors.
 -- `cur` is {mi, ds, id} of the verification when the caller has just read them (nil:
 -- read here).
+local DELIVERY_EVENTS = {delivered = 'verification.delivered',
+                         delivery_failed = 'verification.delivery_failed',
+                         sending_failed = 'verification.delivery_failed'}
 local DELIVERY_RANK = {queued = 1, sending = 2, sent = 3, delivered = 4, delivery_failed = 4,
                        sending_failed = 4, delivery_unconfirmed = 4, expired = 4}
 
-local function apply_delivery(vkey, hkey, event, history_max, cur)
+local function apply_delivery(vkey, hkey, stream, event, history_max, cur)
   cur = cur or redis.call('HMGET', vkey, 'mi', 'ds', 'id')
   event.v = cur[3]
   if redis.call('RPUSH', hkey, cjson.encode(event)) > history_max then
@@ -27,6 +32,9 @@ local function apply_delivery(vkey, hkey, event, history_max, cur)
   redis.call('HSET', vkey, 'ds', event.status, 'du', event.occurred_at)
   if event.errors then
     redis.call('HSET', vkey, 'de', cjson.encode(event.errors))
+  end
+  if DELIVERY_EVENTS[event.status] then
+    emit_verification(stream, DELIVERY_EVENTS[event.status], vkey, hkey, event.occurred_at)
   end
   return 'updated'
 end

@@ -1,0 +1,277 @@
+"""``otp-service worker``: hands the outbox's events over to deliveries, fires timers, and
+delivers webhooks with retries.
+
+One pass (``run_once``), repeated while there is work and every ``IDLE_SECONDS`` when
+there is none:
+
+1. **Outbox.** New entries of each busy shard are read through the workers' consumer
+   group; each becomes one delivery per endpoint of its profile that wants its type
+   (stored idempotently: one per endpoint and event), then the entry is acknowledged.
+   Entries another worker read and held for ``LEASE_MS`` without acknowledging (it died)
+   are claimed and handed over by this one.
+2. **Timers** that are due fire once each (``timer_fire.lua``): expiry events.
+3. **Deliveries** that are due are claimed with a lease (a dead worker's come back when it
+   ends) and posted in a thread pool: signed (``signing.py``), with ``http.py``'s limits.
+   A 2xx within the timeout is success; otherwise the next attempt is due after
+   ``RETRY_SCHEDULE`` (with ±10 % jitter), and after the last one the delivery is failed.
+   An endpoint whose attempts have all failed for ``DISABLE_AFTER_MS`` is disabled, and
+   its profile's audit log says so.
+
+Delivery is at least once (a worker can die after the receiver's 2xx and before it is
+recorded) and unordered: receivers deduplicate on ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import redis
+
+from otp_service.events.catalog import Event, Renderer, body_of, webhook_id_of
+from otp_service.events.endpoints import Endpoint, EndpointService, delivery_id_of
+from otp_service.events.http import EndpointPoster
+from otp_service.events.signing import signed_headers
+from otp_service.store.outbox import OutboxEntry, OutboxStore
+from otp_service.store.webhooks import Claimed, NewDelivery, WebhookStore
+
+__all__ = ["DISABLE_AFTER_MS", "RETRY_SCHEDULE", "Worker", "next_attempt_at"]
+
+log = logging.getLogger(__name__)
+
+# seconds from one failed attempt to the next: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h
+RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400)
+DISABLE_AFTER_MS = 5 * 86_400_000
+LEASE_MS = 60_000  # a claimed delivery's, and an unacknowledged outbox entry's: well past 10 s
+RECLAIM_EVERY_MS = 10_000
+BUSY_SHARDS_EVERY_MS = 1_000  # a cluster's pass over every slot
+BATCH = 100
+IDLE_SECONDS = 0.05
+
+
+class Auditor(Protocol):
+    def record(
+        self,
+        *,
+        key_id: str,
+        action: str,
+        target: str,
+        result: str,
+        status: int,
+        detail: dict[str, Any] | None = None,
+    ) -> str: ...
+
+
+def next_attempt_at(attempts: int, now: int, rng: random.Random) -> int:
+    """When attempt ``attempts + 1`` is due (0: none left), ``attempts`` made so far."""
+    if attempts > len(RETRY_SCHEDULE):
+        return 0
+    delay = RETRY_SCHEDULE[min(attempts, len(RETRY_SCHEDULE)) - 1] * 1000
+    return now + int(delay * rng.uniform(0.9, 1.1))
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        outbox: OutboxStore,
+        webhooks: WebhookStore,
+        endpoints: EndpointService,
+        render: Renderer,
+        poster: EndpointPoster,
+        audit: Auditor,
+        name: str,
+        clock: Callable[[], float] = time.time,
+        threads: int = 16,
+        rng: random.Random | None = None,
+        consumers: tuple[Callable[[OutboxEntry], None], ...] = (),
+        sweep_every_ms: int = BUSY_SHARDS_EVERY_MS,
+        lease_ms: int = LEASE_MS,
+    ) -> None:
+        self.outbox = outbox
+        self.webhooks = webhooks
+        self.endpoints = endpoints
+        self.render = render
+        self.poster = poster
+        self.audit = audit
+        self.name = name
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.consumers = consumers  # others that learn from every event (history, insights)
+        self.sweep_every_ms = sweep_every_ms
+        # how long a delivery or an outbox entry stays with a worker before another takes
+        # it over: longer than one attempt (the poster's timeout), or two would send it
+        self.lease_ms = lease_ms
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
+        self._endpoints: dict[str, Endpoint] = {}
+        self._endpoints_version = -1
+        # when each was last done, on time.monotonic (ms): not the clock, which tests move
+        self._busy: list[str] = []
+        self._busy_checked = -float("inf")
+        self._reclaimed = -float("inf")
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        log.info("worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                done = self.run_once()
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                log.warning(
+                    "worker %s: Redis unavailable (%s); retrying", self.name, type(exc).__name__
+                )
+                stop.wait(1.0)
+                continue
+            if not done:
+                stop.wait(IDLE_SECONDS)
+        log.info("worker %s stopped", self.name)
+
+    def run_once(self) -> int:
+        """One pass; how much it did (0: idle)."""
+        now = self.now_ms()
+        done = 0
+        shards = self._busy_shards(now)
+        tick = time.monotonic() * 1000
+        reclaim = tick - self._reclaimed >= RECLAIM_EVERY_MS
+        if reclaim:
+            self._reclaimed = tick
+        for shard in shards:
+            if reclaim:
+                done += self._hand_over(
+                    shard, self.outbox.claim_stale(shard, self.name, self.lease_ms, BATCH)
+                )
+            done += self._hand_over(shard, self.outbox.read(shard, self.name, BATCH))
+            done += self._fire_timers(shard, now)
+        done += self.deliver_due()
+        return done
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.poster.close()
+
+    # -- 1. the outbox ------------------------------------------------------------------------
+    def _hand_over(self, shard: str, entries: list[OutboxEntry]) -> int:
+        if not entries:
+            return 0
+        endpoints = self._current_endpoints()
+        deliveries: list[NewDelivery] = []
+        for entry in entries:
+            wanted = [e for e in endpoints if e.profile == entry.profile and e.wants(entry.type)]
+            if wanted:
+                deliveries += self._deliveries_of(entry, wanted)
+            for consumer in self.consumers:
+                consumer(entry)
+        self.webhooks.enqueue(deliveries, self.now_ms())
+        self.outbox.ack(shard, [entry.entry_id for entry in entries])
+        return len(entries)
+
+    def _deliveries_of(self, entry: OutboxEntry, wanted: list[Endpoint]) -> list[NewDelivery]:
+        data = self.render(entry)
+        if data is None:
+            log.error("event %s of kind %r could not be rendered: dropped", entry.type, entry.kind)
+            return []
+        webhook_id = webhook_id_of(entry.shard, entry.entry_id)
+        body = body_of(Event(webhook_id, entry.type, entry.profile, entry.at, data))
+        return [
+            NewDelivery(
+                delivery_id_of(e.id, webhook_id), e.id, entry.profile, webhook_id, entry.type, body
+            )
+            for e in wanted
+        ]
+
+    # -- 2. timers ----------------------------------------------------------------------------
+    def _fire_timers(self, shard: str, now: int) -> int:
+        fired = 0
+        for member in self.outbox.due_timers(shard, now, BATCH):
+            if self.outbox.fire_timer(shard, member, now) != "later":
+                fired += 1
+        return fired
+
+    # -- 3. deliveries ------------------------------------------------------------------------
+    def deliver_due(self) -> int:
+        claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, BATCH)
+        if claimed:
+            endpoints = self._current_endpoints_by_id()
+            list(self.pool.map(lambda c: self._attempt(c, endpoints.get(c.endpoint_id)), claimed))
+        return len(claimed)
+
+    def _attempt(self, claimed: Claimed, endpoint: Endpoint | None) -> None:
+        if endpoint is None or not endpoint.enabled:
+            reason = "endpoint_deleted" if endpoint is None else "endpoint_disabled"
+            self.webhooks.finish(
+                claimed,
+                self.now_ms(),
+                ok=False,
+                status_code=None,
+                error=reason,
+                next_at=0,
+                disable_after_ms=DISABLE_AFTER_MS,
+            )
+            return
+        sent_at = int(time.time())  # the signature's time: the receiver's clock is real
+        secrets = self.endpoints.signing_secrets(endpoint, self.now_ms())
+        headers = signed_headers(secrets, claimed.webhook_id, sent_at, claimed.body)
+        result = self.poster.post(endpoint.url, claimed.body, headers)
+        now = self.now_ms()
+        attempts = claimed.attempts + 1
+        next_at = 0 if result.ok else next_attempt_at(attempts, now, self.rng)
+        state, disabled = self.webhooks.finish(
+            claimed,
+            now,
+            ok=result.ok,
+            status_code=result.status,
+            error=result.error,
+            next_at=next_at,
+            disable_after_ms=DISABLE_AFTER_MS,
+        )
+        log.info(
+            "webhook %s %s to %s: attempt %d, %s",
+            claimed.type,
+            claimed.webhook_id,
+            endpoint.id,
+            attempts,
+            result.error or result.status,
+        )
+        if disabled:
+            log.warning("endpoint %s disabled: every attempt failed for 5 days", endpoint.id)
+            self.audit.record(
+                key_id="worker",
+                action="webhook.disable",
+                target=endpoint.id,
+                result="disabled",
+                status=200,
+                detail={"profile": endpoint.profile, "reason": "every attempt failed for 5 days"},
+            )
+            self._endpoints_version = -1  # read them again
+        if state == "failed":
+            log.warning("webhook %s to %s failed for good", claimed.webhook_id, endpoint.id)
+
+    # -- caches -------------------------------------------------------------------------------
+    def _current_endpoints(self) -> list[Endpoint]:
+        return list(self._current_endpoints_by_id().values())
+
+    def _current_endpoints_by_id(self) -> dict[str, Endpoint]:
+        """The endpoints as of this pass: their version is one GET, read again only when
+        it moved (an operator's change is seen at the worker's next pass)."""
+        version = self.webhooks.version()
+        if version != self._endpoints_version:
+            self._endpoints = {e.id: e for e in self.endpoints.all_endpoints()}
+            self._endpoints_version = version
+        return self._endpoints
+
+    def _busy_shards(self, now: int) -> list[str]:
+        if not self.outbox.store.cluster:
+            return self.outbox.busy_shards(now)
+        tick = time.monotonic() * 1000
+        if tick - self._busy_checked >= self.sweep_every_ms:
+            self._busy_checked = tick
+            self._busy = self.outbox.busy_shards(now)
+        return self._busy

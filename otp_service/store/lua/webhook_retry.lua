@@ -1,0 +1,23 @@
+-- Make deliveries due now again (an operator's retry, or a replay of the failed ones):
+-- one more attempt each, on the schedule's last step if it fails again.
+-- KEYS[1] due zset   KEYS[2] an endpoint's index (delivery id -> created ms)
+-- ARGV: prefix, now_ms, mode ('one' | 'failed_since'), delivery id | since_ms
+-- Returns the number of deliveries made due
+local prefix, now = ARGV[1], tonumber(ARGV[2])
+local ids
+if ARGV[3] == 'one' then
+  ids = {ARGV[4]}
+else
+  ids = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
+end
+local count = 0
+for _, id in ipairs(ids) do
+  local dkey = prefix .. ':d:' .. id
+  local st = redis.call('HGET', dkey, 'st')
+  if st and (ARGV[3] == 'one' or st == 'failed') then
+    redis.call('HSET', dkey, 'st', 'pending', 'na', now, 'rt', 1)
+    redis.call('ZADD', KEYS[1], now, id)
+    count = count + 1
+  end
+end
+return count

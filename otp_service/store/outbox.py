@@ -1,0 +1,167 @@
+"""The outbox and the timers, as the worker reads them.
+
+The scripts that change a verification or a factor append its event to the outbox stream
+of their shard (``lua/include/outbox.lua``) and put its expiry among the shard's timers
+(``create.lua``). Workers share each stream through one consumer group: an entry read by
+a worker that dies stays pending, and another worker claims it once it has been idle for
+longer than any delivery takes (``claim_stale``). An entry is acknowledged and deleted
+once its deliveries are stored, so a stream holds only what is not handed over yet.
+
+On a cluster there is a stream and a timer zset per hash slot; ``busy_shards`` finds the
+ones with work in one pipelined pass over every slot.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.cluster import RedisCluster
+
+from otp_service.store.scripts import Store
+
+__all__ = ["GROUP", "OutboxEntry", "OutboxStore"]
+
+GROUP = "otp-workers"
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One event as a script wrote it (see lua/include/outbox.lua)."""
+
+    shard: str
+    entry_id: str  # the stream's id: unique within its shard
+    type: str
+    kind: str  # v: a verification, f: a factor
+    tag: str  # the number's or subject's tag
+    profile: str
+    at: int  # ms
+    snapshot: Any  # v: view.lua's fields (a list), f: the factor's fields (a dict)
+    history: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, shard: str, entry_id: bytes, fields: dict[bytes, bytes]) -> OutboxEntry:
+        def text(name: bytes) -> str:
+            return fields.get(name, b"").decode()
+
+        history = json.loads(fields.get(b"h") or b"[]")
+        return cls(
+            shard=shard,
+            entry_id=entry_id.decode(),
+            type=text(b"t"),
+            kind=text(b"k"),
+            tag=text(b"g"),
+            profile=text(b"p"),
+            at=int(text(b"at") or 0),
+            snapshot=json.loads(fields.get(b"s") or b"null"),
+            history=history if isinstance(history, list) else [],  # Lua's {} is an object
+        )
+
+
+class OutboxStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.redis = store.redis
+        self._grouped: set[str] = set()
+
+    # -- the outbox ---------------------------------------------------------------------
+    def ensure_group(self, shard: str) -> None:
+        """The workers' consumer group on the shard's stream, from its first entry."""
+        if shard in self._grouped:
+            return
+        try:
+            self.redis.xgroup_create(self.store.outbox_key(shard), GROUP, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._grouped.add(shard)
+
+    def read(
+        self, shard: str, consumer: str, count: int, block_ms: int | None = None
+    ) -> list[OutboxEntry]:
+        """Entries no worker has read yet, now handed to ``consumer``."""
+        self.ensure_group(shard)
+        key = self.store.outbox_key(shard)
+        try:
+            answer = self.redis.xreadgroup(GROUP, consumer, {key: ">"}, count=count, block=block_ms)
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):  # the stream was lost (e.g. a Redis without AOF)
+                raise
+            self._grouped.discard(shard)
+            self.ensure_group(shard)
+            return []
+        return [
+            OutboxEntry.parse(shard, entry_id, fields)
+            for _key, entries in answer or []
+            for entry_id, fields in entries
+            if fields  # an entry deleted while pending comes back empty
+        ]
+
+    def claim_stale(
+        self, shard: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[OutboxEntry]:
+        """Entries another worker read but did not acknowledge for ``min_idle_ms``: it
+        died or lost Redis mid-way. They are ``consumer``'s now."""
+        self.ensure_group(shard)
+        key = self.store.outbox_key(shard)
+        answer = self.redis.xautoclaim(key, GROUP, consumer, min_idle_ms, "0-0", count=count)
+        entries = answer[1] if len(answer) > 1 else []
+        return [
+            OutboxEntry.parse(shard, entry_id, fields) for entry_id, fields in entries if fields
+        ]
+
+    def ack(self, shard: str, entry_ids: list[str]) -> None:
+        """Handed over: acknowledged and deleted (the stream keeps only what is due)."""
+        if not entry_ids:
+            return
+        key = self.store.outbox_key(shard)
+        pipe = self.store.pipeline()
+        pipe.xack(key, GROUP, *entry_ids)
+        pipe.xdel(key, *entry_ids)
+        pipe.execute()
+
+    def pending(self, shard: str) -> int:
+        """Entries not acknowledged yet (read or not)."""
+        return int(self.redis.xlen(self.store.outbox_key(shard)))
+
+    # -- timers ---------------------------------------------------------------------------
+    def due_timers(self, shard: str, now: int, count: int) -> list[str]:
+        raw = self.redis.zrangebyscore(
+            self.store.timers_key(shard), "-inf", now, start=0, num=count
+        )
+        return [member.decode() for member in raw]
+
+    def fire_timer(self, shard: str, member: str, now: int) -> str:
+        """fired | ended | later | gone | unknown (see lua/timer_fire.lua)."""
+        kind, tag, profile, _suffix = (member.split(":") + ["", "", ""])[:4]
+        if kind != "e" or not tag:
+            self.redis.zrem(self.store.timers_key(shard), member)
+            return "unknown"
+        store = self.store
+        outcome = store.run(
+            "timer_fire",
+            [
+                store.timers_key(shard),
+                store.phone_key(tag, profile),
+                store.history_key(tag, profile),
+                store.outbox_key(shard),
+            ],
+            [member, now],
+        )
+        return outcome.decode()
+
+    # -- which shards have work -------------------------------------------------------------
+    def busy_shards(self, now: int) -> list[str]:
+        """The shards whose outbox holds entries or whose timers are due: on one Redis its
+        one shard; on a cluster one pipelined pass over every slot's keys."""
+        shards = self.store.shards()
+        if not isinstance(self.redis, RedisCluster):
+            return list(shards)
+        pipe = self.store.pipeline()
+        for shard in shards:
+            pipe.xlen(self.store.outbox_key(shard))
+            pipe.zcount(self.store.timers_key(shard), "-inf", now)
+        counts = pipe.execute()
+        return [shard for i, shard in enumerate(shards) if counts[2 * i] or counts[2 * i + 1]]

@@ -1,0 +1,235 @@
+"""Webhook endpoints and their deliveries in Redis: every key in the ``{webhooks}`` slot.
+
+    otp:{webhooks}:endpoints      hash: endpoint id -> JSON (profile, url, events, secrets
+                                  sealed, enabled, times)
+    otp:{webhooks}:version        counter, bumped with every endpoint change: workers poll it
+    otp:{webhooks}:failing        hash: endpoint id -> since when all its attempts fail (ms)
+    otp:{webhooks}:due            zset: delivery id -> next attempt (ms); a claimed
+                                  delivery's score is the end of its lease
+    otp:{webhooks}:d:<delivery>   hash: one event to one endpoint (below), kept KEEP_MS
+    otp:{webhooks}:ep:<endpoint>  zset: the endpoint's deliveries by time, the last
+                                  INDEX_MAX, for listing and replay
+
+A delivery's hash: ep (endpoint id), pf (profile), msg (webhook-id), t (event type), body
+(the JSON sent, byte for byte the same at every attempt), ca (created ms), n (attempts),
+st (pending | succeeded | failed), na (next attempt ms, '' when none), la (last attempt
+ms), sc (last status code), er (last error), rt (1 once an operator retried it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from otp_service.store.scripts import Store
+
+__all__ = ["Claimed", "DeliveryRecord", "NewDelivery", "WebhookStore"]
+
+KEEP_MS = 8 * 86_400_000  # a delivery's record: past the last retry (~32 h), for a week of history
+INDEX_MAX = 10_000  # deliveries listed per endpoint
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    id: str
+    endpoint_id: str
+    profile: str
+    webhook_id: str
+    type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a worker holds the lease of."""
+
+    id: str
+    endpoint_id: str
+    webhook_id: str
+    type: str
+    body: bytes
+    attempts: int  # made before this one
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: str
+    endpoint_id: str
+    profile: str
+    webhook_id: str
+    type: str
+    created_at: int
+    attempts: int
+    status: str
+    next_attempt_at: int | None
+    last_attempt_at: int | None
+    last_status_code: int | None
+    last_error: str | None
+    body: bytes
+
+    @classmethod
+    def from_hash(cls, delivery_id: str, raw: dict[bytes, bytes]) -> DeliveryRecord:
+        def text(name: str) -> str:
+            return raw.get(name.encode(), b"").decode()
+
+        def number(name: str) -> int | None:
+            value = text(name)
+            return int(value) if value else None
+
+        return cls(
+            id=delivery_id,
+            endpoint_id=text("ep"),
+            profile=text("pf"),
+            webhook_id=text("msg"),
+            type=text("t"),
+            created_at=int(text("ca") or 0),
+            attempts=int(text("n") or 0),
+            status=text("st"),
+            next_attempt_at=number("na"),
+            last_attempt_at=number("la"),
+            last_status_code=number("sc"),
+            last_error=text("er") or None,
+            body=raw.get(b"body", b""),
+        )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class WebhookStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.redis = store.redis
+        self.base = f"{store.prefix}:{{webhooks}}"
+        self.endpoints_key = f"{self.base}:endpoints"
+        self.version_key = f"{self.base}:version"
+        self.failing_key = f"{self.base}:failing"
+        self.due_key = f"{self.base}:due"
+
+    def delivery_key(self, delivery_id: str) -> str:
+        return f"{self.base}:d:{delivery_id}"
+
+    def index_key(self, endpoint_id: str) -> str:
+        return f"{self.base}:ep:{endpoint_id}"
+
+    # -- endpoints ------------------------------------------------------------------------
+    def version(self) -> int:
+        value = self.redis.get(self.version_key)
+        return int(value) if value is not None else 0
+
+    def endpoints(self) -> dict[str, str]:
+        """Every endpoint: id -> its stored JSON."""
+        raw = self.redis.hgetall(self.endpoints_key)
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def endpoint(self, endpoint_id: str) -> str | None:
+        raw = self.redis.hget(self.endpoints_key, endpoint_id)
+        return None if raw is None else _text(raw)
+
+    def save_endpoint(self, endpoint_id: str, record: str, mode: str) -> bool:
+        """mode create | update | delete; False when it exists (create) or not (else)."""
+        keys = [self.endpoints_key, self.version_key, self.failing_key]
+        return bool(self.store.run("webhook_endpoint_save", keys, [endpoint_id, record, mode]))
+
+    # -- deliveries -----------------------------------------------------------------------
+    def enqueue(self, deliveries: list[NewDelivery], now: int) -> int:
+        if not deliveries:
+            return 0
+        args: list[Any] = [self.base, now, KEEP_MS, INDEX_MAX]
+        for d in deliveries:
+            args += [d.id, d.endpoint_id, d.profile, d.webhook_id, d.type, d.body]
+        return int(self.store.run("webhook_enqueue", [self.due_key], args))
+
+    def claim(self, now: int, lease_ms: int, count: int) -> list[Claimed]:
+        flat = self.store.run("webhook_claim", [self.due_key], [self.base, now, lease_ms, count])
+        return [
+            Claimed(
+                id=_text(flat[i]),
+                endpoint_id=_text(flat[i + 1]),
+                webhook_id=_text(flat[i + 2]),
+                type=_text(flat[i + 3]),
+                body=bytes(flat[i + 4]),
+                attempts=int(flat[i + 5]),
+            )
+            for i in range(0, len(flat), 6)
+        ]
+
+    def finish(
+        self,
+        claimed: Claimed,
+        now: int,
+        *,
+        ok: bool,
+        status_code: int | None,
+        error: str | None,
+        next_at: int,
+        disable_after_ms: int,
+    ) -> tuple[str, bool]:
+        """(the delivery's state now, whether its endpoint was disabled for failing)."""
+        state, disabled = self.store.run(
+            "webhook_finish",
+            [
+                self.due_key,
+                self.delivery_key(claimed.id),
+                self.failing_key,
+                self.endpoints_key,
+                self.version_key,
+            ],
+            [
+                claimed.id,
+                now,
+                1 if ok else 0,
+                "" if status_code is None else status_code,
+                error or "",
+                next_at,
+                claimed.endpoint_id,
+                disable_after_ms,
+            ],
+        )
+        return _text(state), bool(disabled)
+
+    def delivery(self, delivery_id: str) -> DeliveryRecord | None:
+        raw = self.redis.hgetall(self.delivery_key(delivery_id))
+        return DeliveryRecord.from_hash(delivery_id, raw) if raw else None
+
+    def deliveries(
+        self, endpoint_id: str, *, before: int | None, limit: int
+    ) -> list[DeliveryRecord]:
+        """The endpoint's deliveries, newest first, created before ``before`` (ms)."""
+        ids = self.redis.zrevrangebyscore(
+            self.index_key(endpoint_id),
+            "+inf" if before is None else f"({before}",
+            "-inf",
+            start=0,
+            num=limit,
+        )
+        pipe = self.store.pipeline()
+        for delivery_id in ids:
+            pipe.hgetall(self.delivery_key(_text(delivery_id)))
+        found = []
+        for delivery_id, raw in zip(ids, pipe.execute() if ids else [], strict=True):
+            if raw:
+                found.append(DeliveryRecord.from_hash(_text(delivery_id), raw))
+        return found
+
+    def retry(self, endpoint_id: str, delivery_id: str, now: int) -> int:
+        return int(
+            self.store.run(
+                "webhook_retry",
+                [self.due_key, self.index_key(endpoint_id)],
+                [self.base, now, "one", delivery_id],
+            )
+        )
+
+    def replay_failed(self, endpoint_id: str, since: int, now: int) -> int:
+        return int(
+            self.store.run(
+                "webhook_retry",
+                [self.due_key, self.index_key(endpoint_id)],
+                [self.base, now, "failed_since", since],
+            )
+        )
+
+    def due_count(self, now: int) -> int:
+        return int(self.redis.zcount(self.due_key, "-inf", now))

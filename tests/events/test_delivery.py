@@ -1,0 +1,197 @@
+"""Webhooks to the customer's endpoint: signed per Standard Webhooks (verified here with
+the ``standardwebhooks`` library), retried on the schedule with the same webhook-id,
+replayable by operators; on one Redis and on a cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from otp_service.events.worker import RETRY_SCHEDULE
+from tests.conftest import ApiClient, FakeClock, Sandbox
+from tests.events.conftest import Receiver, drain
+
+pytestmark = pytest.mark.topologies("single", "cluster")
+
+PHONE = "+13125550123"
+BASE = "/v1/admin/profiles/default/webhooks"
+
+
+def create(client: ApiClient, phone: str = PHONE) -> dict[str, Any]:
+    response = client.post("/v1/verifications", json={"phone_number": phone})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def approve(client: ApiClient, sandbox: Sandbox, phone: str = PHONE) -> dict[str, Any]:
+    created = create(client, phone)
+    code = sandbox.last_code(phone)
+    answer = client.post(f"/v1/verifications/{created['id']}/check", json={"code": code})
+    assert answer.get_json()["status"] == "approved"
+    return answer.get_json()
+
+
+def test_an_approval_reaches_the_endpoint_signed_with_the_verification(
+    client, sandbox, worker, receiver: Receiver, endpoint
+):
+    approved = approve(client, sandbox)
+    drain(worker)
+    # in parallel: in any order (the README says so)
+    assert sorted(receiver.types()) == [
+        "verification.approved",
+        "verification.created",
+        "verification.sent",
+    ]
+    [last] = [r for r in receiver.received if r.json["type"] == "verification.approved"]
+    body = last.verified(endpoint["secret"])  # raises unless the signature is right
+    assert body["type"] == "verification.approved"
+    assert body["data"]["id"] == approved["id"]
+    assert body["data"]["status"] == "approved"
+    assert last.headers["webhook-id"].startswith("msg_")
+    assert last.headers["Content-Type"] == "application/json"
+    with pytest.raises(WebhookVerificationError):
+        last.verified("whsec_" + "QUJD" * 8)  # another secret does not verify
+    ids = {r.headers["webhook-id"] for r in receiver.received}
+    assert len(ids) == 3
+
+
+def test_an_endpoint_gets_only_the_events_it_subscribes_to_and_only_its_profile(
+    admin, client, sandbox, worker, receiver: Receiver
+):
+    answer = admin.post(BASE, json={"url": receiver.url, "events": ["verification.approved"]})
+    assert answer.status_code == 201
+    profile = admin.post("/v1/admin/profiles", json={"name": "other"}).get_json()["data"]
+    other = admin.post(f"/v1/admin/profiles/{profile['id']}/keys").get_json()["data"]["key"]
+    other_client = ApiClient(client.flask, other)
+    approve(other_client, sandbox, "+13125550199")  # another profile's approval
+    approve(client, sandbox)
+    drain(worker)
+    assert receiver.types() == ["verification.approved"]
+    assert receiver.received[0].json["data"]["phone_number"] == PHONE
+
+
+def test_a_failing_endpoint_gets_the_event_again_on_schedule_with_the_same_id(
+    admin, client, sandbox, worker, receiver: Receiver, clock: FakeClock
+):
+    admin.post(BASE, json={"url": receiver.url, "events": ["verification.approved"]})
+    receiver.statuses = [500, 503]
+    approve(client, sandbox)
+    drain(worker)
+    assert receiver.received == []
+    clock.advance(RETRY_SCHEDULE[0] * 1.2)  # past the first retry, jitter included
+    drain(worker)
+    assert receiver.received == []  # the second attempt failed too (503)
+    clock.advance(RETRY_SCHEDULE[1] * 0.8)
+    drain(worker)
+    assert receiver.received == []  # not due yet
+    clock.advance(RETRY_SCHEDULE[1] * 0.4)
+    drain(worker)
+    [got] = receiver.received
+    endpoint_id = admin.get(BASE).get_json()["data"][0]["id"]
+    [delivery] = admin.get(f"{BASE}/{endpoint_id}/deliveries").get_json()["data"]
+    assert delivery["status"] == "succeeded"
+    assert delivery["attempts"] == 3
+    assert delivery["webhook_id"] == got.headers["webhook-id"]
+    assert delivery["last_status_code"] == 200
+
+
+def test_after_the_last_retry_the_delivery_fails_and_replay_sends_it_again(
+    admin, client, sandbox, worker, receiver: Receiver, clock: FakeClock, endpoint
+):
+    receiver.default = 500
+    approve(client, sandbox)
+    drain(worker)
+    for delay in RETRY_SCHEDULE:
+        clock.advance(delay * 1.2)
+        drain(worker)
+    deliveries = admin.get(f"{BASE}/{endpoint['id']}/deliveries").get_json()["data"]
+    assert {d["status"] for d in deliveries} == {"failed"}
+    assert {d["attempts"] for d in deliveries} == {len(RETRY_SCHEDULE) + 1}
+    assert {d["last_error"] for d in deliveries} == {"http_500"}
+    assert {d["next_attempt_at"] for d in deliveries} == {None}
+
+    receiver.default = 200
+    answer = admin.post(f"{BASE}/{endpoint['id']}/replay", json={"since": "2000-01-01T00:00:00Z"})
+    assert answer.status_code == 202
+    assert answer.get_json()["data"]["queued"] == 3
+    drain(worker)
+    assert sorted(receiver.types()) == sorted(d["event_type"] for d in deliveries)
+    retried = admin.post(f"{BASE}/{endpoint['id']}/deliveries/{deliveries[0]['id']}/retry")
+    assert retried.status_code == 202
+    drain(worker)
+    assert len(receiver.received) == 4  # the one retried once more: at least once
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(
+    admin, client, sandbox, worker, receiver: Receiver, clock: FakeClock, endpoint
+):
+    rotated = admin.post(f"{BASE}/{endpoint['id']}/rotate-secret")
+    assert rotated.status_code == 200
+    new_secret = rotated.get_json()["data"]["secret"]
+    assert new_secret != endpoint["secret"]
+    approve(client, sandbox)
+    drain(worker)
+    [got] = [r for r in receiver.received if r.json["type"] == "verification.approved"]
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    got.verified(endpoint["secret"])
+    got.verified(new_secret)
+    clock.advance(24 * 3600 + 1)
+    approve(client, sandbox, "+13125550124")
+    drain(worker)
+    [late] = [r for r in receiver.received[3:] if r.json["type"] == "verification.approved"]
+    assert len(late.headers["webhook-signature"].split(" ")) == 1
+    late.verified(new_secret)
+    with pytest.raises(WebhookVerificationError):
+        late.verified(endpoint["secret"])
+
+
+def test_a_test_ping_and_a_disabled_endpoint(admin, worker, receiver: Receiver, endpoint):
+    answer = admin.post(f"{BASE}/{endpoint['id']}/test")
+    assert answer.status_code == 202
+    drain(worker)
+    [ping] = receiver.received
+    assert ping.verified(endpoint["secret"])["type"] == "ping"
+    assert ping.json["data"] == {"endpoint_id": endpoint["id"]}
+    patched = admin.patch(f"{BASE}/{endpoint['id']}", json={"enabled": False})
+    assert patched.get_json()["data"]["enabled"] is False
+    admin.post(f"{BASE}/{endpoint['id']}/test")
+    drain(worker)
+    assert len(receiver.received) == 1
+    deliveries = admin.get(f"{BASE}/{endpoint['id']}/deliveries").get_json()["data"]
+    assert sorted((d["status"], d["last_error"] or "") for d in deliveries) == [
+        ("failed", "endpoint_disabled"),
+        ("succeeded", ""),
+    ]
+
+
+def test_an_endpoint_failing_everything_for_five_days_is_disabled_and_audited(
+    admin, client, sandbox, worker, receiver: Receiver, clock: FakeClock, endpoint
+):
+    receiver.default = 500
+    admin.post(f"{BASE}/{endpoint['id']}/test")
+    drain(worker)
+    for _ in range(6):
+        clock.advance(86_400)
+        admin.post(f"{BASE}/{endpoint['id']}/test")
+        drain(worker)
+    shown = admin.get(f"{BASE}/{endpoint['id']}").get_json()["data"]
+    assert shown["enabled"] is False
+    assert shown["disabled_reason"] == "failing"
+    audit = admin.get("/v1/admin/audit", query_string={"action": "webhook.disable"})
+    [entry] = audit.get_json()["data"]
+    assert entry["target"] == endpoint["id"]
+    assert entry["key_id"] == "worker"
+
+
+def test_signatures_verify_with_the_standardwebhooks_library_as_a_receiver_would(
+    client, sandbox, worker, receiver: Receiver, endpoint
+):
+    """The README's receiver: ``Webhook(secret).verify(body, headers)``."""
+    approve(client, sandbox)
+    drain(worker)
+    hook = Webhook(endpoint["secret"])
+    for got in receiver.received:
+        payload = hook.verify(got.body, got.headers)
+        assert set(payload) == {"type", "timestamp", "data"}

@@ -1,0 +1,193 @@
+"""Nothing is lost: a receiver down for a while gets everything once it is back; a worker
+killed with SIGKILL mid-delivery is replaced by another that delivers; the outbox (and
+what a dead worker held of it) survives a Redis restart; `make run` runs a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from otp_service import create_app
+from otp_service.events.http import EndpointPoster
+from otp_service.events.worker import RETRY_SCHEDULE
+from otp_service.services import build_worker
+from otp_service.store.outbox import OutboxStore
+from otp_service.store.redis_server import RedisServer
+from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox, make_env
+from tests.events.conftest import Receiver, drain
+from tests.support.service import start_service, stop_service
+
+BASE = "/v1/admin/profiles/default/webhooks"
+
+
+def approve(client: ApiClient, sandbox: Sandbox, phone: str) -> dict[str, Any]:
+    created = client.post("/v1/verifications", json={"phone_number": phone}).get_json()
+    code = sandbox.last_code(phone)
+    answer = client.post(f"/v1/verifications/{created['id']}/check", json={"code": code})
+    assert answer.get_json()["status"] == "approved"
+    return answer.get_json()
+
+
+def subscribe(admin: ApiClient, receiver: Receiver) -> dict[str, Any]:
+    body = {"url": receiver.url, "events": ["verification.approved"]}
+    answer = admin.post(BASE, json=body)
+    assert answer.status_code == 201
+    return answer.get_json()["data"]
+
+
+def test_a_receiver_down_for_a_while_gets_every_event_once_it_is_back(
+    admin, client, sandbox, worker, receiver: Receiver, clock: FakeClock
+):
+    subscribe(admin, receiver)
+    receiver.default = 503
+    phones = [f"+1312555{n:04d}" for n in range(1, 9)]
+    approved = {approve(client, sandbox, phone)["id"] for phone in phones}
+    drain(worker)
+    for delay in RETRY_SCHEDULE[:3]:
+        clock.advance(delay * 1.2)
+        drain(worker)
+    assert receiver.received == []
+    receiver.default = 200
+    clock.advance(RETRY_SCHEDULE[3] * 1.2)
+    drain(worker)
+    assert {r.json["data"]["id"] for r in receiver.received} == approved
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(set(ids)) == len(approved)
+    # every attempt of one event carried the same webhook-id
+    tried: dict[str, set[str]] = {}
+    for r in receiver.started:
+        tried.setdefault(r.json["data"]["id"], set()).add(r.headers["webhook-id"])
+    assert all(len(names) == 1 for names in tried.values())
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis", unix_socket=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _worker_process(redis_url: str, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    child_env = {**os.environ, **env, "REDIS_URL": redis_url}
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "otp_service.cli",
+            "worker",
+            "--name",
+            name,
+            "--timeout-seconds",
+            "4",
+            "--lease-seconds",
+            "5",
+        ],
+        env=child_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
+    own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
+):
+    env = make_env(own_redis.url, sandbox)
+    app = create_app(env)
+    admin, client = ApiClient(app.test_client(), ADMIN_KEY), ApiClient(app.test_client())
+    subscribe(admin, receiver)
+    receiver.delays = [3.0]  # the first attempt hangs: the worker is mid-delivery
+    first = _worker_process(own_redis.url, env, "first")
+    second = None
+    try:
+        approved = approve(client, sandbox, "+13125550123")
+        _wait(lambda: receiver.started, 15, "the first worker's attempt")
+        first.send_signal(signal.SIGKILL)
+        first.wait(5)
+        sent_by_first = receiver.started[0].headers["webhook-id"]
+        second = _worker_process(own_redis.url, env, "second")
+        _wait(
+            lambda: (
+                receiver.received
+                and receiver.received[-1].json["data"]["id"] == approved["id"]
+                and len(receiver.started) >= 2
+            ),
+            20,
+            "the second worker",
+        )
+        assert receiver.started[-1].headers["webhook-id"] == sent_by_first
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(10)
+        app.extensions["otp"].close()
+
+
+def test_the_outbox_and_a_dead_workers_share_of_it_survive_a_redis_restart(
+    own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
+):
+    env = make_env(own_redis.url, sandbox)
+    app = create_app(env)
+    admin, client = ApiClient(app.test_client(), ADMIN_KEY), ApiClient(app.test_client())
+    subscribe(admin, receiver)
+    held = approve(client, sandbox, "+13125550123")
+    outbox = OutboxStore(app.extensions["otp"].store)
+    [shard] = outbox.busy_shards(int(time.time() * 1000))
+    taken = outbox.read(shard, "dies-before-acknowledging", 100)
+    assert [e.type for e in taken][-1] == "verification.approved"
+    waiting = approve(client, sandbox, "+13125550124")
+    app.extensions["otp"].close()
+
+    own_redis.stop()  # SIGTERM: Redis writes its AOF out and stops
+    own_redis.start()
+
+    app = create_app(env)
+    services = app.extensions["otp"]
+    poster = EndpointPoster(production=False, timeout=2.0)
+    runner = build_worker(services, "after-restart", threads=2, poster=poster, lease_ms=300)
+    try:
+        time.sleep(0.4)  # the dead worker's entries have been idle past the lease
+        drain(runner)
+        got = {r.json["data"]["id"] for r in receiver.received}
+        assert got == {held["id"], waiting["id"]}
+    finally:
+        runner.close()
+        services.close()
+
+
+def test_make_run_starts_a_worker_that_delivers(tmp_path: Path, receiver: Receiver):
+    service = start_service(tmp_path)
+    try:
+        admin = httpx.Client(
+            base_url=service.url, headers={"Authorization": "Bearer dev-admin-key"}, timeout=10
+        )
+        body = {"url": receiver.url, "events": ["verification.approved"]}
+        assert admin.post(BASE, json=body).status_code == 201
+        phone = "+13125550123"
+        created = service.http.post("/v1/verifications", json={"phone_number": phone}).json()
+        code = service.code_for(phone)
+        check = service.http.post(f"/v1/verifications/{created['id']}/check", json={"code": code})
+        assert check.json()["status"] == "approved"
+        [got] = receiver.wait_for(1, timeout=15)
+        assert got.json["data"]["id"] == created["id"]
+        admin.close()
+    finally:
+        stop_service(service)
