@@ -7,6 +7,8 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{P}:v        hash: the number's latest verification, its per-number counters
     otp:{P}:o        opt-out marker of the number (no TTL: never lost)
     otp:{P}:u        the undo record of a send in flight (create.lua to record.lua)
+    otp:{P}:n        hash: the number's sends of every profile but the default, per hour
+                     and day (the guard's service-wide per-number caps count them too)
     otp:{P}:h        list: the number's delivery events, each tagged with its verification
     otp:{P}:q        list: delivery events that arrived before their send was recorded
     otp:{P}:e:<id>   a webhook event already applied (24 h)
@@ -15,7 +17,9 @@ hash slot and runs unchanged on one Redis or on a cluster:
                      <r> is the random half of the factor id (``S`` the other)
     otp:{S}:s        hash: a subject's factors (x:<r> -> expiry, 0 = active) and its
                      consecutive failures / lock-out (see lua/factor_create.lua)
-    otp:{guard}:*    the SMS-pumping guard's shared counters (guard.py), one window each
+    otp:{guard}:*    the SMS-pumping guard's shared counters (guard.py), one window each;
+                     a profile's own after the kind, like a number's keys; an end user's
+                     IP and device only as keyed digests
     otp:{optouts}:*  the opt-out index: every number (zset by time), one zset per
                      source, number -> source (hash); for listing, not for enforcing
     otp:{audit}:log  stream: the admin audit log (audit.py), capped, oldest trimmed first
@@ -118,11 +122,13 @@ class GuardCounter:
     key: str
     limit: int
     window_end: int  # ms
+    mode: str = "enforce"  # or "shadow": count, and report what would have been refused
 
 
 @dataclass(frozen=True)
 class PhoneCaps:
-    """create.lua's per-number caps: fixed hour and day windows (a cap of 10**9: none)."""
+    """create.lua's per-number caps: fixed hour and day windows (a cap of 10**9: none);
+    the service's over every profile's sends, and a profile's own over its sends."""
 
     mode: str
     hour: int
@@ -131,6 +137,9 @@ class PhoneCaps:
     day: int
     day_cap: int
     day_end: int
+    profile_mode: str = "off"
+    profile_hour_cap: int = 10**9
+    profile_day_cap: int = 10**9
 
 
 @dataclass(frozen=True)
@@ -315,6 +324,10 @@ class Store:
     def undo_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
         return f"{self.prefix}:{{{tag}}}:u{_scope(profile)}"
 
+    def shared_counts_key(self, tag: str) -> str:
+        """The number's sends of every profile but the default (create.lua's KEYS[5])."""
+        return f"{self.prefix}:{{{tag}}}:n"
+
     def optout_key(self, tag: str) -> str:
         return f"{self.prefix}:{{{tag}}}:o"
 
@@ -327,9 +340,11 @@ class Store:
     def subject_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
         return f"{self.prefix}:{{{tag}}}:s{_scope(profile)}"
 
-    def guard_key(self, kind: str, subject: str, window: int) -> str:
+    def guard_key(
+        self, kind: str, subject: str, window: int, profile: str = DEFAULT_PROFILE
+    ) -> str:
         """A guard counter; all of them share the {guard} slot (see guard.py)."""
-        return f"{self.prefix}:{{guard}}:{kind}:{subject}:{window}"
+        return f"{self.prefix}:{{guard}}:{kind}{_scope(profile)}:{subject}:{window}"
 
     def event_key(self, tag: str, event_id: str) -> str:
         return f"{self.prefix}:{{{tag}}}:e:{event_id}"
@@ -391,7 +406,6 @@ class Store:
         tag: str,
         new: NewVerification,
         now: int,
-        guard_mode: str,
         counters: Sequence[GuardCounter],
         profile: str = DEFAULT_PROFILE,
     ) -> CreateOutcome:
@@ -403,10 +417,10 @@ class Store:
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
         deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
-        outcome = self._create(tag, new, now, guard_mode, counters, deadline, profile)
+        outcome = self._create(tag, new, now, counters, deadline, profile)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")
-            outcome = self._create(tag, new, now, guard_mode, counters, 0, profile)
+            outcome = self._create(tag, new, now, counters, 0, profile)
         return outcome
 
     def _create(
@@ -414,21 +428,26 @@ class Store:
         tag: str,
         new: NewVerification,
         now: int,
-        guard_mode: str,
         counters: Sequence[GuardCounter],
         deadline: int,
         profile: str,
     ) -> CreateOutcome:
         batch = self.batch()
         if counters:
-            guard_args: list[Any] = [guard_mode, now, deadline]
+            guard_args: list[Any] = [deadline]
             for counter in counters:
-                guard_args += [counter.limit, counter.window_end]
+                guard_args += [counter.limit, counter.window_end, counter.mode]
             batch.script("guard", [c.key for c in counters], guard_args)
         caps = new.caps
         batch.script(
             "create",
-            [self.phone_key(tag, profile), self.optout_key(tag), self.undo_key(tag, profile)],
+            [
+                self.phone_key(tag, profile),
+                self.optout_key(tag),
+                self.undo_key(tag, profile),
+                self.phone_key(tag),
+                self.shared_counts_key(tag),
+            ],
             [
                 now,
                 new.phone,
@@ -448,6 +467,9 @@ class Store:
                 caps.day_cap,
                 caps.day_end,
                 deadline,
+                caps.profile_mode,
+                caps.profile_hour_cap,
+                caps.profile_day_cap,
             ],
         )
         *guarded, (outcome, detail, *created) = batch.execute()
@@ -482,9 +504,8 @@ class Store:
     ) -> None:
         """Roll back what create.lua (and guard.lua) did for a send that provably did not
         happen: one round trip."""
-        batch = self.batch().script(
-            "undo", [self.phone_key(tag, profile), self.undo_key(tag, profile)], [token]
-        )
+        keys = [self.phone_key(tag, profile), self.undo_key(tag, profile)]
+        batch = self.batch().script("undo", [*keys, self.shared_counts_key(tag)], [token])
         if counters:
             batch.script("guard_refund", [c.key for c in counters], [])
         batch.execute()
