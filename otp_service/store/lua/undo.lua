@@ -26,6 +26,10 @@ if undo.n and KEYS[3] then
   if cur[3] == undo.n[2] and tonumber(cur[4]) > 0 then
     redis.call('HINCRBY', KEYS[3], 'dc', -1)
   end
+  local left = redis.call('HMGET', KEYS[3], 'hc', 'dc')
+  if tonumber(left[1] or '0') <= 0 and tonumber(left[2] or '0') <= 0 then
+    redis.call('DEL', KEYS[3])  -- nothing left to count: as if this create never ran
+  end
 end
 redis.call('DEL', KEYS[2])
 return 1
