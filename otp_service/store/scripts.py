@@ -7,8 +7,6 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{P}:v        hash: the number's latest verification, its per-number counters
     otp:{P}:o        opt-out marker of the number (no TTL: never lost)
     otp:{P}:u        the undo record of a send in flight (create.lua to record.lua)
-    otp:{P}:n        hash: the number's sends of every profile but the default, per hour
-                     and day (the guard's service-wide per-number caps count them too)
     otp:{P}:h        list: the number's delivery events, each tagged with its verification
     otp:{P}:q        list: delivery events that arrived before their send was recorded
     otp:{P}:e:<id>   a webhook event already applied (24 h)
@@ -324,10 +322,6 @@ class Store:
     def undo_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
         return f"{self.prefix}:{{{tag}}}:u{_scope(profile)}"
 
-    def shared_counts_key(self, tag: str) -> str:
-        """The number's sends of every profile but the default (create.lua's KEYS[5])."""
-        return f"{self.prefix}:{{{tag}}}:n"
-
     def optout_key(self, tag: str) -> str:
         return f"{self.prefix}:{{{tag}}}:o"
 
@@ -408,8 +402,11 @@ class Store:
         now: int,
         counters: Sequence[GuardCounter],
         profile: str = DEFAULT_PROFILE,
+        other_profiles: Sequence[str] = (),
     ) -> CreateOutcome:
         """The guard's shared counters and the create itself, side by side: one round trip.
+        ``other_profiles``: every other profile, whose sends to the number count against
+        the service's per-number caps too.
 
         The scripts are given the moment this call times out (on this host's clock): run
         later than that, they write nothing, so a create whose answer was lost (Redis
@@ -417,20 +414,21 @@ class Store:
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
         deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
-        outcome = self._create(tag, new, now, counters, deadline, profile)
+        keys = [self.phone_key(tag, profile), self.optout_key(tag), self.undo_key(tag, profile)]
+        keys += [self.phone_key(tag, other) for other in other_profiles if other != profile]
+        outcome = self._create(keys, new, now, counters, deadline)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")
-            outcome = self._create(tag, new, now, counters, 0, profile)
+            outcome = self._create(keys, new, now, counters, 0)
         return outcome
 
     def _create(
         self,
-        tag: str,
+        keys: list[str],
         new: NewVerification,
         now: int,
         counters: Sequence[GuardCounter],
         deadline: int,
-        profile: str,
     ) -> CreateOutcome:
         batch = self.batch()
         if counters:
@@ -441,13 +439,7 @@ class Store:
         caps = new.caps
         batch.script(
             "create",
-            [
-                self.phone_key(tag, profile),
-                self.optout_key(tag),
-                self.undo_key(tag, profile),
-                self.phone_key(tag),
-                self.shared_counts_key(tag),
-            ],
+            keys,
             [
                 now,
                 new.phone,
@@ -504,8 +496,9 @@ class Store:
     ) -> None:
         """Roll back what create.lua (and guard.lua) did for a send that provably did not
         happen: one round trip."""
-        keys = [self.phone_key(tag, profile), self.undo_key(tag, profile)]
-        batch = self.batch().script("undo", [*keys, self.shared_counts_key(tag)], [token])
+        batch = self.batch().script(
+            "undo", [self.phone_key(tag, profile), self.undo_key(tag, profile)], [token]
+        )
         if counters:
             batch.script("guard_refund", [c.key for c in counters], [])
         batch.execute()

@@ -20,7 +20,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +96,7 @@ class VerificationService:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        profile_ids: Callable[[], Sequence[str]] = lambda: (),
     ) -> None:
         self.settings = settings
         self.store = store
@@ -103,6 +104,9 @@ class VerificationService:
         self.optouts = optouts
         self.clock = clock
         self.sleep = sleep
+        # every profile's id (profiles.KeyRing, cached): the service's per-number caps
+        # count the number's sends in each
+        self.profile_ids = profile_ids
         self.tagger = ids.PhoneTagger(settings.secret)
         self.hasher = CodeHasher(settings.secret)
         self.guard = Guard(settings, store)
@@ -189,7 +193,7 @@ class VerificationService:
             caps=self.guard.phone_caps(now, p),
         )
         # round trip 1: the guard's shared counters and the create itself
-        created = self.store.create(tag, new, now, counters, p.id)
+        created = self.store.create(tag, new, now, counters, p.id, self.profile_ids())
         if created.outcome not in ("created", "resent"):
             if created.guard != "refused":
                 self.store.refund_guard(counters)

@@ -7,20 +7,20 @@
 --
 -- Sends to the number are also counted per hour and per day (the SMS-pumping guard's
 -- per-number caps), in fixed windows kept in the profile's hash. The service's caps
--- count every profile's sends: the default profile's in its own hash (KEYS[4]), the
--- other profiles' together in KEYS[5]; a profile's own caps count its hash alone.
+-- count every profile's sends to the number, read from each profile's hash (KEYS[4..],
+-- all in the number's slot: no key of their own, no write); a profile's own caps count
+-- its hash alone.
 --
 -- KEYS[1] phone hash (latest verification + per-phone counters)   KEYS[2] opt-out marker
 -- KEYS[3] undo record (its own short-lived key: kept in the hash, its size would switch
 --         the hash to Redis's large encoding for good)
--- KEYS[4] the default profile's phone hash (KEYS[1] for a create of the default profile)
--- KEYS[5] the number's send counters of every other profile (hw, hc, dw, dc)
+-- KEYS[4..] the number's hashes in every other profile (the default's included)
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
 --       keep_ms (how long a finished verification stays readable), token,
 --       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
 --       hour window end ms, day window id, daily cap, day window end ms,
 --       deadline_ms (see deadline.lua; 0: none),
---       the profile's own guard mode, hourly cap and daily cap (a profile's create)
+--       the profile's own guard mode ('off' when it has none), hourly cap, daily cap
 -- Returns {outcome, detail, id} with outcome one of:
 --   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
 --   phone_daily | profile_phone_hourly | profile_phone_daily | late (past the deadline:
@@ -46,12 +46,10 @@ local function counts(values)
   return hour, day
 end
 local hour_count, day_count = counts({cur[7], cur[8], cur[9], cur[10]})
-local shared = KEYS[4] ~= KEYS[1]
 local all_hour, all_day = hour_count, day_count
-if shared then
-  local dh, dd = counts(redis.call('HMGET', KEYS[4], 'hw', 'hc', 'dw', 'dc'))
-  local nh, nd = counts(redis.call('HMGET', KEYS[5], 'hw', 'hc', 'dw', 'dc'))
-  all_hour, all_day = dh + nh, dd + nd
+for i = 4, #KEYS do
+  local other_hour, other_day = counts(redis.call('HMGET', KEYS[i], 'hw', 'hc', 'dw', 'dc'))
+  all_hour, all_day = all_hour + other_hour, all_day + other_day
 end
 local shadowed = ''
 local function over(mode, name, hour, day, hour_cap, day_cap)
@@ -73,7 +71,7 @@ local function over(mode, name, hour, day, hour_cap, day_cap)
   return nil
 end
 local refused = over(ARGV[11], 'phone_', all_hour, all_day, ARGV[13], ARGV[16])
-if not refused and shared then
+if not refused then
   refused = over(ARGV[19], 'profile_phone_', hour_count, day_count, ARGV[20], ARGV[21])
 end
 if refused then
@@ -91,11 +89,7 @@ local function save_undo(names)
   for i, name in ipairs(names) do
     fields[name] = old[i] or false
   end
-  local undo = {t = ARGV[10], f = fields}
-  if shared then
-    undo.n = {ARGV[12], ARGV[15]}  -- the windows counted in KEYS[5], given back by undo.lua
-  end
-  redis.call('SET', KEYS[3], cjson.encode(undo), 'PX', 300000)
+  redis.call('SET', KEYS[3], cjson.encode({t = ARGV[10], f = fields}), 'PX', 300000)
 end
 
 local ttl = tonumber(ARGV[5])
@@ -123,11 +117,6 @@ end
 
 redis.call('HSET', KEYS[1], 'hw', ARGV[12], 'hc', hour_count + 1,
            'dw', ARGV[15], 'dc', day_count + 1)
-if shared then
-  local nh, nd = counts(redis.call('HMGET', KEYS[5], 'hw', 'hc', 'dw', 'dc'))
-  redis.call('HSET', KEYS[5], 'hw', ARGV[12], 'hc', nh + 1, 'dw', ARGV[15], 'dc', nd + 1)
-  redis.call('PEXPIREAT', KEYS[5], ARGV[17])
-end
 
 -- readable for keep_ms after it expires, and the day's count kept until the day ends
 local keep_until = math.max(ttl + tonumber(ARGV[9]), tonumber(ARGV[17]) - now)
