@@ -5,6 +5,10 @@ connection): a command, a pipeline of k commands, or a MULTI/EXEC sent in one go
 round trip, however many commands Redis counts in ``INFO commandstats``. The counts are
 exact for a client that waits for each answer (redis-py does), and do not depend on which
 commands the scripts run inside Redis.
+
+The profiles' poller (``profiles.KeyRing``: one round trip per process every 0.5 s, on a
+client of its own named ``otp-profile-keys``) is not a request's: once a connection names
+itself so (CLIENT SETNAME, right after it opens), its round trips are taken back out.
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ import threading
 
 __all__ = ["CountingProxy"]
 
+UNCOUNTED_CLIENT = b"otp-profile-keys"  # named by CLIENT SETNAME as the connection opens
+
 
 class _Pair:
-    __slots__ = ("client", "server", "last")
+    __slots__ = ("client", "server", "last", "counted", "trips")
 
     def __init__(self, client: socket.socket, server: socket.socket) -> None:
         self.client = client
         self.server = server
         self.last = "server"  # who spoke last; the client speaking next starts a round trip
+        self.counted = True
+        self.trips = 0  # counted on this connection
 
 
 class CountingProxy:
@@ -84,8 +92,12 @@ class CountingProxy:
                 end.close()
             return
         if sock is pair.client:
-            if pair.last == "server":
+            if pair.counted and UNCOUNTED_CLIENT in data:
+                pair.counted = False
+                self.round_trips = max(0, self.round_trips - pair.trips)
+            if pair.last == "server" and pair.counted:
                 self.round_trips += 1
+                pair.trips += 1
             pair.last = "client"
             pair.server.sendall(data)
         else:

@@ -2,7 +2,8 @@
 
     python -m bench.run [--rounds 9] [--seconds 1] [--connections N] [--out bench]
 
-Starts everything on loopback (bench/stack.py), then:
+Starts everything on loopback (bench/stack.py), makes two profiles besides ``default``
+in each Redis (bench/seed.py), and spreads every call over the three, then:
 
 1. throughput: in each of ``--rounds`` rounds, drives each call right after a run of its
    baseline — baseline-check then check (wrong code), baseline-check then check (right
@@ -42,7 +43,15 @@ import redis
 from bench.cpu import CpuMeter
 from bench.load import Requests, RoundResult, run_round
 from bench.proxy import CountingProxy
-from bench.seed import Seeded, Seeder, clone, memory_per_verification
+from bench.seed import (
+    BenchProfile,
+    Seeded,
+    Seeder,
+    clone,
+    flush_keeping_profiles,
+    make_profiles,
+    memory_per_verification,
+)
 from bench.stack import CLIENT_KEY, FROM_NUMBER, SANDBOX_KEY, Stack
 from bench.workloads import Calls, PhoneNumbers, delivery_events, wrong_code
 from otp_service.ids import TAG_LENGTH
@@ -173,12 +182,19 @@ class Bench:
         self.redis_version = self.redis.info("server")["redis_version"]
         self.phones = PhoneNumbers()
         self.template = self._message_template()
-        self.seeders = {
-            name: Seeder(stack.service_env(stack.redis_url(name)), self.template)
+        # three profiles in each Redis: default and two made now (each with a key)
+        self.profiles: dict[str, list[BenchProfile]] = {
+            name: make_profiles(stack.service_env(stack.redis_url(name)), CLIENT_KEY)
             for name in ("main", "large")
         }
+        self.seeders = {
+            name: Seeder(stack.service_env(stack.redis_url(name)), self.template, profiles)
+            for name, profiles in self.profiles.items()
+        }
         self.calls = {
-            name: Calls(stack.ports[name], CLIENT_KEY) for name in stack.ports if name != "sandbox"
+            name: Calls(stack.ports[name], [p.key for p in self.profiles[_redis_of(name)]])
+            for name in stack.ports
+            if name != "sandbox"
         }
         self.results = {name: CallResult(name) for name in ORDER}
         self._sequence = 0  # runs recorded so far
@@ -327,12 +343,9 @@ class Bench:
         phones = self.phones.take(calls)
         events = delivery_events(messages, self.template, per_message=1)
         counted = self.calls["otp-service-counted"]
+        keys = counted.keys
         out: dict[str, float | None] = {}
-        with httpx.Client(
-            base_url=self.stack.url("otp-service-counted"),
-            headers={"Authorization": f"Bearer {CLIENT_KEY}"},
-            timeout=10,
-        ) as http:
+        with httpx.Client(base_url=self.stack.url("otp-service-counted"), timeout=10) as http:
 
             def webhook(i: int) -> httpx.Response:
                 signed = counted.webhooks([events[i]], self.stack.signing_key)[0]
@@ -340,17 +353,27 @@ class Bench:
                 sent = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
                 for name in ("Host", "Content-Length"):
                     sent.pop(name)
-                return http.post("/v1/webhooks/telnyx", content=body, headers=sent)
+                return http.post(events[i].path, content=body, headers=sent)
 
             def check(i: int, seed: Seeded, code: str) -> httpx.Response:
-                return http.post(f"/v1/verifications/{seed.id}/check", json={"code": code})
+                return http.post(
+                    f"/v1/verifications/{seed.id}/check",
+                    json={"code": code},
+                    headers=Calls.auth(seed.key),
+                )
+
+            def create(i: int) -> httpx.Response:
+                body = {"phone_number": phones[i]}
+                return http.post(
+                    "/v1/verifications", json=body, headers=Calls.auth(keys[i % len(keys)])
+                )
 
             kinds: dict[str, tuple[int, Callable[[int], httpx.Response]]] = {
                 "check-wrong": (200, lambda i: check(i, wrong[i], wrong_code(wrong[i].code))),
                 "check-right": (200, lambda i: check(i, right[i], right[i].code)),
-                "get": (200, lambda i: http.get(f"/v1/verifications/{wrong[i].id}")),
-                "create": (201, lambda i: http.post("/v1/verifications",
-                                                    json={"phone_number": phones[i]})),
+                "get": (200, lambda i: http.get(f"/v1/verifications/{wrong[i].id}",
+                                                headers=Calls.auth(wrong[i].key))),
+                "create": (201, create),
                 "webhook": (200, webhook),
             }  # fmt: skip
             for name, (expected, call) in kinds.items():
@@ -371,7 +394,7 @@ class Bench:
         """Bytes per pending verification, on the ``large`` Redis before it is filled."""
         _log(f"measuring Redis memory over {MEMORY_VERIFICATIONS} pending verifications …")
         client = self.large_redis
-        client.flushall()
+        flush_keeping_profiles(client)
         before = client.info("memory")["used_memory"]
         seeds = self.seed(MEMORY_VERIFICATIONS, "large")
         after = client.info("memory")["used_memory"]
@@ -391,7 +414,7 @@ class Bench:
         """get and check-wrong on otp-service (10³ verifications stored) and on
         otp-service-large (10⁶), alternating, each normalised to its own req/s."""
         o = self.options
-        self.redis.flushall()
+        flush_keeping_profiles(self.redis)
         small = self.seed(FLAT_SMALL)
         large = list(large_seeds[:FLAT_SMALL])
         started = time.monotonic()
@@ -450,13 +473,19 @@ class Bench:
         return out
 
 
+def _redis_of(server: str) -> str:
+    """The Redis a server of the stack talks to (``large``, or ``main``)."""
+    return "large" if server == "otp-service-large" else "main"
+
+
 def _restore_attempts(store: Store, seeds: Sequence[Seeded]) -> None:
     """Outside the timed runs: the verifications' failed attempts (and the numbers'
     consecutive failures) back to none, so that the next run's wrong codes are checked
     against pending verifications again."""
     pipe = store.pipeline()
     for seed in seeds:
-        pipe.hset(store.phone_key(seed.id[:TAG_LENGTH]), mapping={"at": 0, "nf": 0})
+        key = store.phone_key(seed.id[:TAG_LENGTH], seed.profile)
+        pipe.hset(key, mapping={"at": 0, "nf": 0})
     pipe.execute()
 
 

@@ -6,6 +6,11 @@ and keeps each message's code), and creates verifications with the service's own
 ``VerificationService.create``: the same Lua scripts, keys and field layout the HTTP
 path writes, without paying the HTTP path twice. Two processes share the work.
 
+Requests are spread over three profiles (issue 18): ``default`` (the environment's
+key) and two made by ``make_profiles`` through the service's own ``ProfileService``, each
+with a key of its own. Seeded verifications go round-robin over them, and each remembers
+its profile and the key that sees it.
+
 ``clone`` fills Redis up to a million verifications fast: it copies the keys of one real
 verification (DUMP/RESTORE, so type, encoding and TTL are the service's own) under new
 phone tags, in a server-side loop.
@@ -26,9 +31,30 @@ from typing import Any
 import httpx
 import redis
 
-__all__ = ["Seeded", "Seeder", "clone", "memory_per_verification"]
+__all__ = [
+    "BenchProfile",
+    "Seeded",
+    "Seeder",
+    "clone",
+    "flush_keeping_profiles",
+    "make_profiles",
+    "memory_per_verification",
+]
 
 _CODE = re.compile(r"\b(\d{4,10})\b")
+# The two profiles made besides ``default``: settings of their own, as apps would have.
+PROFILE_FIELDS = (
+    {"name": "bench-shop", "app_name": "Shop"},
+    {"name": "bench-bank", "app_name": "Bank", "ttl_seconds": 300},
+)
+# Keys that belong to no verification: left out of the memory per verification.
+NOT_PER_VERIFICATION = (b"{profiles}", b"{audit}")
+
+
+@dataclass(frozen=True)
+class BenchProfile:
+    id: str
+    key: str  # a client key of this profile
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,34 @@ class Seeded:
     phone: str
     code: str
     message_id: str
+    profile: str = "default"
+    key: str = ""  # the client key that sees it (its profile's)
+
+
+def make_profiles(env: Mapping[str, str], default_key: str) -> list[BenchProfile]:
+    """``default`` and two new profiles with a key each, in ``env``'s Redis."""
+    from otp_service import create_app
+
+    app = create_app(dict(env))
+    service = app.extensions["otp"].profiles
+    try:
+        made = [BenchProfile("default", default_key)]
+        for fields in PROFILE_FIELDS:
+            profile_id = service.create(fields, actor="bench")["id"]
+            key = service.create_key(profile_id, actor="bench")["data"]["key"]
+            made.append(BenchProfile(profile_id, key))
+        return made
+    finally:
+        app.extensions["otp"].close()
+
+
+def flush_keeping_profiles(client: redis.Redis) -> None:
+    """FLUSHALL, but the profiles and their keys come back as they were (same version:
+    the running workers' rings stay as they are)."""
+    kept = [(key, client.dump(key)) for key in client.scan_iter(match="*{profiles}*")]
+    client.flushall()
+    for key, value in kept:
+        client.restore(key, 0, value)
 
 
 def _sandbox_like(template: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +105,10 @@ def _sandbox_like(template: Mapping[str, Any], body: Mapping[str, Any]) -> dict[
 
 
 def _seed_part(
-    env: Mapping[str, str], template: Mapping[str, Any], phones: Sequence[str], threads: int
+    env: Mapping[str, str],
+    template: Mapping[str, Any],
+    jobs: Sequence[tuple[str, BenchProfile]],
+    threads: int,
 ) -> list[Seeded]:
     from otp_service import create_app
     from otp_service.verification import CreateRequest
@@ -64,19 +121,22 @@ def _seed_part(
         return httpx.Response(200, json=_sandbox_like(template, body))
 
     app = create_app(dict(env), telnyx_transport=httpx.MockTransport(telnyx))
-    service = app.extensions["otp"].verifications
+    services = app.extensions["otp"]
 
-    def one(phone: str) -> Seeded:
-        body = service.create(CreateRequest(phone_number=phone), client_id="bench").body
+    def one(job: tuple[str, BenchProfile]) -> Seeded:
+        phone, profile = job
+        settings = services.profiles.settings_for(profile.id)
+        request = CreateRequest(phone_number=phone)
+        body = services.verifications.create(request, client_id="bench", profile=settings).body
         match = _CODE.search(texts[phone])
         if not match:
             raise RuntimeError(f"no code in the message {texts[phone]!r}")
         message_id = (body.get("delivery") or {}).get("message_id") or ""
-        return Seeded(body["id"], phone, match.group(1), message_id)
+        return Seeded(body["id"], phone, match.group(1), message_id, profile.id, profile.key)
 
     try:
         with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(one, phones))
+            return list(pool.map(one, jobs))
     except Exception as exc:  # the service's errors may not survive pickling
         raise RuntimeError(f"seeding failed: {type(exc).__name__}: {exc}") from None
     finally:
@@ -84,19 +144,26 @@ def _seed_part(
 
 
 class Seeder:
-    """Creates pending verifications for given numbers; ``seed`` returns them in order."""
+    """Creates pending verifications for given numbers, round-robin over ``profiles``;
+    ``seed`` returns them in order."""
 
     def __init__(
-        self, env: Mapping[str, str], template: Mapping[str, Any], processes: int = 2
+        self,
+        env: Mapping[str, str],
+        template: Mapping[str, Any],
+        profiles: Sequence[BenchProfile],
+        processes: int = 2,
     ) -> None:
         self.env = dict(env)
         self.template = dict(template)
+        self.profiles = list(profiles)
         self.processes = processes
 
     def seed(self, phones: Sequence[str], threads: int = 4) -> list[Seeded]:
         if not phones:
             return []
-        parts = [list(phones[i :: self.processes]) for i in range(self.processes)]
+        jobs = [(phone, self.profiles[i % len(self.profiles)]) for i, phone in enumerate(phones)]
+        parts = [jobs[i :: self.processes] for i in range(self.processes)]
         context = multiprocessing.get_context("fork")
         with context.Pool(self.processes) as pool:
             results = pool.starmap(
@@ -138,6 +205,8 @@ def memory_per_verification(client: redis.Redis, match: str = "*") -> tuple[int,
     total = keys = 0
     pipe = client.pipeline(transaction=False)
     for key in client.scan_iter(match=match, count=1000):
+        if any(part in key for part in NOT_PER_VERIFICATION):
+            continue
         pipe.memory_usage(key, samples=0)
         keys += 1
         if len(pipe) >= 1000:

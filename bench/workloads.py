@@ -5,7 +5,9 @@ verification yet (201), a check with a wrong code on a pending verification that
 attempts left (200, ``valid: false``), a check with the right code (200, ``valid:
 true``; each uses one verification up), a get (200), and a Telnyx delivery event signed
 with the webhook key the service trusts (200, applied to the verification that sent the
-message).
+message). Requests are spread over the bench's three profiles: a check, a get and a
+webhook go with the verification's own profile (its key; a receipt's URL carries
+``?profile=`` as a profile's sends ask Telnyx to), creates take the keys in turn.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +28,7 @@ from bench.load import build_request
 from bench.seed import Seeded
 from otp_service.telnyx.webhooks import sign_webhook
 
-__all__ = ["PhoneNumbers", "Calls", "wrong_code"]
+__all__ = ["Calls", "Event", "PhoneNumbers", "delivery_events", "webhook_path", "wrong_code"]
 
 # Area codes of big US cities; exchanges 2xx-9xx except N11 and 555 (fictional and the
 # sandbox's magic numbers); libphonenumber is asked about a sample of each block.
@@ -64,15 +67,18 @@ def _iso(ms: float) -> str:
 
 
 class Calls:
-    """Request bytes for one server (``host:port``), authenticated as the bench client."""
+    """Request bytes for one server (``host:port``), with the client keys of its profiles."""
 
-    def __init__(self, port: int, client_key: str) -> None:
+    def __init__(self, port: int, client_keys: Sequence[str]) -> None:
         self.host = f"127.0.0.1:{port}"
-        self.json_auth = {
-            "Authorization": f"Bearer {client_key}",
-            "Content-Type": "application/json",
-        }
-        self.auth = {"Authorization": f"Bearer {client_key}"}
+        self.keys = list(client_keys)
+
+    @staticmethod
+    def auth(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def json_auth(self, key: str) -> dict[str, str]:
+        return {**self.auth(key), "Content-Type": "application/json"}
 
     def _post(self, path: str, body: Any, headers: Mapping[str, str]) -> bytes:
         raw = json.dumps(body, separators=(",", ":")).encode()
@@ -80,8 +86,14 @@ class Calls:
 
     # otp-service
     def create(self, phones: Sequence[str]) -> list[bytes]:
+        """Each profile's key in turn."""
         return [
-            self._post("/v1/verifications", {"phone_number": p}, self.json_auth) for p in phones
+            self._post(
+                "/v1/verifications",
+                {"phone_number": p},
+                self.json_auth(self.keys[i % len(self.keys)]),
+            )
+            for i, p in enumerate(phones)
         ]
 
     def check(self, seeds: Sequence[Seeded], *, right: bool) -> list[bytes]:
@@ -89,25 +101,27 @@ class Calls:
             self._post(
                 f"/v1/verifications/{s.id}/check",
                 {"code": s.code if right else wrong_code(s.code)},
-                self.json_auth,
+                self.json_auth(s.key),
             )
             for s in seeds
         ]
 
     def get(self, seeds: Sequence[Seeded]) -> list[bytes]:
         return [
-            build_request("GET", f"/v1/verifications/{s.id}", host=self.host, headers=self.auth)
+            build_request(
+                "GET", f"/v1/verifications/{s.id}", host=self.host, headers=self.auth(s.key)
+            )
             for s in seeds
         ]
 
-    def webhooks(self, events: Sequence[bytes], key: Ed25519PrivateKey) -> list[bytes]:
-        """Each event signed now (Telnyx's tolerance is 5 minutes)."""
+    def webhooks(self, events: Sequence[Event], key: Ed25519PrivateKey) -> list[bytes]:
+        """Each event signed now (Telnyx's tolerance is 5 minutes), to its profile's URL."""
         now = int(time.time())
         out = []
-        for raw in events:
+        for event in events:
             headers = {"Content-Type": "application/json", "User-Agent": "telnyx-webhooks"}
-            headers.update(sign_webhook(raw, key, now))
-            out.append(build_request("POST", "/v1/webhooks/telnyx", host=self.host, body=raw,
+            headers.update(sign_webhook(event.body, key, now))
+            out.append(build_request("POST", event.path, host=self.host, body=event.body,
                                      headers=headers))  # fmt: skip
         return out
 
@@ -121,9 +135,24 @@ class Calls:
         return [self._post("/send", {"phone_number": p}, headers) for p in phones]
 
 
+@dataclass(frozen=True)
+class Event:
+    """A Telnyx webhook body and the path it is posted to (its profile's)."""
+
+    path: str
+    body: bytes
+
+
+def webhook_path(profile: str) -> str:
+    """Where Telnyx posts a receipt: a profile's sends carry their profile in the URL."""
+    if profile == "default":
+        return "/v1/webhooks/telnyx"
+    return f"/v1/webhooks/telnyx?profile={profile}"
+
+
 def delivery_events(
     seeds: Sequence[Seeded], template: Mapping[str, Any], per_message: int = 2
-) -> list[bytes]:
+) -> list[Event]:
     """Telnyx webhook bodies: ``message.sent`` then ``message.finalized`` (delivered) for
     each seeded message, ``per_message`` events each, every event with its own id."""
     statuses = [("message.sent", "sent"), ("message.finalized", "delivered")]
@@ -151,5 +180,6 @@ def delivery_events(
                 },
                 "meta": {"attempt": 1, "delivered_to": "http://127.0.0.1/v1/webhooks/telnyx"},
             }
-            out.append(json.dumps(event, separators=(",", ":")).encode())
+            body = json.dumps(event, separators=(",", ":")).encode()
+            out.append(Event(webhook_path(seed.profile), body))
     return out

@@ -365,6 +365,8 @@ def _admin() -> Iterator[Any]:
                 f"  line {r['line']}: {r['value']!r} {r['reason']}" for r in exc.extra["rejected"]
             ]
             message = "\n".join([message, *lines])
+        if exc.extra.get("errors"):  # the fields at fault, as the API's problem names them
+            message += "\n" + json.dumps(exc.extra["errors"], indent=2, ensure_ascii=False)
         raise click.ClickException(message) from None
     except redis.exceptions.RedisError as exc:
         raise click.ClickException(f"Redis: {exc}") from None

@@ -82,6 +82,9 @@ class Settings:
     limit_prefix_hour: int = 30
     limit_country_hour: int = 1000
     limit_global_day: int = 20000
+    # per end user, from the create's optional signals (IPv6 by /64); 0 = no cap
+    limit_ip_hour: int = 0
+    limit_device_hour: int = 0
     min_code_length: int = 6
     # TOTP factors (factors.py): the key their secrets are encrypted under, the RFC 6238
     # parameters of new factors, how long an unverified one lives, failures per time step.
@@ -278,6 +281,8 @@ def _guard_settings(env: _Env) -> dict[str, object]:
         "limit_prefix_hour": env.integer("OTP_LIMIT_PREFIX_HOUR", 30, 0, big),
         "limit_country_hour": env.integer("OTP_LIMIT_COUNTRY_HOUR", 1000, 0, big),
         "limit_global_day": env.integer("OTP_LIMIT_GLOBAL_DAY", 20000, 0, big),
+        "limit_ip_hour": env.integer("OTP_LIMIT_IP_HOUR", 0, 0, big),
+        "limit_device_hour": env.integer("OTP_LIMIT_DEVICE_HOUR", 0, 0, big),
     }
 
 

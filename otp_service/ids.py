@@ -25,6 +25,7 @@ __all__ = [
     "ID_PATTERN",
     "KeyedDigest",
     "PhoneTagger",
+    "SignalTagger",
     "SubjectTagger",
     "Tagger",
     "b32",
@@ -85,6 +86,14 @@ class SubjectTagger(Tagger):
 
     def __init__(self, secret: bytes) -> None:
         super().__init__(secret, b"otp-service subject tag v1")
+
+
+class SignalTagger(Tagger):
+    """Tags an end user's IP (or its /64) and device id for the guard's counters, so that
+    Redis keys hold neither in plain."""
+
+    def __init__(self, secret: bytes) -> None:
+        super().__init__(secret, b"otp-service signal tag v1")
 
 
 def new_suffix() -> str:

@@ -103,7 +103,9 @@ def build_services(
         store=store,
         telnyx=telnyx,
         factors=FactorService(settings, store, clock=clock),
-        verifications=VerificationService(settings, store, delivery, optouts, clock=clock),
+        verifications=VerificationService(
+            settings, store, delivery, optouts, clock=clock, profile_ids=ring.profile_ids
+        ),
         optouts=optouts,
         inbound=InboundEvents(store, tagger, optouts, clock, keywords=settings.keywords),
         webhook_keys=[load_public_key(key) for key in settings.telnyx_public_keys],

@@ -42,6 +42,9 @@ class ProfileSchema(_Strict):
     android_app_hash = fields.String(allow_none=True)
     test_numbers = fields.Raw(allow_none=True)  # checked in profiles/model.py
     test_numbers_in_production = fields.Raw(allow_none=True)  # checked: a JSON boolean
+    guard = fields.Raw(allow_none=True)  # checked in profiles/model.py
+    routes = fields.Raw(allow_none=True)  # checked as OTP_ROUTES is (delivery/routing.py)
+    whatsapp = fields.Raw(allow_none=True)  # checked in profiles/model.py
 
 
 class PreviewSchema(_Strict):

@@ -8,6 +8,7 @@ operators' paths and CSV files take formatted numbers); codes are ASCII digits o
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -27,6 +28,8 @@ __all__ = [
 CODE = re.compile(r"[0-9]{4,10}")
 LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}\Z")
 PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
+IP_MAX = 64  # characters: the longest IPv6 text with a zone is far shorter
+DEVICE_ID_MAX = 128
 
 
 class PhoneNumber(fields.Field):
@@ -65,6 +68,34 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+class IpAddress(fields.Field):
+    """An IPv4 or IPv6 address in its text form. The errors never repeat the value."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not 0 < len(value) <= IP_MAX:
+            raise ValidationError("must be an IPv4 or IPv6 address")
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValidationError("must be an IPv4 or IPv6 address") from None
+        return value
+
+
+class SignalsSchema(_Strict):
+    """What the customer's backend knows of the end user; only the guard's caps use it."""
+
+    ip = IpAddress()
+    device_id = fields.String(
+        validate=validate.Length(min=1, max=DEVICE_ID_MAX),
+        error_messages={"invalid": "must be a string"},
+    )
+
+    @validates("device_id")
+    def _printable(self, value: str, **kwargs: Any) -> None:
+        if not PRINTABLE.fullmatch(value):
+            raise ValidationError("must not contain control characters")
+
+
 class CreateVerificationSchema(_Strict):
     phone_number = PhoneNumber(required=True)
     channel = fields.String(load_default="sms", validate=validate.OneOf(["sms", "whatsapp"]))
@@ -74,6 +105,7 @@ class CreateVerificationSchema(_Strict):
     code_length = StrictInteger(validate=validate.Range(min=4, max=10))
     ttl_seconds = StrictInteger(validate=validate.Range(min=60, max=600))
     app_name = fields.String(validate=validate.Length(min=1, max=30))
+    signals = fields.Nested(SignalsSchema)
 
     @validates("app_name")
     def _printable(self, value: str, **kwargs: Any) -> None:

@@ -27,8 +27,9 @@ def create() -> Response:
     if key is not None and not (0 < len(key) <= IDEMPOTENCY_KEY_MAX and key.isprintable()):
         raise InvalidRequest("Idempotency-Key must be 1 to 255 printable characters", status=400)
     fingerprint = body_fingerprint() if key is not None else ""
+    signals = data.pop("signals", {})
     result = services().verifications.create(
-        CreateRequest(**data),
+        CreateRequest(**data, ip=signals.get("ip"), device_id=signals.get("device_id")),
         client_id=g.key_id,
         profile=key_profile(),
         idempotency_key=key,

@@ -51,7 +51,7 @@ from typing import Any
 import httpx
 
 from otp_service import telnyx
-from otp_service.delivery.routing import DeliveryConfig
+from otp_service.delivery.routing import DeliveryConfig, WhatsAppTemplate, senders_for
 from otp_service.delivery.senders import SENDER_TYPES, Sender, whatsapp_template_message
 from otp_service.delivery.templates import render_text
 from otp_service.ids import DEFAULT_PROFILE
@@ -126,6 +126,8 @@ class OutgoingCode:
     templates: Mapping[str, str] = field(default_factory=dict)
     webotp_domain: str | None = None
     android_app_hash: str | None = None
+    routes: Mapping[str, tuple[Sender, ...]] | None = None  # the profile's; None: the config's
+    whatsapp: WhatsAppTemplate | None = None  # the profile's; None: the config's
 
 
 @dataclass(frozen=True)
@@ -227,12 +229,17 @@ class Delivery:
         self.longest_send_seconds = SEND_ATTEMPTS * self.attempt_seconds
 
     def check_destination(
-        self, phone: str, channel: str = "sms", allowed: frozenset[str] = frozenset()
+        self,
+        phone: str,
+        channel: str = "sms",
+        allowed: frozenset[str] = frozenset(),
+        routes: Mapping[str, tuple[Sender, ...]] | None = None,
     ) -> str | None:
         """The destination's country (None if unknown) when a code may be sent to it;
         ``DestinationRefused`` otherwise. ``allowed``: a profile's own countries, on top
-        of the service-wide rule. Call it before storing anything."""
-        country = self._route(phone, channel)[0]
+        of the service-wide rule; ``routes``: a profile's own, in place of the config's.
+        Call it before storing anything."""
+        country = self._route(phone, channel, routes)[0]
         if allowed and country not in allowed:
             raise DestinationRefused(
                 f"sending to {country or 'this destination'} is not allowed for this profile",
@@ -243,10 +250,10 @@ class Delivery:
 
     def send(self, message: OutgoingCode) -> SendResult:
         """Send ``message`` through its route, falling back as the module docstring says."""
-        country, senders = self._route(message.to, message.channel)
+        country, senders = self._route(message.to, message.channel, message.routes)
         content: dict[str, Any] = {}
         if message.channel == "whatsapp":
-            template = self.config.whatsapp
+            template = message.whatsapp or self.config.whatsapp
             content["whatsapp"] = whatsapp_template_message(
                 name=template.name,
                 language=template.language_for(message.locale),
@@ -271,7 +278,12 @@ class Delivery:
             return self.webhook_url
         return f"{self.webhook_url}?profile={profile_id}"
 
-    def _route(self, phone: str, channel: str) -> tuple[str | None, tuple[Sender, ...]]:
+    def _route(
+        self,
+        phone: str,
+        channel: str,
+        routes: Mapping[str, tuple[Sender, ...]] | None = None,
+    ) -> tuple[str | None, tuple[Sender, ...]]:
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}")
         country = country_of(phone)
@@ -282,7 +294,7 @@ class Delivery:
                 reason="not_allowed",
                 country=country,
             )
-        senders = self.config.senders_for(country, channel)
+        senders = senders_for(self.config.routes if routes is None else routes, country, channel)
         if not senders:
             kind = "WhatsApp" if channel == "whatsapp" else "SMS"
             raise DestinationRefused(

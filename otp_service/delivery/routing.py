@@ -42,6 +42,10 @@ __all__ = [
     "WhatsAppTemplate",
     "load_delivery_config",
     "parse_routes",
+    "routes_from",
+    "routes_json",
+    "senders_for",
+    "whatsapp_template",
 ]
 
 ANY_COUNTRY = "*"
@@ -83,11 +87,7 @@ class DeliveryConfig:
 
     def senders_for(self, country: str | None, channel: str) -> tuple[Sender, ...]:
         """The ordered senders of ``channel`` for a destination country (None: unknown)."""
-        for key in (country, ANY_COUNTRY):
-            senders = tuple(s for s in self.routes.get(key or "", ()) if s.channel == channel)
-            if senders:
-                return senders
-        return ()
+        return senders_for(self.routes, country, channel)
 
     @classmethod
     def default(
@@ -100,6 +100,18 @@ class DeliveryConfig:
         if messaging_profile_id:
             senders.append(Sender("number_pool", messaging_profile_id=messaging_profile_id))
         return cls(routes={ANY_COUNTRY: tuple(senders)} if senders else {})
+
+
+def senders_for(
+    routes: Mapping[str, tuple[Sender, ...]], country: str | None, channel: str
+) -> tuple[Sender, ...]:
+    """The ordered senders of ``channel`` in ``routes`` for a destination country: its
+    own list's, else those of ``"*"``."""
+    for key in (country, ANY_COUNTRY):
+        senders = tuple(s for s in routes.get(key or "", ()) if s.channel == channel)
+        if senders:
+            return senders
+    return ()
 
 
 def load_delivery_config(
@@ -161,6 +173,11 @@ def parse_routes(text: str, name: str = "OTP_ROUTES") -> dict[str, tuple[Sender,
         raise ConfigError(
             f"{name} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    return routes_from(raw, name)
+
+
+def routes_from(raw: Any, name: str) -> dict[str, tuple[Sender, ...]]:
+    """Check routes already parsed from JSON (a profile's ``routes``, OTP_ROUTES)."""
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(
             f'{name} must be a JSON object mapping a country code or "*" to a list of senders'
@@ -178,6 +195,18 @@ def parse_routes(text: str, name: str = "OTP_ROUTES") -> dict[str, tuple[Sender,
             for index, spec in enumerate(senders, 1)
         )
     return routes
+
+
+def routes_json(routes: Mapping[str, tuple[Sender, ...]]) -> dict[str, list[dict[str, str]]]:
+    """``routes`` in the JSON form they are configured in."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for key, senders in routes.items():
+        out[key] = []
+        for sender in senders:
+            spec = {"type": sender.type, "from": sender.from_}
+            spec["messaging_profile_id"] = sender.messaging_profile_id
+            out[key].append({k: v for k, v in spec.items() if v is not None})
+    return out
 
 
 def _sender(spec: Any, where: str, country: str) -> Sender:
@@ -241,25 +270,43 @@ def _countries(value: str) -> frozenset[str]:
 
 
 def _whatsapp_template(get: Callable[[str], str | None]) -> WhatsAppTemplate:
-    name = get("OTP_WHATSAPP_TEMPLATE") or WhatsAppTemplate.name
-    _check(_TEMPLATE_NAME.fullmatch(name), "OTP_WHATSAPP_TEMPLATE must be a name of a-z, 0-9 and _")
-    language = get("OTP_WHATSAPP_LANGUAGE") or WhatsAppTemplate.language
-    _check(
-        _LANGUAGE.fullmatch(language), "OTP_WHATSAPP_LANGUAGE must be a language code like en_US"
-    )
     languages: dict[str, str] = {}
     for entry in (get("OTP_WHATSAPP_LANGUAGES") or "").split(","):
-        if not entry.strip():
-            continue
-        locale, _, code = (part.strip() for part in entry.partition(":"))
-        locale = locale.replace("_", "-").lower()
+        if entry.strip():
+            locale, _, code = (part.strip() for part in entry.partition(":"))
+            languages[locale] = code
+    return whatsapp_template(
+        get("OTP_WHATSAPP_TEMPLATE") or WhatsAppTemplate.name,
+        get("OTP_WHATSAPP_LANGUAGE") or WhatsAppTemplate.language,
+        languages,
+        names=("OTP_WHATSAPP_TEMPLATE", "OTP_WHATSAPP_LANGUAGE", "OTP_WHATSAPP_LANGUAGES"),
+    )
+
+
+def whatsapp_template(
+    name: Any, language: Any, languages: Any, *, names: tuple[str, str, str]
+) -> WhatsAppTemplate:
+    """The template checked; ``names`` name the three values in errors (variables, or a
+    profile's fields)."""
+    _check(
+        isinstance(name, str) and _TEMPLATE_NAME.fullmatch(name),
+        f"{names[0]} must be a name of a-z, 0-9 and _",
+    )
+    _check(
+        isinstance(language, str) and _LANGUAGE.fullmatch(language),
+        f"{names[1]} must be a language code like en_US",
+    )
+    _check(isinstance(languages, dict), f"{names[2]} must map locales to language codes")
+    checked: dict[str, str] = {}
+    for locale, code in languages.items():
+        key = locale.replace("_", "-").lower() if isinstance(locale, str) else ""
         _check(
-            _LOCALE_KEY.fullmatch(locale) and _LANGUAGE.fullmatch(code),
-            f'OTP_WHATSAPP_LANGUAGES: entries are locale:language such as "pt-BR:pt_BR" '
-            f'(got "{entry.strip()}")',
+            _LOCALE_KEY.fullmatch(key) and isinstance(code, str) and _LANGUAGE.fullmatch(code),
+            f'{names[2]}: entries are locale:language such as "pt-BR:pt_BR" '
+            f'(got "{locale}:{code}")',
         )
-        languages[locale] = code
-    return WhatsAppTemplate(name=name, language=language, languages=languages)
+        checked[key] = code
+    return WhatsAppTemplate(name=name, language=language, languages=checked)
 
 
 def _webotp_domain(value: str | None) -> str | None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from otp_service.config import Settings
-from otp_service.ids import b32, new_suffix
+from otp_service.ids import DEFAULT_PROFILE, b32, new_suffix
 from otp_service.profiles.settings import ProfileSettings, effective
 from otp_service.store.profiles import ProfileSnapshot, ProfileStore, StoredKey
 
@@ -72,6 +72,7 @@ class Ring:
     version: int
     profiles: dict[str, ProfileSettings]
     by_digest: dict[bytes, tuple[str, str]]  # digest -> (key id, profile id)
+    ids: tuple[str, ...] = (DEFAULT_PROFILE,)  # every profile's, the default's first
 
 
 # Every ring of the process, so that a forked child resets them all (weakly held: an app
@@ -132,6 +133,11 @@ class KeyRing:
     def settings_for(self, profile_id: str) -> ProfileSettings | None:
         return self.current().profiles.get(profile_id)
 
+    def profile_ids(self) -> tuple[str, ...]:
+        """Every profile's id, the default's first (the service's per-number caps read
+        the number's counts in each)."""
+        return self.current().ids
+
     # -- refreshing -----------------------------------------------------------------------
     def refresh(self) -> bool:
         """One poll: write the last-used times, reload if the version moved. Whether it
@@ -168,7 +174,8 @@ class KeyRing:
             for key in snapshot.keys.values()
             if key.profile_id in profiles
         }
-        self._ring = Ring(snapshot.version, profiles, by_digest)
+        ids = (DEFAULT_PROFILE, *sorted(profiles))
+        self._ring = Ring(snapshot.version, profiles, by_digest, ids)
 
     def _poll_quietly(self) -> None:
         try:

@@ -18,6 +18,7 @@ import phonenumbers
 
 from otp_service import errors
 from otp_service.config import Settings
+from otp_service.delivery.routing import routes_from, routes_json, whatsapp_template
 from otp_service.delivery.templates import (
     encoding,
     is_app_hash,
@@ -25,9 +26,16 @@ from otp_service.delivery.templates import (
     render_text,
     segments,
 )
+from otp_service.errors import ConfigError
 from otp_service.ids import CodeHasher, PhoneTagger
 from otp_service.phones import E164, InvalidPhone, normalize
-from otp_service.profiles.settings import OVERRIDABLE, ProfileSettings
+from otp_service.profiles.settings import (
+    GUARD_CAPS,
+    GUARD_MODES,
+    OVERRIDABLE,
+    GuardLimits,
+    ProfileSettings,
+)
 from otp_service.timefmt import iso_time
 
 __all__ = [
@@ -61,6 +69,8 @@ TEMPLATE_MAX = 1000  # characters, before the one-segment check
 TEST_NUMBERS_MAX = 20
 CODE = re.compile(r"[0-9]+")
 TEMPLATES_MAX = 50  # languages
+GUARD_CAP_MAX = 10**9  # as the OTP_LIMIT_* variables
+WHATSAPP_FIELDS = ("template", "language", "languages")
 
 # What a template is measured with: the longest code, app name and duration allowed.
 SAMPLE_LONGEST_CODE = "9" * 10
@@ -116,7 +126,18 @@ def settings_dict(profile: ProfileSettings) -> dict[str, Any]:
         "android_app_hash": profile.android_app_hash,
         "test_numbers": sorted(profile.test_numbers),  # never their codes
         "test_numbers_in_production": profile.test_numbers_in_production,
+        "guard": None if profile.guard is None else guard_dict(profile.guard),
+        "routes": None if profile.routes is None else routes_json(profile.routes),
+        "whatsapp": {
+            "template": profile.whatsapp.name,
+            "language": profile.whatsapp.language,
+            "languages": dict(profile.whatsapp.languages),
+        },
     }
+
+
+def guard_dict(guard: GuardLimits) -> dict[str, Any]:
+    return {"mode": guard.mode, **{cap: getattr(guard, cap) for cap in GUARD_CAPS}}
 
 
 def profile_dict(stored: StoredProfile, effective: ProfileSettings) -> dict[str, Any]:
@@ -191,6 +212,16 @@ def _check(name: str, value: Any, settings: Settings) -> Any:
         return domain
     if name == "test_numbers":
         return _test_numbers(value, settings)
+    if name == "guard":
+        return _guard(value)
+    if name == "routes":
+        try:
+            routes_from(value, "routes")
+        except ConfigError as exc:
+            raise _Refused(str(exc)) from None
+        return value
+    if name == "whatsapp":
+        return _whatsapp(value)
     if name == "test_numbers_in_production":
         if not isinstance(value, bool):
             raise _Refused("must be true or false")
@@ -224,6 +255,49 @@ def _test_numbers(value: Any, settings: Settings) -> dict[str, str] | None:
             raise _Refused(f"each code must be a string of {low} to 10 ASCII digits")
         digests[phone] = hasher.digest(tagger.tag(phone), code).hex()
     return digests or None
+
+
+def _guard(value: Any) -> dict[str, Any]:
+    """The caps given (0: none) and the mode, ``enforce`` unless given."""
+    if not isinstance(value, dict):
+        raise _Refused(
+            f"must be an object of mode ({', '.join(GUARD_MODES)}) and caps: "
+            + ", ".join(GUARD_CAPS)
+        )
+    problems: dict[str, list[str]] = {}
+    for key, cap in value.items():
+        if key == "mode":
+            if cap not in GUARD_MODES:
+                problems[key] = [f"must be one of {', '.join(GUARD_MODES)}"]
+        elif key not in GUARD_CAPS:
+            problems[key] = [f"unknown cap: the caps are {', '.join(GUARD_CAPS)}"]
+        elif isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= GUARD_CAP_MAX:
+            problems[key] = [f"must be an integer from 0 (no cap) to {GUARD_CAP_MAX}"]
+    if problems:
+        raise _Refused(problems)
+    return {"mode": "enforce", **value}
+
+
+def _whatsapp(value: Any) -> dict[str, Any]:
+    """Any of template, language and languages; the others are the environment's."""
+    if not isinstance(value, dict) or not value or set(value) - set(WHATSAPP_FIELDS):
+        raise _Refused(
+            "must be an object of template (a name of a-z, 0-9 and _), language (such as "
+            'en_US) and languages (locale -> language, such as {"pt-BR": "pt_BR"})'
+        )
+    try:
+        checked = whatsapp_template(
+            value.get("template", "otp_verification"),
+            value.get("language", "en_US"),
+            value.get("languages", {}),
+            names=("template", "language", "languages"),
+        )
+    except ConfigError as exc:
+        raise _Refused(str(exc)) from None
+    out = dict(value)
+    if "languages" in value:
+        out["languages"] = dict(sorted(checked.languages.items()))
+    return out
 
 
 def _countries(value: Any) -> list[str] | None:

@@ -11,9 +11,48 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otp_service.config import Settings
+from otp_service.delivery.routing import WhatsAppTemplate, routes_from
+from otp_service.delivery.senders import Sender
 from otp_service.ids import DEFAULT_PROFILE
 
-__all__ = ["DEFAULT_PROFILE", "OVERRIDABLE", "ProfileSettings", "effective"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "GUARD_CAPS",
+    "GUARD_MODES",
+    "OVERRIDABLE",
+    "GuardLimits",
+    "ProfileSettings",
+    "effective",
+]
+
+GUARD_MODES = ("enforce", "shadow", "off")
+# A profile's own caps, named as the reasons of the service's (verification/guard.py).
+GUARD_CAPS = (
+    "phone_hourly",
+    "phone_daily",
+    "api_key_minute",
+    "prefix_hourly",
+    "country_hourly",
+    "global_daily",
+    "ip_hourly",
+    "device_hourly",
+)
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    """A profile's own SMS-pumping caps (0: none), counted over its sends alone and in
+    its own mode; the service's caps still count every profile's sends."""
+
+    mode: str = "enforce"
+    phone_hourly: int = 0
+    phone_daily: int = 0
+    api_key_minute: int = 0
+    prefix_hourly: int = 0
+    country_hourly: int = 0
+    global_daily: int = 0
+    ip_hourly: int = 0
+    device_hourly: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +77,11 @@ class ProfileSettings:
     # fixed code (ids.CodeHasher), hex; a create for one sends nothing
     test_numbers: Mapping[str, str] = field(default_factory=dict)
     test_numbers_in_production: bool = False
+    guard: GuardLimits | None = None  # None: the service's caps only
+    # country or "*" -> senders, replacing the environment's (OTP_ROUTES); None: those
+    routes: Mapping[str, tuple[Sender, ...]] | None = None
+    # the WhatsApp authentication template: the profile's fields over the environment's
+    whatsapp: WhatsAppTemplate = field(default_factory=WhatsAppTemplate)
 
 
 # The fields a profile may override (all but its id).
@@ -51,6 +95,7 @@ def effective(
 ) -> ProfileSettings:
     """Profile ``profile_id``'s settings: its ``overrides`` over the environment's."""
     delivery = settings.delivery
+    whatsapp = delivery.whatsapp if delivery else WhatsAppTemplate()
     base: dict[str, Any] = {
         "app_name": settings.app_name,
         "code_length": settings.code_length,
@@ -60,6 +105,7 @@ def effective(
         "resend_cooldown_seconds": settings.resend_cooldown_seconds,
         "webotp_domain": delivery.webotp_domain if delivery else None,
         "android_app_hash": delivery.android_app_hash if delivery else None,
+        "whatsapp": whatsapp,
     }
     given = overrides or {}
     chosen = {name: given[name] for name in OVERRIDABLE if given.get(name) is not None}
@@ -68,4 +114,15 @@ def effective(
             chosen[mapping] = dict(chosen[mapping])
     if "allowed_countries" in chosen:
         chosen["allowed_countries"] = frozenset(chosen["allowed_countries"])
+    if "guard" in chosen:
+        chosen["guard"] = GuardLimits(**chosen["guard"])
+    if "routes" in chosen:
+        chosen["routes"] = routes_from(chosen["routes"], "routes")
+    if "whatsapp" in chosen:
+        given = chosen["whatsapp"]
+        chosen["whatsapp"] = WhatsAppTemplate(
+            name=given.get("template", whatsapp.name),
+            language=given.get("language", whatsapp.language),
+            languages=given.get("languages", whatsapp.languages),
+        )
     return ProfileSettings(id=profile_id, **{**base, **chosen})

@@ -15,7 +15,9 @@ hash slot and runs unchanged on one Redis or on a cluster:
                      <r> is the random half of the factor id (``S`` the other)
     otp:{S}:s        hash: a subject's factors (x:<r> -> expiry, 0 = active) and its
                      consecutive failures / lock-out (see lua/factor_create.lua)
-    otp:{guard}:*    the SMS-pumping guard's shared counters (guard.py), one window each
+    otp:{guard}:*    the SMS-pumping guard's shared counters (guard.py), one window each;
+                     a profile's own after the kind, like a number's keys; an end user's
+                     IP and device only as keyed digests
     otp:{optouts}:*  the opt-out index: every number (zset by time), one zset per
                      source, number -> source (hash); for listing, not for enforcing
     otp:{audit}:log  stream: the admin audit log (audit.py), capped, oldest trimmed first
@@ -132,11 +134,13 @@ class GuardCounter:
     key: str
     limit: int
     window_end: int  # ms
+    mode: str = "enforce"  # or "shadow": count, and report what would have been refused
 
 
 @dataclass(frozen=True)
 class PhoneCaps:
-    """create.lua's per-number caps: fixed hour and day windows (a cap of 10**9: none)."""
+    """create.lua's per-number caps: fixed hour and day windows (a cap of 10**9: none);
+    the service's over every profile's sends, and a profile's own over its sends."""
 
     mode: str
     hour: int
@@ -145,6 +149,9 @@ class PhoneCaps:
     day: int
     day_cap: int
     day_end: int
+    profile_mode: str = "off"
+    profile_hour_cap: int = 10**9
+    profile_day_cap: int = 10**9
 
 
 @dataclass(frozen=True)
@@ -342,9 +349,11 @@ class Store:
     def subject_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
         return f"{self.prefix}:{{{tag}}}:s{_scope(profile)}"
 
-    def guard_key(self, kind: str, subject: str, window: int) -> str:
+    def guard_key(
+        self, kind: str, subject: str, window: int, profile: str = DEFAULT_PROFILE
+    ) -> str:
         """A guard counter; all of them share the {guard} slot (see guard.py)."""
-        return f"{self.prefix}:{{guard}}:{kind}:{subject}:{window}"
+        return f"{self.prefix}:{{guard}}:{kind}{_scope(profile)}:{subject}:{window}"
 
     def event_key(self, tag: str, event_id: str) -> str:
         return f"{self.prefix}:{{{tag}}}:e:{event_id}"
@@ -422,11 +431,13 @@ class Store:
         tag: str,
         new: NewVerification,
         now: int,
-        guard_mode: str,
         counters: Sequence[GuardCounter],
         profile: str = DEFAULT_PROFILE,
+        other_profiles: Sequence[str] = (),
     ) -> CreateOutcome:
         """The guard's shared counters and the create itself, side by side: one round trip.
+        ``other_profiles``: every other profile, whose sends to the number count against
+        the service's per-number caps too.
 
         The scripts are given the moment this call times out (on this host's clock): run
         later than that, they write nothing, so a create whose answer was lost (Redis
@@ -434,37 +445,37 @@ class Store:
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
         deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
-        outcome = self._create(tag, new, now, guard_mode, counters, deadline, profile)
+        keys = [
+            self.phone_key(tag, profile),
+            self.optout_key(tag),
+            self.undo_key(tag, profile),
+            self.timers_key(self.shard(tag)),
+        ]
+        keys += [self.phone_key(tag, other) for other in other_profiles if other != profile]
+        outcome = self._create(keys, new, now, counters, deadline)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")
-            outcome = self._create(tag, new, now, guard_mode, counters, 0, profile)
+            outcome = self._create(keys, new, now, counters, 0)
         return outcome
 
     def _create(
         self,
-        tag: str,
+        keys: list[str],
         new: NewVerification,
         now: int,
-        guard_mode: str,
         counters: Sequence[GuardCounter],
         deadline: int,
-        profile: str,
     ) -> CreateOutcome:
         batch = self.batch()
         if counters:
-            guard_args: list[Any] = [guard_mode, now, deadline]
+            guard_args: list[Any] = [deadline]
             for counter in counters:
-                guard_args += [counter.limit, counter.window_end]
+                guard_args += [counter.limit, counter.window_end, counter.mode]
             batch.script("guard", [c.key for c in counters], guard_args)
         caps = new.caps
         batch.script(
             "create",
-            [
-                self.phone_key(tag, profile),
-                self.optout_key(tag),
-                self.undo_key(tag, profile),
-                self.timers_key(self.shard(tag)),
-            ],
+            keys,
             [
                 now,
                 new.phone,
@@ -484,6 +495,9 @@ class Store:
                 caps.day_cap,
                 caps.day_end,
                 deadline,
+                caps.profile_mode,
+                caps.profile_hour_cap,
+                caps.profile_day_cap,
             ],
         )
         *guarded, (outcome, detail, *created) = batch.execute()

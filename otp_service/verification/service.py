@@ -20,8 +20,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from otp_service import errors, ids, metrics
@@ -69,6 +69,8 @@ APPROVAL_REPLAY_SECONDS = 60
 # A create's Redis calls at most: the claim, round trip 1 (run again when Redis's clock
 # is ahead, see Store.create) and round trip 2, each script reloaded once after a restart.
 REDIS_CALLS_PER_CREATE = 6
+# create.lua's per-number caps: the service's, and a profile's own
+PHONE_CAPS = ("phone_hourly", "phone_daily", "profile_phone_hourly", "profile_phone_daily")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class CreateRequest:
     code_length: int | None = None
     ttl_seconds: int | None = None
     app_name: str | None = None
+    # the end user's signals (the body's "signals"): only the guard's caps use them
+    ip: str | None = field(default=None, repr=False)
+    device_id: str | None = field(default=None, repr=False)
 
 
 class VerificationService:
@@ -91,6 +96,7 @@ class VerificationService:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        profile_ids: Callable[[], Sequence[str]] = lambda: (),
     ) -> None:
         self.settings = settings
         self.store = store
@@ -98,6 +104,9 @@ class VerificationService:
         self.optouts = optouts
         self.clock = clock
         self.sleep = sleep
+        # every profile's id (profiles.KeyRing, cached): the service's per-number caps
+        # count the number's sends in each
+        self.profile_ids = profile_ids
         self.tagger = ids.PhoneTagger(settings.secret)
         self.hasher = CodeHasher(settings.secret)
         self.guard = Guard(settings, store)
@@ -138,7 +147,7 @@ class VerificationService:
             )
         try:
             country = self.delivery.check_destination(
-                request.phone_number, request.channel, p.allowed_countries
+                request.phone_number, request.channel, p.allowed_countries, p.routes
             )
         except DestinationRefused as exc:
             raise errors.DestinationNotAllowed(exc.detail, reason=exc.reason) from exc
@@ -163,7 +172,13 @@ class VerificationService:
         token = secrets.token_hex(8)
         now = self.now_ms()
         counters = self.guard.counters(
-            key_id=client_id, phone=phone, country=country or "ZZ", now=now
+            key_id=client_id,
+            phone=phone,
+            country=country or "ZZ",
+            now=now,
+            profile=p,
+            ip=request.ip,
+            device_id=request.device_id,
         )
         new = NewVerification(
             phone=phone,
@@ -175,10 +190,10 @@ class VerificationService:
             channel=CHANNELS[request.channel],
             keep_ms=s.retention_seconds * 1000,
             token=token,
-            caps=self.guard.phone_caps(now),
+            caps=self.guard.phone_caps(now, p),
         )
         # round trip 1: the guard's shared counters and the create itself
-        created = self.store.create(tag, new, now, s.guard_mode, counters, p.id)
+        created = self.store.create(tag, new, now, counters, p.id, self.profile_ids())
         if created.outcome not in ("created", "resent"):
             if created.guard != "refused":
                 self.store.refund_guard(counters)
@@ -210,6 +225,8 @@ class VerificationService:
             templates=p.templates,
             webotp_domain=p.webotp_domain,
             android_app_hash=p.android_app_hash,
+            routes=p.routes,
+            whatsapp=p.whatsapp,
         )
         del code
         # the message, then round trip 2: record it, or roll back what round trip 1 did
@@ -322,7 +339,7 @@ class VerificationService:
         )
 
     def _create_refusal(self, outcome: str, detail: int, now: int) -> errors.ServiceError:
-        if outcome in ("phone_hourly", "phone_daily"):
+        if outcome in PHONE_CAPS:
             return self._guard_refusal(outcome, detail, now)
         wait = max(0.0, (detail - now) / 1000)
         reasons = {

@@ -66,3 +66,21 @@ def test_cli_refusals_are_the_apis(run: Any) -> None:
     assert "profile_not_found (404)" in run("profiles", "show", "pf_aaaaaaaaaaaaaaaa").output
     updated = run("profiles", "update", "default", '{"name": "x"}')
     assert "conflict (409)" in updated.output
+
+
+def test_the_guard_routes_and_whatsapp_fields_go_through_the_cli(run: Any) -> None:
+    fields = {
+        "guard": {"mode": "shadow", "ip_hourly": 5},
+        "routes": {"US": [{"type": "short_code", "from": "22395"}]},
+        "whatsapp": {"template": "shop_code"},
+    }
+    made = run("profiles", "create", json.dumps(fields))
+    assert made.exit_code == 0, made.output
+    profile = json.loads(made.output)
+    assert profile["overrides"]["routes"] == fields["routes"]
+    assert profile["settings"]["guard"]["ip_hourly"] == 5
+    updated = run("profiles", "update", profile["id"], '{"guard": {"device_hourly": 2}}')
+    assert json.loads(updated.output)["settings"]["guard"]["mode"] == "enforce"
+    refused = run("profiles", "update", profile["id"], '{"routes": {"US": [{"type": "fax"}]}}')
+    assert refused.exit_code == 1 and "invalid_request (422)" in refused.output
+    assert "must be one of short_code" in refused.output

@@ -7,23 +7,28 @@
 -- service stopped waiting for its answer, it writes nothing: that create sent no message.
 --
 -- Sends to the number are also counted per hour and per day (the SMS-pumping guard's
--- per-number caps), in fixed windows kept in the same hash.
+-- per-number caps), in fixed windows kept in the profile's hash. The service's caps
+-- count every profile's sends to the number, read from each profile's hash (KEYS[5..],
+-- all in the number's slot: no key of their own, no write); a profile's own caps count
+-- its hash alone.
 --
 -- KEYS[1] phone hash (latest verification + per-phone counters)   KEYS[2] opt-out marker
 -- KEYS[3] undo record (its own short-lived key: kept in the hash, its size would switch
 --         the hash to Redis's large encoding for good)
 -- KEYS[4] the slot's timers (zset: due ms): the verification's expiry is one, member
 --         'e:<tag>:<profile>:<id>' (the worker's timer_fire.lua sends verification.expired)
+-- KEYS[5..] the number's hashes in every other profile (the default's included)
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
 --       keep_ms (how long a finished verification stays readable), token,
 --       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
 --       hour window end ms, day window id, daily cap, day window end ms,
---       deadline_ms (see deadline.lua; 0: none)
+--       deadline_ms (see deadline.lua; 0: none),
+--       the profile's own guard mode ('off' when it has none), hourly cap, daily cap
 -- Returns {outcome, detail, id} with outcome one of:
 --   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
---   phone_daily | late (past the deadline: nothing written); detail is a time (ms) to
---   retry at, or for created/resent the name of a cap that shadow mode let through
---   ('' when none)
+--   phone_daily | profile_phone_hourly | profile_phone_daily | late (past the deadline:
+--   nothing written); detail is a time (ms) to retry at, or for created/resent the name
+--   of a cap that shadow mode let through ('' when none)
 if too_late(tonumber(ARGV[18])) then
   return {'late', ''}
 end
@@ -38,21 +43,42 @@ if cur[6] and tonumber(cur[6]) > now then
 end
 
 -- per-number velocity caps
-local mode = ARGV[11]
-local hour_count = cur[7] == ARGV[12] and tonumber(cur[8]) or 0
-local day_count = cur[9] == ARGV[15] and tonumber(cur[10]) or 0
+local function counts(values)
+  local hour = values[1] == ARGV[12] and tonumber(values[2]) or 0
+  local day = values[3] == ARGV[15] and tonumber(values[4]) or 0
+  return hour, day
+end
+local hour_count, day_count = counts({cur[7], cur[8], cur[9], cur[10]})
+local all_hour, all_day = hour_count, day_count
+for i = 5, #KEYS do
+  local other_hour, other_day = counts(redis.call('HMGET', KEYS[i], 'hw', 'hc', 'dw', 'dc'))
+  all_hour, all_day = all_hour + other_hour, all_day + other_day
+end
 local shadowed = ''
-if mode ~= 'off' then
-  local over, over_end
-  if hour_count >= tonumber(ARGV[13]) then
-    over, over_end = 'phone_hourly', ARGV[14]
-  elseif day_count >= tonumber(ARGV[16]) then
-    over, over_end = 'phone_daily', ARGV[17]
+local function over(mode, name, hour, day, hour_cap, day_cap)
+  if mode == 'off' then
+    return nil
   end
-  if over and mode == 'enforce' then
-    return {over, over_end}
+  local cap, cap_end
+  if hour >= tonumber(hour_cap) then
+    cap, cap_end = name .. 'hourly', ARGV[14]
+  elseif day >= tonumber(day_cap) then
+    cap, cap_end = name .. 'daily', ARGV[17]
   end
-  shadowed = over or ''
+  if cap and mode == 'enforce' then
+    return {cap, cap_end}
+  end
+  if cap and shadowed == '' then
+    shadowed = cap
+  end
+  return nil
+end
+local refused = over(ARGV[11], 'phone_', all_hour, all_day, ARGV[13], ARGV[16])
+if not refused then
+  refused = over(ARGV[19], 'profile_phone_', hour_count, day_count, ARGV[20], ARGV[21])
+end
+if refused then
+  return refused
 end
 
 local COUNTERS = {'hw', 'hc', 'dw', 'dc'}

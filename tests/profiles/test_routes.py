@@ -1,0 +1,161 @@
+"""A profile's own routes (the OTP_ROUTES format, replacing the environment's for its
+verifications) and its WhatsApp template and languages: what the sandbox receives, and
+the refusals of a bad route or template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from otp_service.sandbox.seed import PROFILE_IDS
+from tests.conftest import ApiClient
+from tests.profiles.conftest import make_key, make_profile
+
+pytestmark = pytest.mark.topologies("single", "cluster")
+
+US, DE = "+13125550123", "+4915112345678"
+WHATSAPP_FROM = "+13125550101"
+SHORT_CODE_ROUTES = {"US": [{"type": "short_code", "from": "22395"}]}
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    env["OTP_WHATSAPP_FROM"] = WHATSAPP_FROM  # the environment's routes: long code, WhatsApp
+    return env
+
+
+def keyed(app: Any, admin: ApiClient, **fields: Any) -> ApiClient:
+    profile = make_profile(admin, **fields)
+    return ApiClient(app.test_client(), make_key(admin, profile["id"])["key"])
+
+
+def create(client: ApiClient, phone: str = US, **body: Any):
+    return client.post("/v1/verifications", json={"phone_number": phone, **body})
+
+
+def test_a_profiles_route_is_the_sender_the_sandbox_receives_from(app, admin, client, sandbox):
+    shop = keyed(app, admin, routes=SHORT_CODE_ROUTES)
+    created = create(shop)
+    assert created.status_code == 201
+    [message] = sandbox.messages(US)
+    assert (message["endpoint"], message["from"]) == ("/v2/messages/short_code", "22395")
+    assert created.get_json()["sender"] == {
+        "type": "short_code",
+        "from": "22395",
+        "messaging_profile_id": None,
+    }
+    # the default profile keeps the environment's route
+    assert create(client).status_code == 201
+    latest = sandbox.messages(US)[0]
+    assert (latest["endpoint"], latest["from"]) == ("/v2/messages/long_code", "+13125550100")
+
+
+def test_a_profiles_routes_replace_the_environments(app, admin, client, sandbox, redis_client):
+    shop = keyed(app, admin, routes=SHORT_CODE_ROUTES)
+    before = set(redis_client.keys("*"))
+    for phone, channel in ((DE, "sms"), (US, "whatsapp")):  # no route of the profile's
+        refused = create(shop, phone, channel=channel)
+        assert refused.status_code == 403
+        problem = refused.get_json()
+        assert (problem["code"], problem["reason"]) == ("destination_not_allowed", "no_route")
+    assert set(redis_client.keys("*")) == before
+    assert sandbox.messages() == []
+    assert create(client, DE).status_code == 201  # the environment's "*" serves DE
+
+
+def test_a_profiles_whatsapp_template_and_languages_are_used(app, admin, sandbox):
+    shop = keyed(
+        app,
+        admin,
+        whatsapp={"template": "shop_login_code", "languages": {"pt-BR": "pt_BR"}},
+    )
+    assert create(shop, channel="whatsapp", locale="pt-BR").status_code == 201
+    assert create(shop, "+13125550124", channel="whatsapp", locale="de").status_code == 201
+    templates = {m["to"]: m["body"]["whatsapp_message"]["template"] for m in sandbox.messages()}
+    assert templates[US]["name"] == "shop_login_code"
+    assert templates[US]["language"] == {"code": "pt_BR"}
+    assert templates["+13125550124"]["language"] == {"code": "en_US"}  # the environment's
+
+
+def test_a_profile_may_route_whatsapp_through_its_own_sender(app, admin, client, sandbox):
+    routes = {
+        "*": [
+            {"type": "number_pool", "messaging_profile_id": PROFILE_IDS["secondary"]},
+            {"type": "whatsapp", "from": "+13125550102"},
+        ]
+    }
+    shop = keyed(app, admin, routes=routes, whatsapp={"language": "en_GB"})
+    assert create(shop, channel="whatsapp").status_code == 201
+    [message] = sandbox.messages(US)
+    assert (message["endpoint"], message["from"]) == ("/v2/messages/whatsapp", "+13125550102")
+    template = message["body"]["whatsapp_message"]["template"]
+    assert (template["name"], template["language"]) == ("otp_verification", {"code": "en_GB"})
+    assert create(client, channel="whatsapp").status_code == 201
+    assert sandbox.messages(US)[0]["from"] == WHATSAPP_FROM
+
+
+def test_routes_and_whatsapp_are_shown_and_removed(admin):
+    created = make_profile(admin, routes=SHORT_CODE_ROUTES, whatsapp={"template": "shop"})
+    assert created["overrides"]["routes"] == SHORT_CODE_ROUTES
+    assert created["settings"]["routes"] == SHORT_CODE_ROUTES
+    assert created["settings"]["whatsapp"] == {
+        "template": "shop",
+        "language": "en_US",
+        "languages": {},
+    }
+    path = f"/v1/admin/profiles/{created['id']}"
+    removed = admin.patch(path, json={"routes": None, "whatsapp": None}).get_json()["data"]
+    assert removed["settings"]["routes"] is None
+    assert removed["settings"]["whatsapp"]["template"] == "otp_verification"
+    assert removed["overrides"] == {}
+
+
+@pytest.mark.parametrize(
+    ("routes", "says"),
+    [
+        ({"US": [{"type": "carrier_pigeon", "from": "22395"}]}, '"type" must be one of'),
+        ({"US": {"type": "short_code", "from": "22395"}}, "non-empty list of senders"),
+        ({"US": []}, "non-empty list of senders"),
+        ({"XX": [{"type": "short_code", "from": "22395"}]}, "ISO 3166"),
+        ({"US": [{"type": "short_code", "from": "+13125550100"}]}, "3 to 8 digits"),
+        ({"US": [{"type": "long_code"}]}, 'needs "from"'),
+        ({"US": [{"type": "long_code", "from": "+13125550100", "pin": 1}]}, "unknown field"),
+        ({"US": [{"type": "alphanumeric", "from": "Shop", "messaging_profile_id": "x"}]}, "UUID"),
+        ({}, "JSON object mapping"),
+        ([{"type": "short_code", "from": "22395"}], "JSON object mapping"),
+        ("US:22395", "JSON object mapping"),
+    ],
+)
+def test_a_bad_route_is_refused_naming_what_is_wrong(admin, routes, says):
+    response = admin.post("/v1/admin/profiles", json={"routes": routes})
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["code"] == "invalid_request"
+    assert says in problem["errors"]["routes"][0]
+
+
+def test_a_bad_route_in_an_update_changes_nothing(admin):
+    created = make_profile(admin, routes=SHORT_CODE_ROUTES)
+    path = f"/v1/admin/profiles/{created['id']}"
+    response = admin.patch(path, json={"routes": {"US": [{"type": "fax", "from": "1"}]}})
+    assert response.status_code == 422
+    assert admin.get(path).get_json()["data"]["overrides"]["routes"] == SHORT_CODE_ROUTES
+
+
+@pytest.mark.parametrize(
+    ("whatsapp", "says"),
+    [
+        ({"template": "Shop Code"}, "template must be a name"),
+        ({"language": "english"}, "language must be a language code"),
+        ({"languages": {"pt-BR": "portuguese"}}, "languages: entries"),
+        ({"languages": ["pt_BR"]}, "languages must map"),
+        ({"name": "shop"}, "must be an object of template"),
+        ({}, "must be an object of template"),
+        ("shop", "must be an object of template"),
+    ],
+)
+def test_a_bad_whatsapp_template_is_refused(admin, whatsapp, says):
+    response = admin.post("/v1/admin/profiles", json={"whatsapp": whatsapp})
+    assert response.status_code == 422
+    assert says in response.get_json()["errors"]["whatsapp"][0]
