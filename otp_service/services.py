@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 from nacl.signing import VerifyKey
 
-from otp_service.admin import AuditLog, NumbersAdmin, OptOutAdmin
+from otp_service.admin import AuditLog, ConsoleSessions, NumbersAdmin, OptOutAdmin
 from otp_service.config import Settings
 from otp_service.delivery import Delivery, DeliveryConfig
 from otp_service.errors import ConfigError
@@ -47,6 +47,7 @@ class Services:
     numbers_admin: NumbersAdmin
     optout_admin: OptOutAdmin
     profiles: ProfileService
+    console_sessions: ConsoleSessions
 
     def close(self) -> None:
         self.profiles.close()
@@ -102,4 +103,5 @@ def build_services(
         numbers_admin=NumbersAdmin(telnyx, audit),
         optout_admin=OptOutAdmin(telnyx, optouts, audit, clock),
         profiles=ProfileService(settings, ProfileStore(store), ring, audit, clock),
+        console_sessions=ConsoleSessions(store, clock),
     )

@@ -62,6 +62,8 @@ ACTIONS = (
     "profile.delete",
     "profile_key.create",
     "profile_key.revoke",
+    "console.sign_in",
+    "console.sign_out",
 )
 TARGET_MAX = 128  # characters of a target kept (ids come from URLs)
 _SCAN_CHUNK = 500
@@ -168,6 +170,11 @@ class AuditLog:
                 break
             high = "(" + _redis_str(rows[-1][0])
         return matching[offset : offset + limit], len(matching)
+
+    def since(self, start_ms: int) -> list[AuditEntry]:
+        """Every entry from ``start_ms`` on, oldest first (the log is capped: bounded)."""
+        rows = self.store.redis.xrange(self.key, min=start_ms, max="+", count=self.max_entries)
+        return [_entry(row) for row in rows]
 
     def list_page(self, page: Page, where: AuditFilter) -> dict[str, Any]:
         """A page of the log, newest first, as the API answers it."""

@@ -19,6 +19,8 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{optouts}:*  the opt-out index: every number (zset by time), one zset per
                      source, number -> source (hash); for listing, not for enforcing
     otp:{audit}:log  stream: the admin audit log (audit.py), capped, oldest trimmed first
+    otp:{console}:s:<d>  hash: a console session (admin/sessions.py), <d> the digest of
+                     its cookie; expires when idle
 
 A service calls a script as it calls a function — ``store.check(tag, suffix, digest, now,
 limits) -> CheckOutcome`` — and never builds a list of Lua arguments itself; the script's
@@ -342,6 +344,10 @@ class Store:
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
         return f"{self.prefix}:{{audit}}:log"
+
+    def console_session_key(self, digest: str) -> str:
+        """A console session, by the digest of its cookie (never the cookie itself)."""
+        return f"{self.prefix}:{{console}}:s:{digest}"
 
     def profile_keys(self) -> ProfileKeys:
         """Every profile key, all in the {profiles} slot (``store/profiles.py``)."""
