@@ -57,6 +57,7 @@ ACTIONS = (
     "optout.remove",
     "optouts.sync",
     "optouts.import",
+    "optouts.export",
     "profile.create",
     "profile.update",
     "profile.delete",

@@ -105,7 +105,9 @@ class ConsoleSessions:
             pipe.hdel(key, "flash")
         pipe.expire(key, self.idle_seconds)
         pipe.execute()
-        return ConsoleSession(fields["key_id"], fields["csrf"], created_at, now, fields.get("flash"))
+        return ConsoleSession(
+            fields["key_id"], fields["csrf"], created_at, now, fields.get("flash")
+        )
 
     def notify(self, token: str, message: str) -> None:
         """A notice for the session's next page (``resume`` takes it)."""

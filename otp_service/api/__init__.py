@@ -9,7 +9,16 @@ from collections.abc import Callable, Mapping
 import httpx
 from flask import Flask
 
-from otp_service.api import admin, factors, ops, problems, profiles, verifications, webhooks
+from otp_service.api import (
+    admin,
+    console,
+    factors,
+    ops,
+    problems,
+    profiles,
+    verifications,
+    webhooks,
+)
 from otp_service.api.access_log import AccessLog
 from otp_service.api.flask_shortcuts import App
 from otp_service.api.middleware import RequestMiddleware
@@ -32,7 +41,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["otp"] = build_services(settings, telnyx_transport=telnyx_transport, clock=clock)
     problems.init_app(app)
-    for view in (ops, verifications, factors, webhooks, admin, profiles):
+    for view in (ops, verifications, factors, webhooks, admin, profiles, console):
         app.register_blueprint(view.bp)
     access = AccessLog(settings.access_log_flush_ms / 1000) if settings.access_log else None
     app.wsgi_app = RequestMiddleware(app.wsgi_app, access)  # type: ignore[method-assign]

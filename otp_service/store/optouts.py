@@ -176,7 +176,6 @@ class OptOutStore:
         ]
         return items, total
 
-
     def counts(self, windows: Iterable[tuple[int, int]]) -> list[int]:
         """How many opt-outs (of any source) each (from, to) ms window holds, both ends
         inclusive, in one round trip."""
