@@ -81,7 +81,9 @@ def before_request() -> Response | None:
     session = services().console_sessions.resume(token)
     if session is None:
         if request.method == "GET":
-            return redirect(url_for("console.signin.sign_in_form", next=request.full_path))
+            return redirect(
+                url_for("console.signin.sign_in_form", next=request.full_path.rstrip("?"))
+            )
         return redirect(url_for("console.signin.sign_in_form", expired=1), 303)
     if request.method == "POST" and not _token_matches(session.csrf):
         return csrf_refused()

@@ -15,14 +15,17 @@
         label: s.label,
         stroke: colour,
         fill: colour + "66",
-        width: bars ? 1 : 2,
-        paths: bars ? uPlot.paths.bars({ size: [0.8 / spec.series.length, 40], align: 1 }) : undefined,
+        width: bars ? 0 : 2,
+        paths: bars ? uPlot.paths.bars({ size: [0.8 / spec.series.length, 40] }) : undefined,
         points: { show: !bars },
       });
     });
     var data = [spec.x].concat(spec.series.map(function (s) { return s.values; }));
     var width = Math.max(element.clientWidth, 320);
-    new uPlot({ width: width, height: 220, series: series, scales: { x: { time: true } } }, data, element);
+    // half a step of room on each side, so that the first and last bars show whole
+    var half = spec.x.length > 1 ? (spec.x[1] - spec.x[0]) / 2 : 1800;
+    var x = { time: true, range: function (u, min, max) { return [min - half, max + half]; } };
+    new uPlot({ width: width, height: 220, series: series, scales: { x: x } }, data, element);
     element.setAttribute("data-drawn", String(spec.x.length));
   }
 
