@@ -3,7 +3,10 @@ What needs a browser (the pages working end to end, charts drawn) is in test_bro
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,3 +171,47 @@ def test_pages_carry_a_content_security_policy(console):
     response = console.get("/console/overview")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+CONSOLE = Path(__file__).resolve().parents[3] / "otp_service" / "api" / "console"
+
+
+def test_every_post_form_in_the_templates_carries_the_csrf_token():
+    forms = []
+    for template in (CONSOLE / "templates" / "console").glob("*.html"):
+        for form in re.findall(r"<form[^>]*>.*?</form>", template.read_text(), re.DOTALL):
+            if 'method="post"' in form:
+                forms.append(form)
+                assert "csrf()" in form or 'name="csrf_token"' in form, (template.name, form)
+    assert len(forms) >= 12
+
+
+def test_nothing_is_loaded_from_another_site():
+    for path in [*CONSOLE.joinpath("templates").rglob("*.html"), CONSOLE / "static/console.js"]:
+        assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//", path.read_text()), path
+    vendor = CONSOLE / "static" / "vendor" / "uplot"
+    assert {p.name for p in vendor.iterdir()} >= {"uPlot.iife.min.js", "uPlot.min.css", "LICENSE"}
+    assert "v1.6.32" in (vendor / "uPlot.iife.min.js").read_text()[:100]
+
+
+def test_the_vendored_chart_library_is_served(console):
+    response = console.get("/console/static/vendor/uplot/uPlot.iife.min.js")
+    assert response.status_code == 200
+    assert b"uPlot" in response.data
+    response.close()
+
+
+def test_every_console_file_ships_in_the_package():
+    """Templates and static files are package data (pyproject.toml): a wheel without
+    them would serve a console of 500s."""
+    root = CONSOLE.parents[1]  # otp_service/
+    pyproject = tomllib.loads((root.parent / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["otp_service"]
+    files = [
+        p.relative_to(root).as_posix()
+        for folder in ("templates", "static")
+        for p in (CONSOLE / folder).rglob("*")
+        if p.is_file()
+    ]
+    assert files
+    assert [f for f in files if not any(fnmatch.fnmatchcase(f, pat) for pat in patterns)] == []
