@@ -50,6 +50,9 @@ def sign_in() -> Response:
         )
         return _form(problem=message, status=exc.status)
     found = services()
+    previous = request.cookies.get(web.COOKIE)
+    if previous:  # a new sign-in replaces the browser's session, never adds to it
+        found.console_sessions.end(previous)
     with found.audit.audited(key_id, "console.sign_in", "console", {}) as outcome:
         token, _session = found.console_sessions.start(key_id)
         outcome["result"] = "signed_in"

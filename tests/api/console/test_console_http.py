@@ -215,3 +215,11 @@ def test_every_console_file_ships_in_the_package():
     ]
     assert files
     assert [f for f in files if not any(fnmatch.fnmatchcase(f, pat) for pat in patterns)] == []
+
+
+def test_signing_in_again_ends_the_sessions_previous_token(console):
+    old = console.get_cookie("otp_console", path="/console").value
+    assert sign_in(console).status_code == 303
+    assert console.get_cookie("otp_console", path="/console").value != old
+    console.set_cookie("otp_console", old, path="/console")
+    assert console.get("/console/overview").status_code == 302
