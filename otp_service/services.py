@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from nacl.signing import VerifyKey
 
-from otp_service.admin import AuditLog, NumbersAdmin, OptOutAdmin
+from otp_service.admin import AuditLog, ConsoleSessions, NumbersAdmin, OptOutAdmin
 from otp_service.config import Settings
 from otp_service.delivery import Delivery, DeliveryConfig
 from otp_service.errors import ConfigError
@@ -55,6 +55,7 @@ class Services:
     optout_admin: OptOutAdmin
     profiles: ProfileService
     endpoints: EndpointService
+    console_sessions: ConsoleSessions
 
     def close(self) -> None:
         self.profiles.close()
@@ -114,6 +115,7 @@ def build_services(
         optout_admin=OptOutAdmin(telnyx, optouts, audit, clock),
         profiles=profiles,
         endpoints=EndpointService(settings, WebhookStore(store), audit, profiles.get, clock=clock),
+        console_sessions=ConsoleSessions(store, clock),
     )
 
 

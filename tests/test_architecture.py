@@ -57,6 +57,14 @@ MAY_IMPORT = {
     "otp_service.profiles": {"otp_service.store", "otp_service.delivery"},
     # the API objects its events carry are rendered by a function services.py gives it
     "otp_service.events": {"otp_service.store"},
+    # the console: pages over the admin services (sessions among them), with the API's own
+    # key check and helpers; the opt-out sources from the store, as api/query.py takes them.
+    # Not profiles/ or verification/ directly: ProfileService comes through services().
+    "otp_service.api.console": {
+        "otp_service.api",
+        "otp_service.admin",
+        "otp_service.store.optouts",
+    },
 }
 
 

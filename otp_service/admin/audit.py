@@ -57,6 +57,7 @@ ACTIONS = (
     "optout.remove",
     "optouts.sync",
     "optouts.import",
+    "optouts.export",
     "profile.create",
     "profile.update",
     "profile.delete",
@@ -70,6 +71,8 @@ ACTIONS = (
     "webhook.disable",
     "webhook_delivery.retry",
     "webhook.replay",
+    "console.sign_in",
+    "console.sign_out",
 )
 TARGET_MAX = 128  # characters of a target kept (ids come from URLs)
 _SCAN_CHUNK = 500
@@ -176,6 +179,23 @@ class AuditLog:
                 break
             high = "(" + _redis_str(rows[-1][0])
         return matching[offset : offset + limit], len(matching)
+
+    def since(self, start_ms: int) -> list[AuditEntry]:
+        """Every entry written at ``start_ms`` or later by the service's clock, oldest
+        first: read newest first, in chunks, until one is older (the log is capped, so
+        this is bounded). By ``at``, not by stream id: ids are Redis's clock."""
+        found: list[AuditEntry] = []
+        high = "+"
+        while True:
+            rows = self.store.redis.xrevrange(self.key, max=high, count=_SCAN_CHUNK)
+            for row in rows:
+                entry = _entry(row)
+                if entry.at < start_ms:
+                    return found[::-1]
+                found.append(entry)
+            if len(rows) < _SCAN_CHUNK:
+                return found[::-1]
+            high = "(" + _redis_str(rows[-1][0])
 
     def list_page(self, page: Page, where: AuditFilter) -> dict[str, Any]:
         """A page of the log, newest first, as the API answers it."""

@@ -25,7 +25,13 @@ from otp_service.config import ApiKey
 from otp_service.ids import DEFAULT_PROFILE
 from otp_service.profiles import ProfileSettings
 
-__all__ = ["key_identity", "require_admin", "require_client", "require_metrics_token"]
+__all__ = [
+    "admin_key_id",
+    "key_identity",
+    "require_admin",
+    "require_client",
+    "require_metrics_token",
+]
 
 
 def _match(digest: bytes, keys: tuple[ApiKey, ...]) -> str | None:
@@ -65,12 +71,16 @@ def require_client() -> None:
 
 
 def require_admin() -> None:
+    g.key_id = admin_key_id(_presented_digest())
+
+
+def admin_key_id(digest: bytes) -> str:
+    """The id of the admin key of SHA-256 ``digest``: 403 for a client or profile key,
+    401 for anything else. The admin API and the console's sign-in both ask here."""
     settings = services().settings
-    digest = _presented_digest()
     admin_id = _match(digest, settings.admin_keys)
     if admin_id is not None:
-        g.key_id = admin_id
-        return
+        return admin_id
     if _match(digest, settings.api_keys) is not None or (
         services().profiles.resolve_key(digest) is not None
     ):

@@ -176,6 +176,14 @@ class OptOutStore:
         ]
         return items, total
 
+    def counts(self, windows: Iterable[tuple[int, int]]) -> list[int]:
+        """How many opt-outs (of any source) each (from, to) ms window holds, both ends
+        inclusive, in one round trip."""
+        pipe = self.store.pipeline()
+        for low, high in windows:
+            pipe.zcount(self.index_keys[0], low, high)
+        return [int(n) for n in pipe.execute()]
+
 
 def _normalised(phone: str) -> str:
     """``phone``, which must already be in ``phones.normalize``'s form (a ``Phone`` is)."""

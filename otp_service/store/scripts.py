@@ -24,6 +24,8 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{T}:x        stream: the outbox — events written by the scripts that cause them
                      (lua/include/outbox.lua), read by the worker (events/)
     otp:{T}:t        zset: timers (due ms), e.g. a verification's expiry (timer_fire.lua)
+    otp:{console}:s:<d>  hash: a console session (admin/sessions.py), <d> the digest of
+                     its cookie; expires when idle
 
 A service calls a script as it calls a function — ``store.check(tag, suffix, digest, now,
 limits) -> CheckOutcome`` — and never builds a list of Lua arguments itself; the script's
@@ -382,6 +384,10 @@ class Store:
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
         return f"{self.prefix}:{{audit}}:log"
+
+    def console_session_key(self, digest: str) -> str:
+        """A console session, by the digest of its cookie (never the cookie itself)."""
+        return f"{self.prefix}:{{console}}:s:{digest}"
 
     def profile_keys(self) -> ProfileKeys:
         """Every profile key, all in the {profiles} slot (``store/profiles.py``)."""

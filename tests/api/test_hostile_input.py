@@ -24,7 +24,12 @@ SPEC = yaml.safe_load(SPEC_PATH.read_text())
 WEBHOOK = "/v1/webhooks/telnyx"
 WEBHOOK_KEY = Ed25519PrivateKey.generate()
 # Values path parameters take when a case needs one that is not in the spec.
-PATH_VALUES = {"number_id": "8546663190378825878", "order_id": "order-1"}
+PATH_VALUES = {
+    "number_id": "8546663190378825878",
+    "order_id": "order-1",
+    "endpoint_id": "ep_abcdefghijklmnop",
+    "delivery_id": "dlv_0123456789abcdef01234567",
+}
 SURROGATES = ["\ud800", "\udfff", "a\udbffb", "\udc00\ud800"]
 CONTROLS = ["\x00", "a\x00b", "\x01\x1f", "\x7f", "line\nbreak"]
 
