@@ -72,6 +72,7 @@ class Settings:
     max_sends: int = 5
     resend_cooldown_seconds: int = 30
     retention_seconds: int = 3600
+    history_days: int = 30
     failure_limit: int = 100
     lockout_seconds: int = 3600
     # The SMS-pumping guard: enforce, shadow (count and log only) or off; 0 = no cap.
@@ -190,6 +191,7 @@ class Settings:
             max_sends=env.integer("OTP_MAX_SENDS", 5, 1, 20),
             resend_cooldown_seconds=env.integer("OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
             retention_seconds=env.integer("OTP_RETENTION_SECONDS", 3600, 0, 30 * 86400),
+            history_days=env.integer("OTP_HISTORY_DAYS", 30, 1, 400),
             failure_limit=env.integer("OTP_FAILURE_LIMIT", 100, 1, 100),
             lockout_seconds=env.integer("OTP_LOCKOUT_SECONDS", 3600, 1, 7 * 86400),
             **_guard_settings(env),

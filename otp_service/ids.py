@@ -22,6 +22,7 @@ __all__ = [
     "CodeHasher",
     "DEFAULT_PROFILE",
     "PROFILE_PATTERN",
+    "TAG_LENGTH",
     "ID_PATTERN",
     "KeyedDigest",
     "PhoneTagger",

@@ -119,6 +119,7 @@ class InboundEvents:
             event_type=data["event_type"],
             dedupe_ms=EVENT_TTL_MS,
             profile=profile,
+            cost_json=_cost(payload.get("cost")),
         )
 
     def _inbound(self, data: dict[str, Any], _profile: str) -> str:
@@ -185,3 +186,15 @@ def _error(error: Any) -> dict[str, str]:
     if error.get("detail"):
         out["detail"] = str(error["detail"])
     return out
+
+
+def _cost(cost: Any) -> str:
+    """Telnyx's cost of a message (``message.finalized``), as JSON, or '' without one."""
+    if not isinstance(cost, dict) or cost.get("amount") in (None, ""):
+        return ""
+    try:
+        amount = str(float(str(cost["amount"])))
+    except ValueError:
+        return ""
+    currency = str(cost.get("currency") or "")[:3].upper()
+    return json.dumps({"amount": amount, "currency": currency})

@@ -23,11 +23,14 @@ from otp_service.events.endpoints import EndpointService
 from otp_service.events.http import EndpointPoster
 from otp_service.events.worker import BUSY_SHARDS_EVERY_MS, LEASE_MS, Worker
 from otp_service.factors import FactorService, factor_object
+from otp_service.history import HistoryService, Recorder
 from otp_service.ids import PhoneTagger
 from otp_service.inbound import InboundEvents
 from otp_service.metrics import observe_telnyx
 from otp_service.profiles import KeyRing, ProfileService
 from otp_service.store import Store, connect
+from otp_service.store.history import HistoryStore
+from otp_service.store.insights import InsightsStore
 from otp_service.store.optouts import OptOutStore
 from otp_service.store.outbox import OutboxEntry, OutboxStore
 from otp_service.store.profiles import ProfileStore
@@ -55,6 +58,7 @@ class Services:
     optout_admin: OptOutAdmin
     profiles: ProfileService
     endpoints: EndpointService
+    history: HistoryService
     console_sessions: ConsoleSessions
 
     def close(self) -> None:
@@ -105,7 +109,13 @@ def build_services(
         telnyx=telnyx,
         factors=FactorService(settings, store, clock=clock),
         verifications=VerificationService(
-            settings, store, delivery, optouts, clock=clock, profile_ids=ring.profile_ids
+            settings,
+            store,
+            delivery,
+            optouts,
+            clock=clock,
+            profile_ids=ring.profile_ids,
+            insights=InsightsStore(store, settings.history_days),
         ),
         optouts=optouts,
         inbound=InboundEvents(store, tagger, optouts, clock, keywords=settings.keywords),
@@ -116,6 +126,13 @@ def build_services(
         profiles=profiles,
         endpoints=EndpointService(settings, WebhookStore(store), audit, profiles.get, clock=clock),
         console_sessions=ConsoleSessions(store, clock),
+        history=HistoryService(
+            HistoryStore(store, settings.history_days),
+            InsightsStore(store, settings.history_days),
+            tagger,
+            settings.history_days,
+            clock,
+        ),
     )
 
 
@@ -160,4 +177,5 @@ def build_worker(
         threads=threads,
         sweep_every_ms=sweep_every_ms,
         lease_ms=lease_ms,
+        consumers=(Recorder(services.history.history, services.history.insights),),
     )

@@ -31,6 +31,12 @@ ADMIN_KEY = "test-admin-key"
 SECRET = "test-secret-that-is-at-least-32-bytes-long"
 
 
+def data_keys(redis_client: Any) -> list[bytes]:
+    """Every key but the insights' hourly counters: a refusal is counted there by design
+    (``GET /v1/admin/insights/summary``), and is the only thing a refused request writes."""
+    return [key for key in redis_client.keys("*") if b"{ins:" not in key]
+
+
 class FakeClock:
     """Time that moves only when a test says so."""
 

@@ -57,6 +57,8 @@ MAY_IMPORT = {
     "otp_service.profiles": {"otp_service.store", "otp_service.delivery"},
     # the API objects its events carry are rendered by a function services.py gives it
     "otp_service.events": {"otp_service.store"},
+    # a send's sender (delivery's SenderInfo) is part of a history record and a route
+    "otp_service.history": {"otp_service.store", "otp_service.delivery"},
     # the console: pages over the admin services (sessions among them), with the API's own
     # key check and helpers; the opt-out sources from the store, as api/query.py takes them.
     # Not profiles/ or verification/ directly: ProfileService comes through services().

@@ -14,6 +14,7 @@ from otp_service.api import (
     console,
     endpoints,
     factors,
+    history,
     ops,
     problems,
     profiles,
@@ -42,7 +43,17 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["otp"] = build_services(settings, telnyx_transport=telnyx_transport, clock=clock)
     problems.init_app(app)
-    for view in (ops, verifications, factors, webhooks, admin, profiles, endpoints, console):
+    for view in (
+        ops,
+        verifications,
+        factors,
+        webhooks,
+        admin,
+        profiles,
+        endpoints,
+        history,
+        console,
+    ):
         app.register_blueprint(view.bp)
     access = AccessLog(settings.access_log_flush_ms / 1000) if settings.access_log else None
     app.wsgi_app = RequestMiddleware(app.wsgi_app, access)  # type: ignore[method-assign]

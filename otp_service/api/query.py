@@ -92,7 +92,7 @@ def time_param(query: Query, name: str) -> int | None:
     if raw is None:
         return None
     at = parse_iso(raw)
-    if at is None:
+    if at is None or at < 0:  # before 1970: nothing is that old
         raise errors.InvalidRequest(
             f"{name} must be an ISO 8601 date-time",
             errors={name: ["must be an ISO 8601 date-time such as 2025-01-31T00:00:00Z"]},

@@ -89,7 +89,7 @@ class Worker:
         clock: Callable[[], float] = time.time,
         threads: int = 16,
         rng: random.Random | None = None,
-        consumers: tuple[Callable[[OutboxEntry], None], ...] = (),
+        consumers: tuple[Callable[[list[OutboxEntry]], None], ...] = (),
         sweep_every_ms: int = BUSY_SHARDS_EVERY_MS,
         lease_ms: int = LEASE_MS,
     ) -> None:
@@ -102,7 +102,7 @@ class Worker:
         self.name = name
         self.clock = clock
         self.rng = rng or random.Random()
-        self.consumers = consumers  # others that learn from every event (history, insights)
+        self.consumers = consumers  # what else learns from every batch (history, insights)
         self.sweep_every_ms = sweep_every_ms
         # how long a delivery or an outbox entry stays with a worker before another takes
         # it over: longer than one attempt (the poster's timeout), or two would send it
@@ -167,9 +167,9 @@ class Worker:
             wanted = [e for e in endpoints if e.profile == entry.profile and e.wants(entry.type)]
             if wanted:
                 deliveries += self._deliveries_of(entry, wanted)
-            for consumer in self.consumers:
-                consumer(entry)
         self.webhooks.enqueue(deliveries, self.now_ms())
+        for consumer in self.consumers:
+            consumer(entries)
         self.outbox.ack(shard, [entry.entry_id for entry in entries])
         return len(entries)
 
@@ -189,11 +189,11 @@ class Worker:
 
     # -- 2. timers ----------------------------------------------------------------------------
     def _fire_timers(self, shard: str, now: int) -> int:
-        fired = 0
-        for member in self.outbox.due_timers(shard, now, BATCH):
-            if self.outbox.fire_timer(shard, member, now) != "later":
-                fired += 1
-        return fired
+        done = 0
+        for name in self.outbox.due_buckets(shard, now, BATCH):
+            self.outbox.fire_bucket(shard, name, now)
+            done += 1
+        return done
 
     # -- 3. deliveries ------------------------------------------------------------------------
     def deliver_due(self) -> int:

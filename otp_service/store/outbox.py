@@ -1,8 +1,8 @@
 """The outbox and the timers, as the worker reads them.
 
 The scripts that change a verification or a factor append its event to the outbox stream
-of their shard (``lua/include/outbox.lua``) and put its expiry among the shard's timers
-(``create.lua``). Workers share each stream through one consumer group: an entry read by
+of their shard (``lua/include/outbox.lua``) and put its expiry in one of the shard's timer
+buckets (``create.lua``). Workers share each stream through one consumer group: an entry read by
 a worker that dies stays pending, and another worker claims it once it has been idle for
 longer than any delivery takes (``claim_stale``). An entry is acknowledged and deleted
 once its deliveries are stored, so a stream holds only what is not handed over yet.
@@ -20,6 +20,7 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
+from otp_service.ids import DEFAULT_PROFILE, TAG_LENGTH
 from otp_service.store.scripts import Store
 
 __all__ = ["GROUP", "OutboxEntry", "OutboxStore"]
@@ -40,6 +41,7 @@ class OutboxEntry:
     at: int  # ms
     snapshot: Any  # v: view.lua's fields (a list), f: the factor's fields (a dict)
     history: list[Any] = field(default_factory=list)
+    checks: str = ""  # a verification's checks (check.lua's 'ck')
 
     @classmethod
     def parse(cls, shard: str, entry_id: bytes, fields: dict[bytes, bytes]) -> OutboxEntry:
@@ -57,7 +59,12 @@ class OutboxEntry:
             at=int(text(b"at") or 0),
             snapshot=json.loads(fields.get(b"s") or b"null"),
             history=history if isinstance(history, list) else [],  # Lua's {} is an object
+            checks=text(b"c"),
         )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class OutboxStore:
@@ -127,30 +134,41 @@ class OutboxStore:
         return int(self.redis.xlen(self.store.outbox_key(shard)))
 
     # -- timers ---------------------------------------------------------------------------
-    def due_timers(self, shard: str, now: int, count: int) -> list[str]:
+    def due_buckets(self, shard: str, now: int, count: int) -> list[str]:
+        """The shard's timer buckets that have ended (no new timer falls in them)."""
         raw = self.redis.zrangebyscore(
             self.store.timers_key(shard), "-inf", now, start=0, num=count
         )
-        return [member.decode() for member in raw]
+        return [name.decode() for name in raw]
 
-    def fire_timer(self, shard: str, member: str, now: int) -> str:
-        """fired | ended | later | gone | unknown (see lua/timer_fire.lua)."""
-        kind, tag, profile, _suffix = (member.split(":") + ["", "", ""])[:4]
-        if kind != "e" or not tag:
-            self.redis.zrem(self.store.timers_key(shard), member)
-            return "unknown"
+    def fire_bucket(self, shard: str, name: str, now: int) -> int:
+        """Fire every timer of an ended bucket (one batch), then drop the bucket. Two
+        workers on one bucket, or one that dies half-way, fire nothing twice
+        (timer_fire.lua marks what it fired). How many events went out."""
         store = self.store
-        outcome = store.run(
-            "timer_fire",
-            [
-                store.timers_key(shard),
-                store.phone_key(tag, profile),
-                store.history_key(tag, profile),
-                store.outbox_key(shard),
-            ],
-            [member, now],
-        )
-        return outcome.decode()
+        bucket_key = f"{store.timers_key(shard)}:{name}"
+        profile = name.partition(":")[2] or DEFAULT_PROFILE
+        ids = [_text(v) for v in self.redis.lrange(bucket_key, 0, -1)]
+        fired = 0
+        for start in range(0, len(ids), 200):
+            batch = store.batch()
+            for verification_id in ids[start : start + 200]:
+                tag, suffix = verification_id[:TAG_LENGTH], verification_id[TAG_LENGTH:]
+                batch.script(
+                    "timer_fire",
+                    [
+                        store.phone_key(tag, profile),
+                        store.history_key(tag, profile),
+                        store.outbox_key(shard),
+                    ],
+                    [suffix, now],
+                )
+            fired += sum(answer == b"fired" for answer in batch.execute())
+        pipe = store.pipeline()
+        pipe.delete(bucket_key)
+        pipe.zrem(store.timers_key(shard), name)
+        pipe.execute()
+        return fired
 
     # -- which shards have work -------------------------------------------------------------
     def busy_shards(self, now: int) -> list[str]:

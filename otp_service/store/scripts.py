@@ -23,7 +23,11 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{audit}:log  stream: the admin audit log (audit.py), capped, oldest trimmed first
     otp:{T}:x        stream: the outbox — events written by the scripts that cause them
                      (lua/include/outbox.lua), read by the worker (events/)
-    otp:{T}:t        zset: timers (due ms), e.g. a verification's expiry (timer_fire.lua)
+    otp:{T}:t        zset: the shard's timer buckets due ('<bucket>:<profile>' -> the
+                     bucket's end, ms): a worker fires a bucket once it is past
+    otp:{T}:t:<b>:<p>  list: the ids of profile <p>'s verifications that expire in bucket
+                     <b> (TIMER_BUCKET_MS wide; ~34 bytes each, where a zset would take
+                     ~130): their expiry events (timer_fire.lua)
     otp:{console}:s:<d>  hash: a console session (admin/sessions.py), <d> the digest of
                      its cookie; expires when idle
 
@@ -113,9 +117,11 @@ SCRIPTS = (
     "webhook_claim",
     "webhook_finish",
     "webhook_retry",
+    "history_index",
 )
 # The shard of one Redis: no slot rule, one outbox and one timer zset in all.
 SINGLE_SHARD = "o"
+TIMER_BUCKET_MS = 10_000  # expiry events go out within this (and the worker's pass) of it
 
 
 @dataclass(frozen=True)
@@ -381,6 +387,12 @@ class Store:
     def timers_key(self, shard: str) -> str:
         return f"{self.prefix}:{{{shard}}}:t"
 
+    def timer_bucket(self, tag: str, profile: str, due_ms: int) -> tuple[str, str, int]:
+        """(the bucket's list key, its name in the shard's timers, its end ms)."""
+        bucket = due_ms // TIMER_BUCKET_MS
+        name = f"{bucket}:{profile}"
+        return f"{self.timers_key(self.shard(tag))}:{name}", name, (bucket + 1) * TIMER_BUCKET_MS
+
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
         return f"{self.prefix}:{{audit}}:log"
@@ -451,17 +463,20 @@ class Store:
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
         deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
+        bucket_key, bucket, bucket_end = self.timer_bucket(tag, profile, now + new.ttl_ms)
         keys = [
             self.phone_key(tag, profile),
             self.optout_key(tag),
             self.undo_key(tag, profile),
             self.timers_key(self.shard(tag)),
+            bucket_key,
         ]
         keys += [self.phone_key(tag, other) for other in other_profiles if other != profile]
-        outcome = self._create(keys, new, now, counters, deadline)
+        timer = (bucket, bucket_end)
+        outcome = self._create(keys, new, now, counters, deadline, timer)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")
-            outcome = self._create(keys, new, now, counters, 0)
+            outcome = self._create(keys, new, now, counters, 0, timer)
         return outcome
 
     def _create(
@@ -471,6 +486,7 @@ class Store:
         now: int,
         counters: Sequence[GuardCounter],
         deadline: int,
+        timer: tuple[str, int],
     ) -> CreateOutcome:
         batch = self.batch()
         if counters:
@@ -504,6 +520,7 @@ class Store:
                 caps.profile_mode,
                 caps.profile_hour_cap,
                 caps.profile_day_cap,
+                *timer,
             ],
         )
         *guarded, (outcome, detail, *created) = batch.execute()
@@ -535,17 +552,20 @@ class Store:
         token: str,
         counters: Sequence[GuardCounter] = (),
         profile: str = DEFAULT_PROFILE,
+        due: int = 0,
     ) -> None:
         """Roll back what create.lua (and guard.lua) did for a send that provably did not
-        happen: one round trip."""
+        happen: one round trip. ``due``: the expiry it set (its timer goes too)."""
+        bucket_key, bucket, _end = self.timer_bucket(tag, profile, due)
         batch = self.batch().script(
             "undo",
             [
                 self.phone_key(tag, profile),
                 self.undo_key(tag, profile),
                 self.timers_key(self.shard(tag)),
+                bucket_key,
             ],
-            [token],
+            [token, bucket],
         )
         if counters:
             batch.script("guard_refund", [c.key for c in counters], [])
@@ -709,6 +729,7 @@ class Store:
         event_type: str,
         dedupe_ms: int,
         profile: str = DEFAULT_PROFILE,
+        cost_json: str = "",
     ) -> str:
         """applied | duplicate | parked | unknown | … (see delivery_event.lua)."""
         outcome = self.run(
@@ -721,7 +742,16 @@ class Store:
                 self.parked_key(tag, profile),
                 self.outbox_key(self.shard(tag)),
             ],
-            [message_id, status, occurred_at, errors_json, event_type, dedupe_ms, HISTORY_MAX],
+            [
+                message_id,
+                status,
+                occurred_at,
+                errors_json,
+                event_type,
+                dedupe_ms,
+                HISTORY_MAX,
+                cost_json,
+            ],
         )
         return outcome.decode()
 

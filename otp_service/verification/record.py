@@ -150,8 +150,8 @@ def delivery_history(raw: list[bytes], suffix: str) -> list[dict[str, Any]]:
     out = []
     for item in raw:
         entry = json.loads(item)
-        if entry.get("v") != suffix:
-            continue
+        if entry.get("v") != suffix or entry.get("event_type") == "send":
+            continue  # a resend's previous send: for the history record only
         event = {
             "event_type": entry["event_type"],
             "status": entry["status"] or None,

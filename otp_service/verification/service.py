@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from otp_service import errors, ids, metrics
 from otp_service.config import Settings
 from otp_service.delivery import (
@@ -35,7 +37,7 @@ from otp_service.delivery import (
     SenderInfo,
 )
 from otp_service.ids import CodeHasher, generate_code
-from otp_service.phones import mask_phone
+from otp_service.phones import country_of, mask_phone
 from otp_service.profiles.settings import ProfileSettings, effective
 from otp_service.store import (
     CheckLimits,
@@ -45,6 +47,7 @@ from otp_service.store import (
     Store,
     StoredVerification,
 )
+from otp_service.store.insights import Count, InsightsStore
 from otp_service.store.optouts import OptOutStore
 from otp_service.verification.guard import Guard
 from otp_service.verification.idempotency import IdempotencyKeys, Result
@@ -97,8 +100,10 @@ class VerificationService:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         profile_ids: Callable[[], Sequence[str]] = lambda: (),
+        insights: InsightsStore | None = None,
     ) -> None:
         self.settings = settings
+        self.insights = insights  # where refusals are counted (the others come as events)
         self.store = store
         self.delivery = delivery
         self.optouts = optouts
@@ -150,15 +155,30 @@ class VerificationService:
                 request.phone_number, request.channel, p.allowed_countries, p.routes
             )
         except DestinationRefused as exc:
+            self._count_refusal(p, country_of(request.phone_number) or "", exc.reason)
             raise errors.DestinationNotAllowed(exc.detail, reason=exc.reason) from exc
-        if idempotency_key is None:
-            return self._create(request, client_id, country, p)
-        return self.idempotency.once(
-            client_id,
-            idempotency_key,
-            fingerprint,
-            lambda: self._create(request, client_id, country, p),
-        )
+        try:
+            if idempotency_key is None:
+                return self._create(request, client_id, country, p)
+            return self.idempotency.once(
+                client_id,
+                idempotency_key,
+                fingerprint,
+                lambda: self._create(request, client_id, country, p),
+            )
+        except errors.RateLimited as exc:
+            self._count_refusal(p, country or "", str(exc.extra.get("reason") or "rate_limited"))
+            raise
+
+    def _count_refusal(self, p: ProfileSettings, country: str, reason: str) -> None:
+        """A refusal in the insights (``refused:<reason>``); an insight lost to a Redis
+        error is not worth failing the answer for."""
+        if self.insights is None:
+            return
+        try:
+            self.insights.add([Count(self.now_ms(), f"refused:{reason}", p.id, country)])
+        except redis.exceptions.RedisError as exc:
+            log.warning("a refusal was not counted: %s", type(exc).__name__)
 
     def _create(
         self, request: CreateRequest, client_id: str, country: str | None, p: ProfileSettings
@@ -199,7 +219,7 @@ class VerificationService:
                 self.store.refund_guard(counters)
             raise self._create_refusal(created.outcome, int(created.detail or 0), now)
         if created.guard == "refused" and created.counter is not None:
-            self.store.undo_create(tag, token, profile=p.id)
+            self.store.undo_create(tag, token, profile=p.id, due=now + ttl * 1000)
             counter = created.counter
             raise self._guard_refusal(counter.reason, counter.window_end, now)
         if created.guard == "shadow" or created.detail:
@@ -238,7 +258,7 @@ class VerificationService:
                 metrics.child(metrics.SENDS, sender_type, "opted_out").inc()
                 self._recipient_opted_out(tag, suffix, token, phone, exc, counters, p)
             metrics.child(metrics.SENDS, sender_type, "rejected").inc()
-            self.store.undo_create(tag, token, counters, p.id)
+            self.store.undo_create(tag, token, counters, p.id, due=now + ttl * 1000)
             raise errors.ProviderError(
                 exc.detail, provider_status=exc.status_code, provider_codes=list(exc.codes)
             ) from exc
@@ -247,7 +267,7 @@ class VerificationService:
             outcome_label = "maybe_sent" if exc.maybe_sent else "unreachable"
             metrics.child(metrics.SENDS, sender_type, outcome_label).inc()
             if not exc.maybe_sent:
-                self.store.undo_create(tag, token, counters, p.id)
+                self.store.undo_create(tag, token, counters, p.id, due=now + ttl * 1000)
                 raise errors.ProviderUnavailable(exc.detail) from exc
             unknown = SendOutcome("", _encoded(exc.sender), "", TIMEOUT_ERRORS)
             self._record(tag, suffix, token, unknown, p)
@@ -256,7 +276,7 @@ class VerificationService:
                 verification_id=tag + suffix,
             ) from exc
         except Exception:
-            self.store.undo_create(tag, token, counters, p.id)
+            self.store.undo_create(tag, token, counters, p.id, due=now + ttl * 1000)
             raise
         metrics.child(metrics.SENDS, sent.sender.type, "accepted").inc()
         try:

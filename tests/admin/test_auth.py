@@ -18,6 +18,7 @@ SAMPLES = {
     "key_id": "key_abcdefghijklmnop",
     "endpoint_id": "ep_abcdefghijklmnop",
     "delivery_id": "dlv_0123456789abcdef01234567",
+    "verification_id": "a" * 32,
 }
 
 
@@ -37,7 +38,8 @@ def call(app: Any, key: str | None, method: str, path: str) -> Any:
 
 
 def test_there_are_admin_routes(app: Any) -> None:
-    assert len(admin_routes(app)) == 17 + 9 + 10  # + profiles + webhook endpoints
+    # + profiles + webhook endpoints + history and insights
+    assert len(admin_routes(app)) == 17 + 9 + 10 + 4
 
 
 @pytest.mark.parametrize(

@@ -190,7 +190,7 @@ def events(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClo
     worker = build_worker(services, "slots", clock=clock, threads=2, poster=poster)
     try:
         worker.run_once()  # the outbox handed over, deliveries claimed: refused, failed
-        clock.advance(601)
+        clock.advance(611)
         worker.run_once()  # the expiry timer
         [delivery, *_] = admin.get(f"{path}/deliveries").get_json()["data"]
         assert admin.post(f"{path}/deliveries/{delivery['id']}/retry").status_code == 202

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from otp_service import create_app
-from tests.conftest import ApiClient, FakeClock
+from tests.conftest import ApiClient, FakeClock, data_keys
 from tests.profiles.conftest import make_key, make_profile
 
 pytestmark = pytest.mark.topologies("single", "cluster")
@@ -42,7 +42,7 @@ def assert_refused(response, reason: str, retry_after: int) -> None:
 
 def snapshot(redis_client: Any) -> dict[bytes, Any]:
     out = {}
-    for key in redis_client.keys("*"):
+    for key in data_keys(redis_client):
         kind = redis_client.type(key)
         out[key] = redis_client.hgetall(key) if kind == b"hash" else redis_client.dump(key)
     return out

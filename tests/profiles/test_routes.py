@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from otp_service.sandbox.seed import PROFILE_IDS
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, data_keys
 from tests.profiles.conftest import make_key, make_profile
 
 pytestmark = pytest.mark.topologies("single", "cluster")
@@ -53,13 +53,13 @@ def test_a_profiles_route_is_the_sender_the_sandbox_receives_from(app, admin, cl
 
 def test_a_profiles_routes_replace_the_environments(app, admin, client, sandbox, redis_client):
     shop = keyed(app, admin, routes=SHORT_CODE_ROUTES)
-    before = set(redis_client.keys("*"))
+    before = set(data_keys(redis_client))
     for phone, channel in ((DE, "sms"), (US, "whatsapp")):  # no route of the profile's
         refused = create(shop, phone, channel=channel)
         assert refused.status_code == 403
         problem = refused.get_json()
         assert (problem["code"], problem["reason"]) == ("destination_not_allowed", "no_route")
-    assert set(redis_client.keys("*")) == before
+    assert set(data_keys(redis_client)) == before
     assert sandbox.messages() == []
     assert create(client, DE).status_code == 201  # the environment's "*" serves DE
 

@@ -10,6 +10,8 @@
 --
 -- KEYS[1] phone hash   KEYS[2] the number's delivery history   KEYS[3] outbox stream
 -- Events: verification.approved, verification.failed (the last attempt used up).
+-- Each counted check is noted in 'ck' ('<seconds after creation><v|x>,' each, at most
+-- max_attempts + 1 of them) for the verification's history.
 -- ARGV: now_ms, id ('' = the pending verification of this number), code_hmac,
 --       max_attempts, failure_limit, lockout_ms, replay_ms
 -- Returns {outcome, detail} or, for approved | wrong | inactive, {outcome, detail, id,
@@ -17,7 +19,8 @@
 -- needs. outcome: approved | wrong | not_found | already_approved | max_attempts |
 -- inactive | locked
 local now = tonumber(ARGV[1])
-local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'h', 'at', 'nf', 'nu', 'ap')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'h', 'at', 'nf', 'nu', 'ap', 'ca',
+                      'ck')
 if not cur[1] or (ARGV[2] ~= '' and cur[1] ~= ARGV[2]) then
   return {'not_found', ''}
 end
@@ -46,15 +49,19 @@ if cur[7] and tonumber(cur[7]) > now then
   return {'locked', cur[7]}
 end
 
+local function noted(mark)
+  return (cur[10] or '') .. math.floor((now - tonumber(cur[9] or now)) / 1000) .. mark .. ','
+end
+
 if cur[4] == ARGV[3] then
-  redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0, 'ap', now)
+  redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0, 'ap', now, 'ck', noted('v'))
   emit_verification(KEYS[3], 'verification.approved', KEYS[1], KEYS[2], now)
   return {'approved', '', cur[1], 'a', attempts}
 end
 
 attempts = attempts + 1
 local failures = tonumber(cur[6] or '0') + 1
-redis.call('HSET', KEYS[1], 'at', attempts, 'nf', failures)
+redis.call('HSET', KEYS[1], 'at', attempts, 'nf', failures, 'ck', noted('x'))
 if attempts >= max_attempts then
   redis.call('HSET', KEYS[1], 'st', 'f')
   status = 'f'

@@ -8,22 +8,23 @@
 --
 -- Sends to the number are also counted per hour and per day (the SMS-pumping guard's
 -- per-number caps), in fixed windows kept in the profile's hash. The service's caps
--- count every profile's sends to the number, read from each profile's hash (KEYS[5..],
+-- count every profile's sends to the number, read from each profile's hash (KEYS[6..],
 -- all in the number's slot: no key of their own, no write); a profile's own caps count
 -- its hash alone.
 --
 -- KEYS[1] phone hash (latest verification + per-phone counters)   KEYS[2] opt-out marker
 -- KEYS[3] undo record (its own short-lived key: kept in the hash, its size would switch
 --         the hash to Redis's large encoding for good)
--- KEYS[4] the slot's timers (zset: due ms): the verification's expiry is one, member
---         'e:<tag>:<profile>:<id>' (the worker's timer_fire.lua sends verification.expired)
--- KEYS[5..] the number's hashes in every other profile (the default's included)
+-- KEYS[4] the shard's timer buckets (zset)   KEYS[5] the bucket its expiry falls in (list
+--         of verification ids: the worker's timer_fire.lua sends verification.expired)
+-- KEYS[6..] the number's hashes in every other profile (the default's included)
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
 --       keep_ms (how long a finished verification stays readable), token,
 --       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
 --       hour window end ms, day window id, daily cap, day window end ms,
 --       deadline_ms (see deadline.lua; 0: none),
---       the profile's own guard mode ('off' when it has none), hourly cap, daily cap
+--       the profile's own guard mode ('off' when it has none), hourly cap, daily cap,
+--       the timer bucket's name in KEYS[4], its end ms
 -- Returns {outcome, detail, id} with outcome one of:
 --   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
 --   phone_daily | profile_phone_hourly | profile_phone_daily | late (past the deadline:
@@ -50,7 +51,7 @@ local function counts(values)
 end
 local hour_count, day_count = counts({cur[7], cur[8], cur[9], cur[10]})
 local all_hour, all_day = hour_count, day_count
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   local other_hour, other_day = counts(redis.call('HMGET', KEYS[i], 'hw', 'hc', 'dw', 'dc'))
   all_hour, all_day = all_hour + other_hour, all_day + other_day
 end
@@ -83,7 +84,7 @@ end
 
 local COUNTERS = {'hw', 'hc', 'dw', 'dc'}
 local VFIELDS = {'ph', 'id', 'st', 'ch', 'ca', 'ea', 'h', 'at', 'sn', 'ls',
-                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', unpack(COUNTERS)}
+                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe', unpack(COUNTERS)}
 local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', unpack(COUNTERS)}
 
 local function save_undo(names)
@@ -112,15 +113,16 @@ if cur[1] and cur[2] == 'p' and tonumber(cur[3]) > now then
   outcome = 'resent'
 else
   save_undo(VFIELDS)
-  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap')
+  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe')
   redis.call('HSET', KEYS[1], 'ph', ARGV[2], 'id', ARGV[3], 'st', 'p', 'ch', ARGV[8],
              'ca', now, 'ea', now + ttl, 'h', ARGV[4], 'at', 0, 'sn', 1, 'ls', now)
   outcome = 'created'
 end
 
-local tag, profile = key_owner(KEYS[1])
-redis.call('ZADD', KEYS[4], now + ttl,
-           'e:' .. tag .. ':' .. profile .. ':' .. redis.call('HGET', KEYS[1], 'id'))
+local tag = key_owner(KEYS[1])
+redis.call('RPUSH', KEYS[5], tag .. redis.call('HGET', KEYS[1], 'id'))
+redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[23]) - now + 86400000)
+redis.call('ZADD', KEYS[4], ARGV[23], ARGV[22])
 redis.call('HSET', KEYS[1], 'hw', ARGV[12], 'hc', hour_count + 1,
            'dw', ARGV[15], 'dc', day_count + 1)
 

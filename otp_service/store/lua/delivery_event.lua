@@ -15,7 +15,7 @@
 -- KEYS[4] the number's delivery history   KEYS[5] events parked while a send is in flight
 -- KEYS[6] outbox stream (a final status is an event: see apply_delivery)
 -- ARGV: message_id, status, occurred_at_ms, errors_json, event_type, dedupe_ttl_ms,
---       history_max
+--       history_max, cost_json ('' none: Telnyx's cost of the message, kept in the event)
 -- Returns 'updated' | 'kept' | 'parked' | 'duplicate' | 'unknown'
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6]) then
   return 'duplicate'
@@ -28,6 +28,7 @@ end
 local event = {event_type = ARGV[5], status = ARGV[2], occurred_at = tonumber(ARGV[3]),
                message_id = ARGV[1]}
 if ARGV[4] ~= '' then event.errors = cjson.decode(ARGV[4]) end
+if ARGV[8] and ARGV[8] ~= '' then event.cost = cjson.decode(ARGV[8]) end
 
 if not known then
   if redis.call('EXISTS', KEYS[3]) == 1 then

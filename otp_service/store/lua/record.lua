@@ -14,9 +14,25 @@
 --       now_ms, errors_json ('' for none), status ('' to keep, 'f' when the send failed
 --       for good, e.g. the recipient opted out), history_max
 -- Returns {outcome, detail, history, view fields}; outcome recorded | gone
-local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'sd', 'sn')
 if cur[1] ~= ARGV[1] then
   return {'gone', ''}
+end
+-- a resend: the send before it goes into the number's history, so the verification's
+-- history record has every send (the hash keeps only the latest: a verification sent
+-- once costs nothing more; the API's delivery history leaves these entries out)
+local undo = redis.call('GET', KEYS[2])
+undo = undo and cjson.decode(undo)
+if cur[5] ~= '1' and cur[4] and undo and undo.t == ARGV[2] and undo.f.ls then
+  local before = {event_type = 'send', occurred_at = tonumber(undo.f.ls), sender = cur[4],
+                  message_id = cur[2] or '', v = ARGV[1]}
+  if redis.call('RPUSH', KEYS[3], cjson.encode(before)) > tonumber(ARGV[9]) then
+    redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
+  end
+  local vttl = redis.call('PTTL', KEYS[1])
+  if vttl > 0 then
+    redis.call('PEXPIRE', KEYS[3], vttl)
+  end
 end
 -- the message this verification sent before is kept among the previous ones, so its
 -- late delivery events still find the verification (and only add to its history)
@@ -43,8 +59,7 @@ end
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[1], 'st', ARGV[8])
 end
-local undo = redis.call('GET', KEYS[2])
-if undo and cjson.decode(undo).t == ARGV[2] then
+if undo and undo.t == ARGV[2] then
   redis.call('DEL', KEYS[2])
 end
 local now = tonumber(ARGV[6])

@@ -1,27 +1,21 @@
 -- include: owner
 -- include: view
 -- include: outbox
--- Fire one due timer of a slot, once: the worker found it due; whichever worker runs this
--- first takes it out of the zset, so no other fires it again. An expiry timer sends
--- verification.expired when the verification is still pending past its expiry (a resend
--- moved the timer; an approval or cancel ended the verification: nothing to send).
--- KEYS[1] the slot's timers   KEYS[2] phone hash   KEYS[3] the number's delivery history
--- KEYS[4] outbox stream
--- ARGV: member, now_ms
--- Returns fired | ended (nothing to do) | later (not due: moved) | gone (fired already)
+-- Fire one verification's expiry: verification.expired when it is still pending past its
+-- expiry, once ('xe' marks it: two workers on one bucket, or one that redoes a bucket
+-- after another died, send it once). A resend moved the expiry later (its new bucket
+-- fires it then); an approval or a cancel ended it: nothing to send.
+-- KEYS[1] phone hash   KEYS[2] the number's delivery history   KEYS[3] outbox stream
+-- ARGV: the verification's id suffix, now_ms
+-- Returns fired | later | ended
 local now = tonumber(ARGV[2])
-local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not due then
-  return 'gone'
-end
-if tonumber(due) > now then
-  return 'later'
-end
-redis.call('ZREM', KEYS[1], ARGV[1])
-local id = string.match(ARGV[1], '([^:]+)$')
-local cur = redis.call('HMGET', KEYS[2], 'id', 'st', 'ea')
-if cur[1] ~= id or cur[2] ~= 'p' or tonumber(cur[3]) > now then
+local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'xe')
+if cur[1] ~= ARGV[1] or cur[2] ~= 'p' or cur[4] then
   return 'ended'
 end
-emit_verification(KEYS[4], 'verification.expired', KEYS[2], KEYS[3], tonumber(cur[3]))
+if tonumber(cur[3]) > now then
+  return 'later'
+end
+redis.call('HSET', KEYS[1], 'xe', 1)
+emit_verification(KEYS[3], 'verification.expired', KEYS[1], KEYS[2], tonumber(cur[3]))
 return 'fired'

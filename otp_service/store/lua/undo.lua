@@ -1,9 +1,9 @@
--- Roll back the fields create.lua overwrote, when the send provably did not happen.
--- Only the create that saved the undo record (same token) may roll it back.
 -- include: owner
--- The verification's expiry timer goes back with it: removed with a new verification,
--- due again at the old expiry after a resend.
--- KEYS[1] phone hash   KEYS[2] undo record   KEYS[3] the slot's timers   ARGV: token
+-- Roll back the fields create.lua overwrote, when the send provably did not happen.
+-- Only the create that saved the undo record (same token) may roll it back. The expiry
+-- timer it added goes too (a resend's previous one is still in its own bucket).
+-- KEYS[1] phone hash   KEYS[2] undo record   KEYS[3] the shard's timer buckets
+-- KEYS[4] the bucket create.lua added the expiry to   ARGV: token, the bucket's name
 local raw = redis.call('GET', KEYS[2])
 if not raw then
   return 0
@@ -12,9 +12,14 @@ local undo = cjson.decode(raw)
 if undo.t ~= ARGV[1] then
   return 0
 end
-local tag, profile = key_owner(KEYS[1])
+local tag = key_owner(KEYS[1])
 local id = redis.call('HGET', KEYS[1], 'id')
-local member = id and ('e:' .. tag .. ':' .. profile .. ':' .. id)
+if id then
+  redis.call('LREM', KEYS[4], -1, tag .. id)
+  if redis.call('EXISTS', KEYS[4]) == 0 then
+    redis.call('ZREM', KEYS[3], ARGV[2])
+  end
+end
 for name, value in pairs(undo.f) do
   if value == false then
     redis.call('HDEL', KEYS[1], name)
@@ -23,12 +28,4 @@ for name, value in pairs(undo.f) do
   end
 end
 redis.call('DEL', KEYS[2])
-local expires = redis.call('HGET', KEYS[1], 'ea')
-if member then
-  if expires and redis.call('HGET', KEYS[1], 'id') == id then
-    redis.call('ZADD', KEYS[3], expires, member)
-  else
-    redis.call('ZREM', KEYS[3], member)
-  end
-end
 return 1

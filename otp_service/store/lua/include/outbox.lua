@@ -3,7 +3,8 @@
 -- change, so it is written exactly when the change is, and never without it.
 -- Each entry: t (event type), k (v: verification, f: factor), g (the number's or
 -- subject's tag), p (profile), at (ms), s (JSON: the snapshot the event carries),
--- h (JSON: a verification's delivery history). The worker (events/) reads the streams.
+-- h (JSON: a verification's delivery history), c (a verification's checks). The worker
+-- (events/) reads the streams.
 -- The stream is capped (approximately) so that an install without a running worker
 -- cannot fill Redis: past OUTBOX_MAX undelivered events, the oldest are dropped.
 local OUTBOX_MAX = 1000000
@@ -15,9 +16,14 @@ local function emit(stream, kind, event_type, owner_key, now, snapshot, history)
              'h', history and cjson.encode(history) or '[]')
 end
 
--- a verification's event: its fields as view.lua reads them, and its delivery history
+-- a verification's event: its fields as view.lua reads them, its delivery history (its
+-- sends among them), and its checks so far (check.lua's 'ck')
 local function emit_verification(stream, event_type, vkey, hkey, now)
-  emit(stream, 'v', event_type, vkey, now, view(vkey), redis.call('LRANGE', hkey, 0, -1))
+  local tag, profile = key_owner(vkey)
+  redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', 't', event_type, 'k', 'v',
+             'g', tag, 'p', profile, 'at', now, 's', cjson.encode(view(vkey)),
+             'h', cjson.encode(redis.call('LRANGE', hkey, 0, -1)),
+             'c', redis.call('HGET', vkey, 'ck') or '')
 end
 
 -- a factor's event: its fields but the sealed secret

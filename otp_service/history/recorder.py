@@ -1,0 +1,182 @@
+"""What the worker learns from every event: the insights counters, and, when a
+verification ends (approved, failed, canceled, expired), its compact history record.
+
+Called with each batch the worker hands over (``Worker.consumers``), after its
+deliveries are stored and before the batch is acknowledged: a worker that dies between
+the two hands the batch over again, so a count may be added twice then (at least once,
+like the webhooks). Test numbers' verifications are kept in history (marked) and left out
+of the counters: they are not traffic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from otp_service.delivery import SenderInfo
+from otp_service.phones import country_of, mask_phone
+from otp_service.store.history import HistoryRecord, HistoryStore
+from otp_service.store.insights import Count, InsightsStore, bucket_of
+from otp_service.store.outbox import OutboxEntry
+
+__all__ = ["ENDINGS", "Recorder", "counts_of", "record_of"]
+
+ENDINGS = {
+    "verification.approved": "approved",
+    "verification.failed": "failed",
+    "verification.canceled": "canceled",
+    "verification.expired": "expired",
+}
+METRICS = {
+    "verification.created": "created",
+    "verification.sent": "sent",
+    "verification.delivered": "delivered",
+    "verification.delivery_failed": "delivery_failed",
+    **ENDINGS,
+}
+FINAL_RECEIPTS = {"delivered", "delivery_failed", "sending_failed", "delivery_unconfirmed"}
+
+
+def _fields(entry: OutboxEntry) -> dict[str, Any]:
+    """The snapshot's view fields by name (lua/include/view.lua's order)."""
+    names = ("id", "ph", "ch", "st", "ca", "ea", "at", "sn", "ls", "sd", "mi", "ds", "du", "de")
+    values = entry.snapshot if isinstance(entry.snapshot, list) else []
+    return {n: (None if v is False else v) for n, v in zip(names, values, strict=False)}
+
+
+def _sender_key(encoded: str | None) -> str:
+    if not encoded:
+        return ""
+    info = SenderInfo.decode(encoded)
+    return f"{info.type}:{info.from_ or ''}"
+
+
+def _history(entry: OutboxEntry) -> list[dict[str, Any]]:
+    suffix = _fields(entry).get("id")
+    out = []
+    for raw in entry.history:
+        item = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        if isinstance(item, dict) and item.get("v") == suffix:
+            out.append(item)
+    return out
+
+
+def counts_of(entry: OutboxEntry) -> list[Count]:
+    metric = METRICS.get(entry.type)
+    f = _fields(entry)
+    if metric is None or entry.kind != "v" or str(f.get("sd") or "").startswith("test|"):
+        return []
+    phone = str(f.get("ph") or "")
+    base = {
+        "profile": entry.profile,
+        "country": country_of(phone) or "" if phone else "",
+        "sender": _sender_key(f.get("sd")),
+        "channel": {"s": "sms", "w": "whatsapp"}.get(str(f.get("ch")), ""),
+    }
+    counts = [Count(entry.at, metric, **base)]
+    if metric == "delivered" and f.get("ls") and f.get("du"):
+        seconds = (int(f["du"]) - int(f["ls"])) / 1000
+        counts.append(Count(entry.at, f"ttd:{bucket_of(max(seconds, 0))}", **base))
+    if metric == "approved" and f.get("ca"):
+        seconds = (entry.at - int(f["ca"])) / 1000
+        counts.append(Count(entry.at, f"tta:{bucket_of(max(seconds, 0))}", **base))
+    if metric in ("delivered", "delivery_failed"):
+        for item in _history(entry):
+            cost = item.get("cost")
+            if item.get("message_id") == f.get("mi") and isinstance(cost, dict):
+                try:
+                    amount = float(cost["amount"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                counts.append(
+                    Count(entry.at, f"cost:{cost.get('currency', '')}", amount=amount, **base)
+                )
+    return counts
+
+
+def record_of(entry: OutboxEntry, checks: str) -> HistoryRecord | None:
+    """The compact record of a verification that ended with ``entry``."""
+    outcome = ENDINGS.get(entry.type)
+    f = _fields(entry)
+    if outcome is None or entry.kind != "v" or not f.get("id") or not f.get("ca"):
+        return None
+    created = int(f["ca"])
+    history = _history(entry)
+    receipts: dict[str, dict[str, Any]] = {}
+    for item in history:
+        message_id = item.get("message_id")
+        if item.get("event_type") == "send" or not message_id:
+            continue
+        if item.get("status") in FINAL_RECEIPTS or message_id not in receipts:
+            receipts[message_id] = item
+    # the sends before a resend are in the history list; the latest is the snapshot's own
+    sent = [
+        (int(item.get("occurred_at") or created), item.get("sender") or "", item.get("message_id"))
+        for item in history
+        if item.get("event_type") == "send"
+    ]
+    if f.get("ls"):
+        sent.append((int(f["ls"]), str(f.get("sd") or ""), f.get("mi")))
+    sends = []
+    for at, sender, message_id in sent:
+        info = SenderInfo.decode(sender)
+        receipt = receipts.get(message_id or "", {})
+        delivered_at = receipt.get("occurred_at") if receipt.get("status") == "delivered" else None
+        errors = [e.get("code") for e in receipt.get("errors") or [] if isinstance(e, dict)]
+        sends.append(
+            [
+                round((at - created) / 1000),
+                info.type,
+                info.from_ or "",
+                receipt.get("status") or None,
+                errors,
+                round((int(delivered_at) - at) / 1000, 1) if delivered_at else None,
+            ]
+        )
+    phone = str(f.get("ph") or "")
+    return HistoryRecord(
+        id=entry.tag + str(f["id"]),
+        profile=entry.profile,
+        masked=mask_phone(phone) if phone else "",
+        country=(country_of(phone) or "") if phone else "",
+        channel={"s": "sms", "w": "whatsapp"}.get(str(f.get("ch")), "sms"),
+        created_at=created,
+        ended_at=entry.at,
+        outcome=outcome,
+        attempts=int(f.get("at") or 0),
+        sends=sends,
+        checks=_checks(checks),
+        test=str(f.get("sd") or "").startswith("test|"),
+    )
+
+
+def _checks(packed: str) -> list[list[int]]:
+    """check.lua's 'ck': '<seconds after creation><v|x>' joined by ','."""
+    out = []
+    for item in filter(None, packed.split(",")):
+        try:
+            out.append([int(item[:-1]), 1 if item[-1] == "v" else 0])
+        except ValueError:
+            continue
+    return out
+
+
+class Recorder:
+    def __init__(self, history: HistoryStore, insights: InsightsStore) -> None:
+        self.history = history
+        self.insights = insights
+
+    def __call__(self, entries: list[OutboxEntry]) -> None:
+        counts: list[Count] = []
+        records: list[HistoryRecord] = []
+        for entry in entries:
+            counts += counts_of(entry)
+            record = record_of(entry, entry.checks)
+            if record is not None:
+                records.append(record)
+        self.insights.add(counts)
+        self.history.add(records)
+
+
+Consumer = Callable[[list[OutboxEntry]], None]

@@ -1,0 +1,319 @@
+"""The history of ended verifications and the insights: what the worker keeps of each
+event, searched and summed through the admin API; on one Redis and on a cluster."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from otp_service.events.http import EndpointPoster
+from otp_service.services import build_worker
+from otp_service.store.scripts import TIMER_BUCKET_MS
+from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
+from tests.conftest import ApiClient, FakeClock, Sandbox
+
+pytestmark = pytest.mark.topologies("single", "cluster")
+
+PHONE = "+13125550123"
+KEY = Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def env(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    env["TELNYX_PUBLIC_KEYS"] = ",".join([env["TELNYX_PUBLIC_KEYS"], public_key_b64(KEY)])
+    if "many_numbers" in request.keywords:  # hundreds of numbers of one prefix
+        env["OTP_LIMIT_PREFIX_HOUR"] = "0"
+    return env
+
+
+@pytest.fixture
+def worker(app: Any, clock: FakeClock) -> Any:
+    poster = EndpointPoster(production=False, timeout=1.0)
+    runner = build_worker(
+        app.extensions["otp"], "history", clock=clock, threads=2, poster=poster, sweep_every_ms=0
+    )
+    yield runner
+    runner.close()
+
+
+def drain(worker: Any) -> None:
+    for _ in range(50):
+        if not worker.run_once():
+            return
+
+
+def create(client: ApiClient, phone: str = PHONE) -> dict[str, Any]:
+    answer = client.post("/v1/verifications", json={"phone_number": phone})
+    assert answer.status_code in (200, 201), answer.get_json()
+    return answer.get_json()
+
+
+def check(client: ApiClient, vid: str, code: str) -> dict[str, Any]:
+    return client.post(f"/v1/verifications/{vid}/check", json={"code": code}).get_json()
+
+
+def wrong(code: str) -> str:
+    return str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
+
+
+def receipt(client: ApiClient, message_id: str, phone: str, status: str, **extra: Any) -> None:
+    body = {
+        "data": {
+            "event_type": "message.finalized",
+            "id": str(uuid.uuid4()),
+            "occurred_at": extra.pop("occurred_at", "2027-01-15T08:00:00.000Z"),
+            "record_type": "event",
+            "payload": {
+                "id": message_id,
+                "direction": "outbound",
+                "to": [{"phone_number": phone, "status": status}],
+                "errors": extra.pop("errors", []),
+                **extra,
+            },
+        }
+    }
+    payload = json.dumps(body).encode()
+    headers = {**sign_webhook(payload, KEY, int(time.time())), "Content-Type": "application/json"}
+    assert (
+        client.flask.post("/v1/webhooks/telnyx", data=payload, headers=headers).status_code == 200
+    )
+
+
+def test_an_approved_verification_is_kept_with_its_sends_checks_and_timeline(
+    client, admin, sandbox: Sandbox, worker, clock: FakeClock
+):
+    created = create(client)
+    clock.advance(40)
+    resent = create(client)  # a resend: two sends
+    code = sandbox.last_code(PHONE)
+    clock.advance(5)
+    check(client, created["id"], wrong(code))
+    clock.advance(5)
+    assert check(client, created["id"], code)["status"] == "approved"
+    drain(worker)
+
+    found = admin.get("/v1/admin/verifications", query_string={"phone_number": PHONE})
+    assert found.status_code == 200
+    [record] = found.get_json()["data"]
+    assert record["id"] == created["id"]
+    assert record["status"] == "approved"
+    assert record["phone_number"] == "+1312****123"  # masked: no number in the history
+    assert record["country"] == "US"
+    assert record["failed_attempts"] == 1
+    assert [s["sender"]["type"] for s in record["sends"]] == ["long_code", "long_code"]
+    first, second = (_ms(s["at"]) for s in record["sends"])
+    assert first == _ms(created["created_at"])
+    assert second - first == 40_000  # the resend, 40 s later
+    assert resent["sends"] == 2
+    assert [c["valid"] for c in record["checks"]] == [False, True]
+
+    one = admin.get(f"/v1/admin/verifications/{created['id']}").get_json()["data"]
+    events = [e["event"] for e in one["timeline"]]
+    assert events[0] == "created" and events[-1] == "approved"
+    assert events.count("sent") == 2 and events.count("check") == 2
+
+
+def test_every_format_of_the_number_finds_it_and_another_number_does_not(
+    client, admin, sandbox, worker, clock
+):
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    for form in ("+13125550123", "+1 312 555 0123", "+1 (312) 555-0123", "+1-312-555-0123"):
+        answer = admin.get("/v1/admin/verifications", query_string={"phone_number": form})
+        assert [r["id"] for r in answer.get_json()["data"]] == [created["id"]], form
+        assert answer.get_json()["data"][0]["status"] == "canceled"
+    other = admin.get("/v1/admin/verifications", query_string={"phone_number": "+13125550124"})
+    assert other.get_json()["data"] == []
+    bad = admin.get("/v1/admin/verifications", query_string={"phone_number": "not a number"})
+    assert bad.status_code == 422
+
+
+def test_browsing_filters_by_profile_status_and_time(client, admin, sandbox, worker, clock):
+    profile = admin.post("/v1/admin/profiles", json={"name": "shop"}).get_json()["data"]["id"]
+    key = admin.post(f"/v1/admin/profiles/{profile}/keys").get_json()["data"]["key"]
+    shop = ApiClient(client.flask, key)
+    first = create(client, "+13125550111")
+    client.post(f"/v1/verifications/{first['id']}/cancel")
+    clock.advance(3600)
+    second = create(shop, "+13125550112")
+    assert check(shop, second["id"], sandbox.last_code("+13125550112"))["status"] == "approved"
+    drain(worker)
+
+    def ids(**params: str) -> list[str]:
+        answer = admin.get("/v1/admin/verifications", query_string=params)
+        assert answer.status_code == 200, answer.get_json()
+        return [r["id"] for r in answer.get_json()["data"]]
+
+    assert ids() == [second["id"], first["id"]]  # newest first
+    assert ids(profile=profile) == [second["id"]]
+    assert ids(profile="default") == [first["id"]]
+    assert ids(status="canceled") == [first["id"]]
+    assert ids(created_after=second["created_at"]) == [second["id"]]
+    assert ids(created_before=second["created_at"]) == [first["id"]]
+    page = admin.get("/v1/admin/verifications", query_string={"limit": "1"}).get_json()
+    assert [r["id"] for r in page["data"]] == [second["id"]]
+    after = ids(limit="1", cursor=page["meta"]["next_cursor"])
+    assert after == [first["id"]]
+    assert admin.get("/v1/admin/verifications", query_string={"status": "x"}).status_code == 422
+
+
+def test_expired_and_failed_verifications_are_kept(client, admin, sandbox, worker, clock):
+    expiring = create(client, "+13125550131")
+    failing = create(client, "+13125550132")
+    code = sandbox.last_code("+13125550132")
+    for _ in range(5):
+        check(client, failing["id"], wrong(code))
+    clock.advance(600 + TIMER_BUCKET_MS / 1000)
+    drain(worker)  # the expiry fires, then its event is handed over
+    drain(worker)
+    statuses = {
+        r["id"]: r["status"] for r in admin.get("/v1/admin/verifications").get_json()["data"]
+    }
+    assert statuses == {expiring["id"]: "expired", failing["id"]: "failed"}
+
+
+def test_a_pending_verification_is_not_in_the_history_and_an_unknown_id_is_404(
+    client, admin, sandbox, worker
+):
+    created = create(client)
+    drain(worker)
+    assert admin.get("/v1/admin/verifications").get_json()["data"] == []
+    assert admin.get(f"/v1/admin/verifications/{created['id']}").status_code == 404
+    assert admin.get("/v1/admin/verifications/nonsense").status_code == 404
+
+
+def test_the_history_keeps_no_number_and_no_code(client, admin, sandbox, worker, redis_client):
+    created = create(client)
+    code = sandbox.last_code(PHONE)
+    check(client, created["id"], code)
+    drain(worker)
+    for key in redis_client.keys("*hist*:r"):
+        for _id, fields in redis_client.xrange(key):
+            raw = fields[b"r"]
+            assert b"5550123" not in raw
+            assert code.encode() not in raw
+
+
+def test_retention_expires_the_history_with_redis_ttls(
+    client, admin, sandbox, worker, redis_client, settings
+):
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    [stream] = redis_client.keys("*hist*:r")
+    ttl_days = redis_client.ttl(stream) / 86_400
+    # the test clock is in 2027; Redis's own clock is now: the key expires at its day's
+    # end + OTP_HISTORY_DAYS on the test clock, so its TTL is at least that far out
+    assert ttl_days >= settings.history_days
+    index = [k for k in redis_client.keys("*hist*:x:*")]
+    assert index and all(redis_client.ttl(k) == redis_client.ttl(stream) for k in index)
+
+
+def test_summary_numbers_match_a_seeded_run_whose_truth_is_known(
+    client, admin, sandbox, worker, clock
+):
+    """6 verifications: 4 delivered (after 2 s, 2 s, 4 s, 30 s), 1 failed delivery, 1
+    without receipt; 3 approved (after 10 s, 10 s, 20 s), 1 canceled; one refused by the
+    country allowlist. Conversion 3/6, delivery rate 4/6."""
+    made = [create(client, f"+1312555020{n}") for n in range(6)]
+    for n, seconds in enumerate((2, 2, 4, 30)):
+        delivered_at = made[n]["created_at"]  # the send's time, plus the delay
+        at = _plus(delivered_at, seconds)
+        receipt(
+            client,
+            made[n]["delivery"]["message_id"],
+            f"+1312555020{n}",
+            "delivered",
+            occurred_at=at,
+            cost={"amount": "0.0051", "currency": "USD"},
+        )
+    receipt(client, made[4]["delivery"]["message_id"], "+13125550204", "delivery_failed")
+    for n, seconds in ((0, 10), (1, 10), (2, 20)):
+        clock.advance(seconds - (10 if n else 0))
+        code = sandbox.last_code(f"+1312555020{n}")
+        assert check(client, made[n]["id"], code)["status"] == "approved"
+    client.post(f"/v1/verifications/{made[5]['id']}/cancel")
+    drain(worker)
+
+    answer = admin.get("/v1/admin/insights/summary", query_string={"group_by": "country"})
+    assert answer.status_code == 200, answer.get_json()
+    [us] = answer.get_json()["data"]
+    assert us["country"] == "US"
+    assert us["verifications"] == 6
+    assert us["sends"] == 6
+    assert us["delivered"] == 4
+    assert us["delivery_rate"] == round(4 / 6, 4)
+    assert us["approved"] == 3
+    assert us["conversion_rate"] == 0.5
+    assert us["canceled"] == 1
+    assert us["time_to_delivery_seconds"] == {"p50": 2, "p95": 34}
+    assert us["time_to_approval_seconds"] == {"p50": 13, "p95": 21}
+    assert us["cost"] == {"USD": round(4 * 0.0051, 6)}
+
+    by_sender = admin.get("/v1/admin/insights/summary", query_string={"group_by": "sender"})
+    [row] = by_sender.get_json()["data"]
+    assert row["sender"] == "long_code:+13125550100"
+    routes = admin.get("/v1/admin/insights/routes").get_json()["data"]
+    [route] = routes
+    assert route["windows"]["1h"]["approved"] == 3
+    assert route["windows"]["7d"]["verifications"] == 6
+
+
+def test_guard_refusals_are_counted_by_reason(client, admin, sandbox, worker, clock):
+    phone = "+13125550301"
+    create(client, phone)
+    assert client.post("/v1/verifications", json={"phone_number": phone}).status_code == 429
+    answer = admin.get("/v1/admin/insights/summary", query_string={"group_by": "profile"})
+    [row] = answer.get_json()["data"]
+    assert row["guard_refusals"] == {"resend_cooldown": 1}
+
+
+def test_summary_refuses_bad_queries(admin):
+    assert admin.get("/v1/admin/insights/summary").status_code == 422
+    assert (
+        admin.get("/v1/admin/insights/summary", query_string={"group_by": "planet"}).status_code
+        == 422
+    )
+    backwards = {
+        "group_by": "country",
+        "from": "2027-01-02T00:00:00Z",
+        "to": "2027-01-01T00:00:00Z",
+    }
+    assert admin.get("/v1/admin/insights/summary", query_string=backwards).status_code == 422
+
+
+@pytest.mark.many_numbers
+def test_an_ended_verification_costs_at_most_250_bytes_of_redis(
+    client, admin, sandbox, worker, redis_client, redis_topology
+):
+    """The budget: the day's stream and the numbers' indexes, over 300 verifications."""
+    count = 300
+    for n in range(count):
+        created = create(client, f"+1312556{n:04d}")
+        client.post(f"/v1/verifications/{created['id']}/cancel")
+        if n % 50 == 49:
+            drain(worker)
+    drain(worker)
+    keys = [k for k in redis_client.keys("*") if b"{hist:" in k]
+    total = sum(redis_client.memory_usage(k, samples=0) for k in keys)
+    assert (
+        len(admin.get("/v1/admin/verifications", query_string={"limit": "100"}).get_json()["data"])
+        == 100
+    )
+    assert total / count <= 250, f"{total / count:.0f} bytes per ended verification"
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _plus(iso: str, seconds: int) -> str:
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
