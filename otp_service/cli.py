@@ -308,7 +308,11 @@ def worker(name: str | None, threads: int, timeout_seconds: float, lease_seconds
         services,
         name or f"{socket.gethostname()}-{os.getpid()}",
         threads=threads,
-        poster=EndpointPoster(production=settings.is_production, timeout=timeout_seconds),
+        poster=EndpointPoster(
+            production=settings.is_production,
+            timeout=timeout_seconds,
+            trusted=settings.webhook_trusted_networks,
+        ),
         lease_ms=int(lease_seconds * 1000),
     )
     stop = threading.Event()

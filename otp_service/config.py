@@ -8,6 +8,7 @@ says which one is missing in a single line (``ConfigError``).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -73,6 +74,8 @@ class Settings:
     resend_cooldown_seconds: int = 30
     retention_seconds: int = 3600
     history_days: int = 30
+    # networks webhook endpoints may be in besides public ones (an operator's own)
+    webhook_trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     failure_limit: int = 100
     lockout_seconds: int = 3600
     # The SMS-pumping guard: enforce, shadow (count and log only) or off; 0 = no cap.
@@ -192,6 +195,7 @@ class Settings:
             resend_cooldown_seconds=env.integer("OTP_RESEND_COOLDOWN_SECONDS", 30, 0, 3600),
             retention_seconds=env.integer("OTP_RETENTION_SECONDS", 3600, 0, 30 * 86400),
             history_days=env.integer("OTP_HISTORY_DAYS", 30, 1, 400),
+            webhook_trusted_networks=_networks(env.optional("OTP_WEBHOOK_TRUSTED_NETWORKS")),
             failure_limit=env.integer("OTP_FAILURE_LIMIT", 100, 1, 100),
             lockout_seconds=env.integer("OTP_LOCKOUT_SECONDS", 3600, 1, 7 * 86400),
             **_guard_settings(env),
@@ -366,3 +370,16 @@ def _check_public_key(value: str) -> None:
         raise ConfigError(
             "TELNYX_PUBLIC_KEYS: every key must be a base64 Ed25519 public key (32 bytes)"
         ) from None
+
+
+def _networks(raw: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """OTP_WEBHOOK_TRUSTED_NETWORKS: comma-separated CIDRs (10.0.0.0/8, fd00::/8)."""
+    out = []
+    for item in filter(None, (part.strip() for part in (raw or "").split(","))):
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"OTP_WEBHOOK_TRUSTED_NETWORKS: {item!r} is not a network such as 10.0.0.0/8"
+            ) from None
+    return tuple(out)

@@ -170,7 +170,11 @@ def build_worker(
         webhooks=services.endpoints.store,
         endpoints=services.endpoints,
         render=event_renderer(services),
-        poster=poster or EndpointPoster(production=services.settings.is_production),
+        poster=poster
+        or EndpointPoster(
+            production=services.settings.is_production,
+            trusted=services.settings.webhook_trusted_networks,
+        ),
         audit=services.audit,
         name=name,
         clock=clock,

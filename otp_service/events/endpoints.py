@@ -404,6 +404,11 @@ class EndpointService:
     def _check_url(self, url: str) -> None:
         kwargs = {"resolve": self._resolve} if self._resolve is not None else {}
         try:
-            check_url(url, production=self.settings.is_production, **kwargs)
+            check_url(
+                url,
+                production=self.settings.is_production,
+                trusted=self.settings.webhook_trusted_networks,
+                **kwargs,
+            )
         except UnsafeURL as exc:
             raise errors.WebhookUrlNotAllowed(str(exc), reason=exc.code) from exc

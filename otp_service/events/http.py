@@ -39,9 +39,10 @@ from typing import Any, cast
 import httpcore
 import httpx
 
-__all__ = ["USER_AGENT", "EndpointPoster", "PostResult", "UnsafeURL", "check_url"]
+__all__ = ["USER_AGENT", "EndpointPoster", "IPNetwork", "PostResult", "UnsafeURL", "check_url"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 
 USER_AGENT = "otp-service-webhooks/1"
@@ -104,24 +105,32 @@ class _Target:
 
 
 def check_url(
-    url: str, *, production: bool, resolve: Resolver = socket.getaddrinfo
+    url: str,
+    *,
+    production: bool,
+    resolve: Resolver = socket.getaddrinfo,
+    trusted: Sequence[IPNetwork] = (),
 ) -> list[IPAddress]:
     """Validate ``url`` and resolve its host; every address must be public.
 
     Production: https only, public addresses only. Development: http too, and loopback
     (127.0.0.0/8, ::1, so ``localhost``) as well; every other range is refused the same.
+    ``trusted`` networks (OTP_WEBHOOK_TRUSTED_NETWORKS: an operator's own, e.g. the
+    backend's private network) are allowed, and a host only in them may use http.
     No user name or password in the URL; any port. Raises ``UnsafeURL``.
     """
-    return list(_vet(url, production=production, resolve=resolve).addresses)
+    return list(_vet(url, production=production, resolve=resolve, trusted=trusted).addresses)
 
 
-def _vet(url: str, *, production: bool, resolve: Resolver) -> _Target:
+def _vet(
+    url: str, *, production: bool, resolve: Resolver, trusted: Sequence[IPNetwork] = ()
+) -> _Target:
     # httpx parses the URL here and again when it sends it: one parser, no differential.
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
         raise UnsafeURL("webhook_url_invalid", "The webhook URL is not a valid URL.") from None
-    allowed = ("https",) if production else ("http", "https")
+    allowed = ("https",) if production and not trusted else ("http", "https")
     if parsed.scheme not in allowed:
         if not parsed.is_absolute_url:
             raise UnsafeURL("webhook_url_invalid", "The webhook URL is not an absolute URL.")
@@ -136,7 +145,15 @@ def _vet(url: str, *, production: bool, resolve: Resolver) -> _Target:
         raise UnsafeURL("webhook_url_invalid", "The webhook URL has no host.")
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
     literal, addresses = _addresses(host, port, resolve)
-    for address in addresses:
+    inside = [any(address in network for network in trusted) for address in addresses]
+    if production and parsed.scheme == "http" and not all(inside):
+        raise UnsafeURL(
+            "webhook_url_scheme",
+            "Webhook URLs must use https (http only to OTP_WEBHOOK_TRUSTED_NETWORKS).",
+        )
+    for address, is_trusted in zip(addresses, inside, strict=True):
+        if is_trusted:
+            continue
         reason = _refusal(address, production=production)
         if reason is not None:
             where = f"is {address}" if literal else f"resolves to {address}"
@@ -372,10 +389,12 @@ class EndpointPoster:
         resolve: Resolver = socket.getaddrinfo,
         verify: ssl.SSLContext | bool = True,
         max_connections: int = 32,
+        trusted: Sequence[IPNetwork] = (),
     ) -> None:
         if production and verify is False:
             raise ValueError("certificate verification cannot be turned off in production")
         self._production = production
+        self._trusted = tuple(trusted)
         self._timeout = timeout
         self._max_body = max_body
         self._resolve = resolve
@@ -406,7 +425,9 @@ class EndpointPoster:
         started = time.monotonic()
         deadline = started + self._timeout
         try:
-            target = _vet(url, production=self._production, resolve=self._resolve)
+            target = _vet(
+                url, production=self._production, resolve=self._resolve, trusted=self._trusted
+            )
         except UnsafeURL as exc:
             gone = exc.code == "webhook_url_unresolvable"
             return _result(None, "connect_error" if gone else "unsafe_address", b"", started)

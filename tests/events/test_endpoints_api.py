@@ -5,6 +5,7 @@ private, loopback, link-local or metadata address)."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 from typing import Any
 
@@ -183,3 +184,27 @@ def test_an_admin_client_of_another_key_sees_the_same_endpoints(app, admin, rece
     made = admin.post(BASE, json={"url": receiver.url}).get_json()["data"]
     other = ApiClient(app.test_client(), admin.key)
     assert [e["id"] for e in other.get(BASE).get_json()["data"]] == [made["id"]]
+
+
+def test_trusted_networks_let_an_operators_own_backend_in_even_over_http(
+    settings: Settings, redis_client, app
+):
+    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    production = Settings(
+        **{**settings.__dict__, "env": "production", "webhook_trusted_networks": trusted}
+    )
+
+    def service(address: str) -> EndpointService:
+        store = WebhookStore(app.extensions["otp"].store)
+        return EndpointService(
+            production, store, _Audit(), lambda profile_id: None, resolve=fake_resolver(address)
+        )
+
+    made = service("10.1.2.3").create("default", {"url": "http://backend.internal/h"}, actor="t")
+    assert made["data"]["url"] == "http://backend.internal/h"
+    for address, url in (
+        ("192.168.1.1", "https://backend.internal/h"),  # private, not listed
+        ("93.184.216.34", "http://hooks.example.com/h"),  # public: https only
+    ):
+        with pytest.raises(errors.WebhookUrlNotAllowed):
+            service(address).create("default", {"url": url}, actor="t")
