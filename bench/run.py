@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 import redis
 
+from bench import events
 from bench.cpu import CpuMeter
 from bench.load import Requests, RoundResult, run_round
 from bench.proxy import CountingProxy
@@ -52,7 +53,7 @@ from bench.seed import (
     make_profiles,
     memory_per_verification,
 )
-from bench.stack import CLIENT_KEY, FROM_NUMBER, SANDBOX_KEY, Stack
+from bench.stack import ADMIN_KEY, CLIENT_KEY, FROM_NUMBER, SANDBOX_KEY, Stack
 from bench.workloads import Calls, PhoneNumbers, delivery_events, wrong_code
 from otp_service.ids import TAG_LENGTH
 from otp_service.store import Store
@@ -194,8 +195,16 @@ class Bench:
         self.calls = {
             name: Calls(stack.ports[name], [p.key for p in self.profiles[_redis_of(name)]])
             for name in stack.ports
-            if name != "sandbox"
+            if name not in ("sandbox", "receiver")
         }
+        # every event of the three profiles goes to the receiver while all is measured
+        self.receiver = stack.url("receiver") + "/hooks"
+        self.endpoints = events.subscribe(
+            stack.url("otp-service"),
+            ADMIN_KEY,
+            [p.id for p in self.profiles["main"]],
+            self.receiver,
+        )
         self.results = {name: CallResult(name) for name in ORDER}
         self._sequence = 0  # runs recorded so far
         self.cpu = CpuMeter()
@@ -389,14 +398,64 @@ class Bench:
                 out[name] = self.proxy.round_trips / (calls - 1)
         return out
 
+    # -- 2b. events -----------------------------------------------------------------------
+    def events(self) -> dict[str, Any]:
+        """The webhooks of the throughput rounds (latency), then the worker's delivery rate
+        against a bare loop of POSTs."""
+        stats_url = self.receiver.rsplit("/", 1)[0] + "/stats"
+        main = self.stack.service_env(self.stack.redis_url())
+        services = events.build_services(events.Settings.from_env(main))
+        try:
+            started = time.monotonic()
+            _log("events: waiting for the worker to deliver the rounds' webhooks …")
+            webhooks = events.WebhookStore(services.store)
+            while webhooks.due_count(int(time.time() * 1000) + 60_000) and (
+                time.monotonic() - started < 300
+            ):
+                time.sleep(0.5)
+            backlog = round(time.monotonic() - started, 1)
+            latency = events.latency(events.receiver_stats(stats_url))
+            _log(
+                f"events: {latency['events']} webhooks of the rounds, state change → "
+                f"receiver p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
+                f"(backlog gone {backlog} s after the rounds)"
+            )
+            bare = events.bare_loop_rate(self.receiver)
+            count = max(500, int(bare * 4))
+            rate = events.worker_rate(services, self.endpoints[0], "default", self.receiver, count)
+        finally:
+            services.close()
+        ratio = rate / bare
+        _log(
+            f"events: one worker {rate:.0f} deliveries/s, "
+            f"bare loop {bare:.0f} POSTs/s: {ratio:.2f}×"
+        )
+        return {
+            "latency": latency,
+            "backlog_seconds": backlog,
+            "worker_rate": round(rate, 1),
+            "bare_loop_rate": round(bare, 1),
+            "deliveries": count,
+            "ratio": round(ratio, 3),
+            "target": events.DELIVERY_RATE_TARGET,
+            "passed": ratio >= events.DELIVERY_RATE_TARGET,
+        }
+
     # -- 3. memory ----------------------------------------------------------------------
     def memory(self) -> tuple[dict[str, Any], list[Seeded]]:
-        """Bytes per pending verification, on the ``large`` Redis before it is filled."""
+        """Bytes per pending verification, on the ``large`` Redis before it is filled; its
+        outbox handed over first (a worker keeps it empty: its entries are not kept)."""
         _log(f"measuring Redis memory over {MEMORY_VERIFICATIONS} pending verifications …")
         client = self.large_redis
         flush_keeping_profiles(client)
         before = client.info("memory")["used_memory"]
         seeds = self.seed(MEMORY_VERIFICATIONS, "large")
+        large = self.stack.service_env(self.stack.redis_url("large"))
+        services = events.build_services(events.Settings.from_env(large))
+        try:
+            events.drain(services, "bench-memory")
+        finally:
+            services.close()
         after = client.info("memory")["used_memory"]
         keys, total = memory_per_verification(client)
         result = {
@@ -711,6 +770,24 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def events_table(results: dict[str, Any]) -> str:
+    e, h = results["events"], results["history"]
+    lat = e["latency"]
+    return "\n".join(
+        [
+            f"Webhooks (an endpoint per profile, every event, during all of the above): "
+            f"{lat['events']} delivered; state change → receiver's answer p50 "
+            f"{_fmt(lat['p50_ms'], '.1f')} ms, p99 {_fmt(lat['p99_ms'], '.1f')} ms.",
+            f"One worker: {e['worker_rate']:.0f} deliveries/s vs a bare loop of pooled httpx "
+            f"POSTs {e['bare_loop_rate']:.0f}/s: {e['ratio']:.2f}× (target ≥ {e['target']}×) "
+            f"{'pass' if e['passed'] else '**FAIL**'}.",
+            f"History: {h['bytes_per_verification']:.0f} B of Redis per ended verification "
+            f"over {h['verifications']} (target ≤ {h['target']} B) "
+            f"{'pass' if h['passed'] else '**FAIL**'}.",
+        ]
+    )
+
+
 def chart(results: dict[str, Any], path: Path) -> bool:
     """A PNG: each call's req/s next to its baseline's, and the ratios against targets."""
     try:
@@ -789,14 +866,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench = Bench(stack, options, proxies[0])
             bench.throughput()
             trips = bench.round_trips()
+            event_results = bench.events()
             memory, large_seeds = bench.memory()
             flat = bench.flatness(large_seeds)
+            _log(f"history: ending {len(large_seeds)} verifications and weighing their records …")
+            large = stack.service_env(stack.redis_url("large"))
+            history = events.history_bytes(large, large_seeds)
+            _log(f"history: {history['bytes_per_verification']:.0f} B per ended verification")
         finally:
             stack.stop()
             for proxy in proxies:
                 proxy.stop()
     results = report(bench, trips, memory, flat, time.monotonic() - started)
-    text = table(results)
+    results["events"] = event_results
+    results["history"] = history
+    if not event_results["passed"]:
+        results["failures"].append(
+            f"events: one worker delivers {event_results['ratio']:.2f}× a bare loop of POSTs "
+            f"(target ≥ {event_results['target']}×)"
+        )
+    if not history["passed"]:
+        results["failures"].append(
+            f"history: {history['bytes_per_verification']:.0f} B per ended verification "
+            f"(target ≤ {history['target']} B)"
+        )
+    text = table(results) + "\n" + events_table(results)
     print("\n" + text + "\n")
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

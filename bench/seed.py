@@ -47,8 +47,12 @@ PROFILE_FIELDS = (
     {"name": "bench-shop", "app_name": "Shop"},
     {"name": "bench-bank", "app_name": "Bank", "ttl_seconds": 300},
 )
-# Keys that belong to no verification: left out of the memory per verification.
-NOT_PER_VERIFICATION = (b"{profiles}", b"{audit}")
+# Keys that belong to no verification: left out of the memory per verification. The
+# outbox (a worker keeps it empty) and the shard's list of timer buckets are one key each
+# for all; the insights' counters are one hash an hour; the buckets' lists of expiring
+# verifications are per verification, and counted.
+NOT_PER_VERIFICATION = (b"{profiles}", b"{audit}", b"{webhooks}", b"{ins:")
+SHARED_KEY_ENDS = (b"}:x", b"}:t")  # a shard's outbox, its timer buckets' names
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,7 @@ def memory_per_verification(client: redis.Redis, match: str = "*") -> tuple[int,
     total = keys = 0
     pipe = client.pipeline(transaction=False)
     for key in client.scan_iter(match=match, count=1000):
-        if any(part in key for part in NOT_PER_VERIFICATION):
+        if any(part in key for part in NOT_PER_VERIFICATION) or key.endswith(SHARED_KEY_ENDS):
             continue
         pipe.memory_usage(key, samples=0)
         keys += 1

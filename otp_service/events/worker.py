@@ -35,10 +35,10 @@ import redis
 
 from otp_service.events.catalog import Event, Renderer, body_of, webhook_id_of
 from otp_service.events.endpoints import Endpoint, EndpointService, delivery_id_of
-from otp_service.events.http import EndpointPoster
+from otp_service.events.http import EndpointPoster, PostResult
 from otp_service.events.signing import signed_headers
 from otp_service.store.outbox import OutboxEntry, OutboxStore
-from otp_service.store.webhooks import Claimed, NewDelivery, WebhookStore
+from otp_service.store.webhooks import Attempt, Claimed, NewDelivery, WebhookStore
 
 __all__ = ["DISABLE_AFTER_MS", "RETRY_SCHEDULE", "Worker", "next_attempt_at"]
 
@@ -112,6 +112,7 @@ class Worker:
         self._endpoints_version = -1
         # when each was last done, on time.monotonic (ms): not the clock, which tests move
         self._busy: list[str] = []
+        self._opened: dict[tuple[Any, ...], list[bytes]] = {}
         self._busy_checked = -float("inf")
         self._reclaimed = -float("inf")
 
@@ -197,50 +198,71 @@ class Worker:
 
     # -- 3. deliveries ------------------------------------------------------------------------
     def deliver_due(self) -> int:
+        """Claim what is due, post it from the thread pool, then record every attempt in
+        one round trip."""
         claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, BATCH)
-        if claimed:
-            endpoints = self._current_endpoints_by_id()
-            list(self.pool.map(lambda c: self._attempt(c, endpoints.get(c.endpoint_id)), claimed))
+        if not claimed:
+            return 0
+        endpoints = self._current_endpoints_by_id()
+        results = list(
+            self.pool.map(lambda c: self._post(c, endpoints.get(c.endpoint_id)), claimed)
+        )
+        now = self.now_ms()
+        outcomes = []
+        for item, (result, error) in zip(claimed, results, strict=True):
+            ok = result is not None and result.ok
+            next_at = 0
+            if not ok and error is None:
+                next_at = next_attempt_at(item.attempts + 1, now, self.rng)
+            outcomes.append(
+                Attempt(
+                    item,
+                    ok=ok,
+                    status_code=None if result is None else result.status,
+                    error=error or (None if result is None else result.error),
+                    next_at=next_at,
+                )
+            )
+        answers = self.webhooks.finish_many(outcomes, now, DISABLE_AFTER_MS)
+        for attempt, (state, disabled) in zip(outcomes, answers, strict=True):
+            self._after(attempt, state, disabled, endpoints.get(attempt.claimed.endpoint_id))
         return len(claimed)
 
-    def _attempt(self, claimed: Claimed, endpoint: Endpoint | None) -> None:
-        if endpoint is None or not endpoint.enabled:
-            reason = "endpoint_deleted" if endpoint is None else "endpoint_disabled"
-            self.webhooks.finish(
-                claimed,
-                self.now_ms(),
-                ok=False,
-                status_code=None,
-                error=reason,
-                next_at=0,
-                disable_after_ms=DISABLE_AFTER_MS,
-            )
-            return
+    def _post(
+        self, claimed: Claimed, endpoint: Endpoint | None
+    ) -> tuple[PostResult | None, str | None]:
+        """One attempt (in a pool thread): the answer, or why none was tried."""
+        if endpoint is None:
+            return None, "endpoint_deleted"
+        if not endpoint.enabled:
+            return None, "endpoint_disabled"
         sent_at = int(time.time())  # the signature's time: the receiver's clock is real
-        secrets = self.endpoints.signing_secrets(endpoint, self.now_ms())
+        secrets = self._secrets(endpoint)
         headers = signed_headers(secrets, claimed.webhook_id, sent_at, claimed.body)
-        result = self.poster.post(endpoint.url, claimed.body, headers)
-        now = self.now_ms()
-        attempts = claimed.attempts + 1
-        next_at = 0 if result.ok else next_attempt_at(attempts, now, self.rng)
-        state, disabled = self.webhooks.finish(
-            claimed,
-            now,
-            ok=result.ok,
-            status_code=result.status,
-            error=result.error,
-            next_at=next_at,
-            disable_after_ms=DISABLE_AFTER_MS,
-        )
-        log.info(
-            "webhook %s %s to %s: attempt %d, %s",
-            claimed.type,
-            claimed.webhook_id,
-            endpoint.id,
-            attempts,
-            result.error or result.status,
-        )
-        if disabled:
+        return self.poster.post(endpoint.url, claimed.body, headers), None
+
+    def _after(
+        self, attempt: Attempt, state: str, disabled: bool, endpoint: Endpoint | None
+    ) -> None:
+        claimed = attempt.claimed
+        if attempt.ok:
+            log.debug(
+                "webhook %s %s delivered to %s",
+                claimed.type,
+                claimed.webhook_id,
+                claimed.endpoint_id,
+            )
+        else:
+            log.info(
+                "webhook %s %s to %s: attempt %d failed (%s), %s",
+                claimed.type,
+                claimed.webhook_id,
+                claimed.endpoint_id,
+                claimed.attempts + 1,
+                attempt.error or attempt.status_code,
+                "failed for good" if state == "failed" else "will be retried",
+            )
+        if disabled and endpoint is not None:
             log.warning("endpoint %s disabled: every attempt failed for 5 days", endpoint.id)
             self.audit.record(
                 key_id="worker",
@@ -251,8 +273,19 @@ class Worker:
                 detail={"profile": endpoint.profile, "reason": "every attempt failed for 5 days"},
             )
             self._endpoints_version = -1  # read them again
-        if state == "failed":
-            log.warning("webhook %s to %s failed for good", claimed.webhook_id, endpoint.id)
+
+    def _secrets(self, endpoint: Endpoint) -> list[bytes]:
+        """The endpoint's signing secrets now, opened once per sealed set (kept while the
+        endpoint's secrets stay the same)."""
+        now = self.now_ms()
+        key = (endpoint.id, endpoint.secrets, now // 60_000)
+        cached = self._opened.get(key)
+        if cached is None:
+            cached = self.endpoints.signing_secrets(endpoint, now)
+            if len(self._opened) > 1000:
+                self._opened.clear()
+            self._opened[key] = cached
+        return cached
 
     # -- caches -------------------------------------------------------------------------------
     def _current_endpoints(self) -> list[Endpoint]:

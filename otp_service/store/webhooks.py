@@ -23,7 +23,7 @@ from typing import Any
 
 from otp_service.store.scripts import Store
 
-__all__ = ["Claimed", "DeliveryRecord", "NewDelivery", "WebhookStore"]
+__all__ = ["Attempt", "Claimed", "DeliveryRecord", "NewDelivery", "WebhookStore"]
 
 KEEP_MS = 8 * 86_400_000  # a delivery's record: past the last retry (~32 h), for a week of history
 INDEX_MAX = 10_000  # deliveries listed per endpoint
@@ -49,6 +49,17 @@ class Claimed:
     type: str
     body: bytes
     attempts: int  # made before this one
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one attempt of a claimed delivery ended."""
+
+    claimed: Claimed
+    ok: bool
+    status_code: int | None
+    error: str | None
+    next_at: int  # the next attempt (ms); 0: none (delivered, or failed for good)
 
 
 @dataclass(frozen=True)
@@ -155,39 +166,33 @@ class WebhookStore:
             for i in range(0, len(flat), 6)
         ]
 
-    def finish(
-        self,
-        claimed: Claimed,
-        now: int,
-        *,
-        ok: bool,
-        status_code: int | None,
-        error: str | None,
-        next_at: int,
-        disable_after_ms: int,
-    ) -> tuple[str, bool]:
-        """(the delivery's state now, whether its endpoint was disabled for failing)."""
-        state, disabled = self.store.run(
-            "webhook_finish",
-            [
-                self.due_key,
-                self.delivery_key(claimed.id),
-                self.failing_key,
-                self.endpoints_key,
-                self.version_key,
-            ],
-            [
-                claimed.id,
-                now,
-                1 if ok else 0,
-                "" if status_code is None else status_code,
-                error or "",
-                next_at,
-                claimed.endpoint_id,
-                disable_after_ms,
-            ],
-        )
-        return _text(state), bool(disabled)
+    def finish_many(
+        self, attempts: list[Attempt], now: int, disable_after_ms: int
+    ) -> list[tuple[str, bool]]:
+        """``finish`` for each attempt, in one round trip."""
+        batch = self.store.batch()
+        for a in attempts:
+            batch.script(
+                "webhook_finish",
+                [
+                    self.due_key,
+                    self.delivery_key(a.claimed.id),
+                    self.failing_key,
+                    self.endpoints_key,
+                    self.version_key,
+                ],
+                [
+                    a.claimed.id,
+                    now,
+                    1 if a.ok else 0,
+                    "" if a.status_code is None else a.status_code,
+                    a.error or "",
+                    a.next_at,
+                    a.claimed.endpoint_id,
+                    disable_after_ms,
+                ],
+            )
+        return [(_text(state), bool(disabled)) for state, disabled in batch.execute()]
 
     def delivery(self, delivery_id: str) -> DeliveryRecord | None:
         raw = self.redis.hgetall(self.delivery_key(delivery_id))

@@ -187,7 +187,9 @@ def events(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClo
     client.post("/v1/verifications", json={"phone_number": "+13125550129"})
     services = client.flask.application.extensions["otp"]
     poster = EndpointPoster(production=False, timeout=1.0)
-    worker = build_worker(services, "slots", clock=clock, threads=2, poster=poster)
+    worker = build_worker(
+        services, "slots", clock=clock, threads=2, poster=poster, sweep_every_ms=0
+    )
     try:
         worker.run_once()  # the outbox handed over, deliveries claimed: refused, failed
         clock.advance(611)

@@ -166,7 +166,7 @@ def test_receipts_are_delivered_or_delivery_failed_once(app, client, sandbox, cl
 
 def test_expiry_comes_from_the_timer_once_and_not_after_an_approval(app, client, sandbox, clock):
     services = app.extensions["otp"]
-    runner = build_worker(services, "timers", clock=clock, threads=1)
+    runner = build_worker(services, "timers", clock=clock, threads=1, sweep_every_ms=0)
     try:
         expiring = create(client).get_json()
         approved = create(client, "+13125550124").get_json()
@@ -187,7 +187,7 @@ def test_expiry_comes_from_the_timer_once_and_not_after_an_approval(app, client,
 
 
 def test_a_resend_moves_the_expiry_timer(app, client, sandbox, clock):
-    runner = build_worker(app.extensions["otp"], "timers", clock=clock, threads=1)
+    runner = build_worker(app.extensions["otp"], "timers", clock=clock, threads=1, sweep_every_ms=0)
     try:
         create(client)
         clock.advance(300)
