@@ -25,10 +25,12 @@ from bench.receiver import SYNTHETIC
 from otp_service.config import Settings
 from otp_service.events.endpoints import delivery_id_of
 from otp_service.services import Services, build_services, build_worker
+from otp_service.store.outbox import OutboxStore
 from otp_service.store.webhooks import NewDelivery, WebhookStore
 
 __all__ = [
     "DELIVERY_RATE_TARGET",
+    "OutboxStore",
     "Settings",
     "WebhookStore",
     "build_services",

@@ -409,9 +409,14 @@ class Bench:
             started = time.monotonic()
             _log("events: waiting for the worker to deliver the rounds' webhooks …")
             webhooks = events.WebhookStore(services.store)
-            while webhooks.due_count(int(time.time() * 1000) + 60_000) and (
-                time.monotonic() - started < 300
-            ):
+            outbox = events.OutboxStore(services.store)
+
+            def backlog_left() -> bool:
+                later = int(time.time() * 1000) + 60_000  # in flight counts too
+                waiting = sum(outbox.pending(shard) for shard in services.store.shards())
+                return bool(waiting or webhooks.due_count(later))
+
+            while backlog_left() and time.monotonic() - started < 300:
                 time.sleep(0.5)
             backlog = round(time.monotonic() - started, 1)
             latency = events.latency(events.receiver_stats(stats_url))
