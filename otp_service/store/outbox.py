@@ -72,6 +72,7 @@ class OutboxStore:
         self.store = store
         self.redis = store.redis
         self._grouped: set[str] = set()
+        self._by_node: dict[str, list[str]] | None = None  # a cluster's shards by master
 
     # -- the outbox ---------------------------------------------------------------------
     def ensure_group(self, shard: str) -> None:
@@ -177,9 +178,32 @@ class OutboxStore:
         shards = self.store.shards()
         if not isinstance(self.redis, RedisCluster):
             return list(shards)
-        pipe = self.store.pipeline()
-        for shard in shards:
-            pipe.xlen(self.store.outbox_key(shard))
-            pipe.zcount(self.store.timers_key(shard), "-inf", now)
-        counts = pipe.execute()
-        return [shard for i, shard in enumerate(shards) if counts[2 * i] or counts[2 * i + 1]]
+        try:
+            return self._busy_on_nodes(now)
+        except (redis.exceptions.ResponseError, redis.exceptions.ConnectionError):
+            self._by_node = None  # a slot moved, or a node went: map them again next time
+            raise
+
+    def _busy_on_nodes(self, now: int) -> list[str]:
+        """One plain pipeline per master over the shards it serves (redis-py's cluster
+        pipeline costs three times the CPU for 32 768 commands): ~0.16 s of CPU a pass
+        on a 3-master cluster."""
+        assert isinstance(self.redis, RedisCluster)
+        if self._by_node is None:
+            by_node: dict[str, list[str]] = {}
+            for shard in self.store.shards():
+                node = self.redis.get_node_from_key(self.store.outbox_key(shard))
+                by_node.setdefault(node.name, []).append(shard)
+            self._by_node = by_node
+        busy = []
+        for name, shards in self._by_node.items():
+            node = self.redis.get_node(node_name=name)
+            if node is None:
+                raise redis.exceptions.ConnectionError(f"node {name} is gone")
+            pipe = self.redis.get_redis_connection(node).pipeline(transaction=False)
+            for shard in shards:
+                pipe.xlen(self.store.outbox_key(shard))
+                pipe.zcount(self.store.timers_key(shard), "-inf", now)
+            counts = pipe.execute()
+            busy += [s for i, s in enumerate(shards) if counts[2 * i] or counts[2 * i + 1]]
+        return busy
