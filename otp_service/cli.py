@@ -225,13 +225,7 @@ class _Sandbox:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 10 s."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(process, 10)
 
 
 class _WorkerProcess:
@@ -258,13 +252,18 @@ class _WorkerProcess:
     def stop(self) -> None:
         """SIGTERM (it finishes the deliveries in flight), then SIGKILL after 15 s."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(process, 15)
+
+
+def _stop(process: subprocess.Popen[bytes] | None, seconds: float) -> None:
+    """SIGTERM a child of `serve`, then SIGKILL if it is still there after ``seconds``."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @main.command()

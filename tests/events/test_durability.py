@@ -106,13 +106,21 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def subscribed_app(
+    server: RedisServer, sandbox: Sandbox, receiver: Receiver
+) -> tuple[dict[str, str], Any, ApiClient]:
+    """(its environment, an app on ``server`` whose default profile sends approvals to
+    ``receiver``, a client of it)."""
+    env = make_env(server.url, sandbox)
+    app = create_app(env)
+    subscribe(ApiClient(app.test_client(), ADMIN_KEY), receiver)
+    return env, app, ApiClient(app.test_client())
+
+
 def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
     own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
 ):
-    env = make_env(own_redis.url, sandbox)
-    app = create_app(env)
-    admin, client = ApiClient(app.test_client(), ADMIN_KEY), ApiClient(app.test_client())
-    subscribe(admin, receiver)
+    env, app, client = subscribed_app(own_redis, sandbox, receiver)
     receiver.delays = [3.0]  # the first attempt hangs: the worker is mid-delivery
     first = _worker_process(own_redis.url, env, "first")
     second = None
@@ -144,10 +152,7 @@ def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
 def test_the_outbox_and_a_dead_workers_share_of_it_survive_a_redis_restart(
     own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
 ):
-    env = make_env(own_redis.url, sandbox)
-    app = create_app(env)
-    admin, client = ApiClient(app.test_client(), ADMIN_KEY), ApiClient(app.test_client())
-    subscribe(admin, receiver)
+    env, app, client = subscribed_app(own_redis, sandbox, receiver)
     held = approve(client, sandbox, "+13125550123")
     outbox = OutboxStore(app.extensions["otp"].store)
     [shard] = outbox.busy_shards(int(time.time() * 1000))

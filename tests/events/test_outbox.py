@@ -4,9 +4,6 @@ verification, a duplicate receipt. On one Redis and on a cluster."""
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from typing import Any
 
 import pyotp
@@ -16,8 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from otp_service.services import build_worker, event_renderer
 from otp_service.store.outbox import OutboxEntry, OutboxStore
 from otp_service.store.scripts import TIMER_BUCKET_MS
-from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
+from otp_service.telnyx.webhooks import public_key_b64
 from tests.conftest import ApiClient, FakeClock, Sandbox
+from tests.support.receipts import finalized, post_signed
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -60,24 +58,8 @@ def wrong(code: str) -> str:
 
 
 def receipt(client: ApiClient, message_id: str, status: str, errors: Any = None):
-    body = {
-        "data": {
-            "event_type": "message.finalized",
-            "id": str(uuid.uuid4()),
-            "occurred_at": "2027-01-15T08:00:00.000Z",
-            "record_type": "event",
-            "payload": {
-                "id": message_id,
-                "direction": "outbound",
-                "to": [{"phone_number": PHONE, "status": status}],
-                "errors": errors or [],
-            },
-        }
-    }
-    payload = json.dumps(body).encode()
-    headers = sign_webhook(payload, KEY, int(time.time()))
-    headers["Content-Type"] = "application/json"
-    return client.flask.post("/v1/webhooks/telnyx", data=payload, headers=headers), body
+    body = finalized(message_id, PHONE, status, errors=errors)
+    return post_signed(client.flask, body, KEY), body
 
 
 def test_a_create_is_created_then_sent_with_the_verification_as_the_api_shows_it(
@@ -147,10 +129,7 @@ def test_receipts_are_delivered_or_delivery_failed_once(app, client, sandbox, cl
     [delivered] = outbox_events(app, clock)
     assert delivered.type == "verification.delivered"
     # the same receipt again (Telnyx retries), and a later one: no second event
-    payload = json.dumps(body).encode()
-    headers = sign_webhook(payload, KEY, int(time.time()))
-    headers["Content-Type"] = "application/json"
-    client.flask.post("/v1/webhooks/telnyx", data=payload, headers=headers)
+    post_signed(client.flask, body, KEY)
     receipt(client, message_id, "delivery_failed")
     assert types(app, clock) == []
 

@@ -3,9 +3,6 @@ event, searched and summed through the admin API; on one Redis and on a cluster.
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from otp_service.events.http import EndpointPoster
 from otp_service.services import build_worker
 from otp_service.store.scripts import TIMER_BUCKET_MS
-from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
+from otp_service.telnyx.webhooks import public_key_b64
 from tests.conftest import ApiClient, FakeClock, Sandbox
+from tests.support.receipts import finalized, post_signed
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -63,26 +61,8 @@ def wrong(code: str) -> str:
 
 
 def receipt(client: ApiClient, message_id: str, phone: str, status: str, **extra: Any) -> None:
-    body = {
-        "data": {
-            "event_type": "message.finalized",
-            "id": str(uuid.uuid4()),
-            "occurred_at": extra.pop("occurred_at", "2027-01-15T08:00:00.000Z"),
-            "record_type": "event",
-            "payload": {
-                "id": message_id,
-                "direction": "outbound",
-                "to": [{"phone_number": phone, "status": status}],
-                "errors": extra.pop("errors", []),
-                **extra,
-            },
-        }
-    }
-    payload = json.dumps(body).encode()
-    headers = {**sign_webhook(payload, KEY, int(time.time())), "Content-Type": "application/json"}
-    assert (
-        client.flask.post("/v1/webhooks/telnyx", data=payload, headers=headers).status_code == 200
-    )
+    answer = post_signed(client.flask, finalized(message_id, phone, status, **extra), KEY)
+    assert answer.status_code == 200
 
 
 def test_an_approved_verification_is_kept_with_its_sends_checks_and_timeline(
