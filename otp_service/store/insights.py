@@ -79,6 +79,28 @@ class InsightsStore:
             pipe.expire(self.hour_key(hour), self.keep_seconds)
         pipe.execute()
 
+    def route_totals(
+        self, now_ms: int, hours: int = 24
+    ) -> dict[tuple[str, str, str], dict[str, tuple[float, float]]]:
+        """(sent, approved) per (profile, country, channel) and sender over the last
+        ``hours``: what adaptive routes are ranked by (``delivery/adaptive.py``)."""
+        last = now_ms // HOUR_MS
+        totals: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+        for fields in self.hours(last - hours + 1, last).values():
+            for name, value in fields.items():
+                metric, *route = name.split("|")
+                if metric not in ("sent", "approved") or len(route) != 4 or not route[2]:
+                    continue
+                profile, country, sender, channel = route
+                pair = totals.setdefault((profile, country, channel), {}).setdefault(
+                    sender, [0.0, 0.0]
+                )
+                pair[0 if metric == "sent" else 1] += value
+        return {
+            route: {sender: (pair[0], pair[1]) for sender, pair in senders.items()}
+            for route, senders in totals.items()
+        }
+
     def hours(self, first: int, last: int) -> dict[int, dict[str, float]]:
         """The counters of hours ``first`` to ``last`` (inclusive): hour -> field -> value."""
         hours = list(range(first, last + 1))
