@@ -215,11 +215,14 @@ def routes_from(raw: Any, name: str) -> dict[str, tuple[Sender, ...]]:
             raise ConfigError(
                 f'{name}: "{key}" is not an ISO 3166 alpha-2 country code (like "US") or "*"'
             )
-        if isinstance(senders, dict):
+        if isinstance(senders, dict) and "senders" in senders:
             _route_order(senders, f'{name}: route "{key}"')
             senders = senders.get("senders")
         if not isinstance(senders, list) or not senders:
-            raise ConfigError(f'{name}: route "{key}" must be a non-empty list of senders')
+            raise ConfigError(
+                f'{name}: route "{key}" must be a non-empty list of senders, or an object '
+                'with "order" and "senders"'
+            )
         routes[key] = tuple(
             _sender(spec, f'{name}: route "{key}", sender {index}', key)
             for index, spec in enumerate(senders, 1)
