@@ -4,7 +4,9 @@
                          <channel>' -> count (cost: a decimal sum); expires after
                          OTP_HISTORY_DAYS
 
-Metrics: created, sent, delivered, delivery_failed, approved, failed, canceled, expired,
+Metrics: created, sent, delivered, delivery_failed, fallback_sent, approved (counted for the
+send whose code was used: a fallback's earlier code counts for its own route), failed,
+canceled, expired,
 ``refused:<reason>`` (the SMS-pumping guard), ``cost:<currency>``, and two histograms:
 ``ttd:<bucket>`` (seconds from a send to its delivery receipt) and ``tta:<bucket>``
 (seconds from creation to approval), whose buckets are ``BUCKETS``' upper bounds. The
