@@ -29,6 +29,8 @@ __all__ = [
     "OPTOUTS",
     "RATE_LIMITED",
     "REDIS_ERRORS",
+    "FALLBACKS",
+    "ROUTE_EVENTS",
     "SENDS",
     "TELNYX_LATENCY",
     "TELNYX_REQUESTS",
@@ -60,6 +62,18 @@ SENDS = Counter(
     "otp_sends",
     "Messages carrying a code, by sender type and outcome",
     ["sender_type", "outcome"],
+)
+ROUTE_EVENTS = Counter(
+    "otp_route_events_total",
+    "Route health as the worker learns it: sends, receipts, approvals (attributed to the "
+    "send whose code was used) and fallbacks, by sender type, destination country, channel",
+    ["sender_type", "country", "channel", "outcome"],
+)
+FALLBACKS = Counter(
+    "otp_fallbacks_total",
+    "Fallback sends the worker tried after a failed or missing delivery receipt, by what "
+    "triggered them and how they ended (sent, max_fallbacks, opted_out, delivered, ...)",
+    ["trigger", "outcome"],
 )
 TELNYX_REQUESTS = Counter(
     "otp_telnyx_requests",

@@ -16,7 +16,7 @@ from nacl.signing import VerifyKey
 
 from otp_service.admin import AuditLog, ConsoleSessions, NumbersAdmin, OptOutAdmin
 from otp_service.config import Settings
-from otp_service.delivery import Delivery, DeliveryConfig
+from otp_service.delivery import AdaptiveRanker, Delivery, DeliveryConfig
 from otp_service.errors import ConfigError
 from otp_service.events.catalog import Renderer
 from otp_service.events.endpoints import EndpointService
@@ -37,6 +37,7 @@ from otp_service.store.profiles import ProfileStore
 from otp_service.store.webhooks import WebhookStore
 from otp_service.telnyx import TelnyxClient, load_public_key
 from otp_service.verification import VerificationService
+from otp_service.verification.fallback import Fallbacks
 
 __all__ = ["Services", "build_services", "build_worker", "event_renderer"]
 
@@ -86,6 +87,7 @@ def build_services(
         transport=telnyx_transport,
         observer=observe_telnyx,
     )
+    insights = InsightsStore(store, settings.history_days)
     delivery = Delivery(
         telnyx,
         settings.delivery
@@ -94,6 +96,8 @@ def build_services(
             messaging_profile_id=settings.telnyx_messaging_profile_id,
         ),
         webhook_url=settings.webhook_url,
+        # adaptive routes: conversion per route, read by a thread every 30 s when used
+        ranker=AdaptiveRanker(lambda: insights.route_totals(int(clock() * 1000)), clock=clock),
     )
     tagger = PhoneTagger(settings.secret)
     optouts = OptOutStore(store, tagger, clock)
@@ -115,7 +119,7 @@ def build_services(
             optouts,
             clock=clock,
             profile_ids=ring.profile_ids,
-            insights=InsightsStore(store, settings.history_days),
+            insights=insights,
         ),
         optouts=optouts,
         inbound=InboundEvents(store, tagger, optouts, clock, keywords=settings.keywords),
@@ -181,5 +185,8 @@ def build_worker(
         threads=threads,
         sweep_every_ms=sweep_every_ms,
         lease_ms=lease_ms,
-        consumers=(Recorder(services.history.history, services.history.insights),),
+        consumers=(
+            Recorder(services.history.history, services.history.insights),
+            Fallbacks(services.verifications, services.profiles.settings_for),
+        ),
     )

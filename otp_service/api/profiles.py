@@ -45,6 +45,7 @@ class ProfileSchema(_Strict):
     guard = fields.Raw(allow_none=True)  # checked in profiles/model.py
     routes = fields.Raw(allow_none=True)  # checked as OTP_ROUTES is (delivery/routing.py)
     whatsapp = fields.Raw(allow_none=True)  # checked in profiles/model.py
+    fallback = fields.Raw(allow_none=True)  # checked as OTP_FALLBACK is (delivery/fallback.py)
 
 
 class PreviewSchema(_Strict):

@@ -5,6 +5,8 @@ maps each sender type to its Telnyx endpoint, ``templates.py`` renders the SMS t
 locale, and ``pipeline.py`` sends through the route with its fallback rules.
 """
 
+from otp_service.delivery.adaptive import AdaptiveRanker, RouteOrder, RouteStats, sender_key
+from otp_service.delivery.fallback import FallbackPolicy, fallback_from
 from otp_service.delivery.pipeline import (
     FALLBACK_CODES,
     Attempt,
@@ -27,6 +29,12 @@ from otp_service.delivery.templates import render_text, segments
 
 __all__ = [
     "FALLBACK_CODES",
+    "AdaptiveRanker",
+    "FallbackPolicy",
+    "RouteOrder",
+    "RouteStats",
+    "fallback_from",
+    "sender_key",
     "SENDER_TYPES",
     "Attempt",
     "Delivery",

@@ -51,7 +51,13 @@ from typing import Any
 import httpx
 
 from otp_service import telnyx
-from otp_service.delivery.routing import DeliveryConfig, WhatsAppTemplate, senders_for
+from otp_service.delivery.adaptive import CONFIGURED, AdaptiveRanker, RouteOrder
+from otp_service.delivery.routing import (
+    DeliveryConfig,
+    WhatsAppTemplate,
+    route_key,
+    senders_for,
+)
 from otp_service.delivery.senders import SENDER_TYPES, Sender, whatsapp_template_message
 from otp_service.delivery.templates import render_text
 from otp_service.ids import DEFAULT_PROFILE
@@ -128,6 +134,8 @@ class OutgoingCode:
     android_app_hash: str | None = None
     routes: Mapping[str, tuple[Sender, ...]] | None = None  # the profile's; None: the config's
     whatsapp: WhatsAppTemplate | None = None  # the profile's; None: the config's
+    # the profile's adaptive routes when it has routes of its own (None: the config's)
+    orders: Mapping[str, RouteOrder] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,7 @@ class SendResult:
     status: str | None
     sender: SenderInfo
     refused: tuple[Attempt, ...] = ()  # senders tried and refused before this one
+    because: str = CONFIGURED  # why this sender (``sender.chosen_because``)
 
 
 class DeliveryError(Exception):
@@ -221,10 +230,12 @@ class Delivery:
         config: DeliveryConfig,
         *,
         webhook_url: str | None = None,
+        ranker: AdaptiveRanker | None = None,
     ) -> None:
         self.client = client
         self.config = config
         self.webhook_url = webhook_url
+        self.ranker = ranker  # orders the adaptive routes; None: configured order always
         self.attempt_seconds = attempt_seconds(client.timeout)
         self.longest_send_seconds = SEND_ATTEMPTS * self.attempt_seconds
 
@@ -248,9 +259,26 @@ class Delivery:
             )
         return country
 
-    def send(self, message: OutgoingCode) -> SendResult:
-        """Send ``message`` through its route, falling back as the module docstring says."""
-        country, senders = self._route(message.to, message.channel, message.routes)
+    def senders(
+        self, phone: str, channel: str, routes: Mapping[str, tuple[Sender, ...]] | None = None
+    ) -> tuple[Sender, ...]:
+        """The configured senders of ``channel`` to ``phone`` (() when none or not allowed)."""
+        try:
+            return self._route(phone, channel, routes)[1]
+        except DestinationRefused:
+            return ()
+
+    def send(
+        self,
+        message: OutgoingCode,
+        senders: tuple[Sender, ...] | None = None,
+        because: str = "",
+    ) -> SendResult:
+        """Send ``message`` through its route, falling back as the module docstring says;
+        through ``senders`` (for ``because``) instead when given: a fallback send's."""
+        country, routed = self._route(message.to, message.channel, message.routes)
+        if senders is None:
+            senders, because = self._ordered(message, country, routed)
         content: dict[str, Any] = {}
         if message.channel == "whatsapp":
             template = message.whatsapp or self.config.whatsapp
@@ -269,7 +297,25 @@ class Delivery:
                 app_hash=message.android_app_hash or self.config.android_app_hash,
                 custom=message.templates,
             )
-        return self._deliver(message.to, senders, content, self._webhook_url(message.profile_id))
+        sent = self._deliver(message.to, senders, content, self._webhook_url(message.profile_id))
+        if sent.refused:
+            codes = ",".join(sent.refused[-1].codes)
+            return replace(
+                sent, because=f"next sender: {sent.refused[-1].sender.type} refused ({codes})"
+            )
+        return replace(sent, because=because or CONFIGURED)
+
+    def _ordered(
+        self, message: OutgoingCode, country: str | None, senders: tuple[Sender, ...]
+    ) -> tuple[tuple[Sender, ...], str]:
+        """The route's senders in the order to try them (adaptive where the route says)."""
+        routes = self.config.routes if message.routes is None else message.routes
+        orders = self.config.orders if message.routes is None else (message.orders or {})
+        key = route_key(routes, country, message.channel)
+        rule = orders.get(key or "")
+        if rule is None or self.ranker is None:
+            return senders, CONFIGURED
+        return self.ranker.order(message.profile_id, country or "", message.channel, senders, rule)
 
     def _webhook_url(self, profile_id: str) -> str | None:
         """Where Telnyx sends this message's receipts: a profile's carry its id, so the

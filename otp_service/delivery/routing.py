@@ -16,6 +16,13 @@ list replaces ``"*"``: they are not merged. Without ``OTP_ROUTES`` the one route
 ``TELNYX_MESSAGING_PROFILE_ID``, whichever are set. ``OTP_WHATSAPP_FROM`` (with
 ``OTP_WHATSAPP_MESSAGING_PROFILE_ID``) adds a WhatsApp sender to ``"*"``.
 
+A country's value may also be an object, ``{"order": "adaptive", "senders": [...],
+"min_sends"?: 100, "exploration"?: 0.05}``: its senders are ordered by measured
+conversion (``adaptive.py``); ``"order": "configured"`` is the plain list.
+
+``OTP_FALLBACK`` (JSON, ``fallback.py``) says when the worker sends another code after
+a failed or missing delivery receipt.
+
 ``OTP_ALLOWED_COUNTRIES`` (comma-separated alpha-2, empty = every country) refuses other
 destinations before anything is stored or sent, like Telnyx Verify's whitelisted
 destinations. Anything invalid raises ``ConfigError`` with one line naming the variable.
@@ -32,6 +39,8 @@ from typing import Any
 
 import phonenumbers
 
+from otp_service.delivery.adaptive import RouteOrder
+from otp_service.delivery.fallback import FallbackPolicy, fallback_from
 from otp_service.delivery.senders import SENDER_TYPES, Sender
 from otp_service.delivery.templates import is_app_hash, is_webotp_domain
 from otp_service.errors import ConfigError
@@ -42,6 +51,8 @@ __all__ = [
     "WhatsAppTemplate",
     "load_delivery_config",
     "parse_routes",
+    "route_key",
+    "route_orders_from",
     "routes_from",
     "routes_json",
     "senders_for",
@@ -81,6 +92,9 @@ class DeliveryConfig:
     whatsapp: WhatsAppTemplate = field(default_factory=WhatsAppTemplate)
     webotp_domain: str | None = None
     android_app_hash: str | None = None
+    # the routes ordered by conversion ("order": "adaptive"): country or "*" -> how
+    orders: Mapping[str, RouteOrder] = field(default_factory=dict)
+    fallback: FallbackPolicy | None = None  # OTP_FALLBACK; None: no fallback sends
 
     def allows(self, country: str | None) -> bool:
         return not self.allowed_countries or country in self.allowed_countries
@@ -107,11 +121,18 @@ def senders_for(
 ) -> tuple[Sender, ...]:
     """The ordered senders of ``channel`` in ``routes`` for a destination country: its
     own list's, else those of ``"*"``."""
+    key = route_key(routes, country, channel)
+    return tuple(s for s in routes.get(key or "", ()) if s.channel == channel)
+
+
+def route_key(
+    routes: Mapping[str, tuple[Sender, ...]], country: str | None, channel: str
+) -> str | None:
+    """Which route serves ``channel`` to ``country``: the country's, else ``"*"``."""
     for key in (country, ANY_COUNTRY):
-        senders = tuple(s for s in routes.get(key or "", ()) if s.channel == channel)
-        if senders:
-            return senders
-    return ()
+        if any(s.channel == channel for s in routes.get(key or "", ())):
+            return key
+    return None
 
 
 def load_delivery_config(
@@ -121,7 +142,9 @@ def load_delivery_config(
     inline, path = get("OTP_ROUTES"), get("OTP_ROUTES_FILE")
     if inline and path:
         raise ConfigError("set OTP_ROUTES or OTP_ROUTES_FILE, not both")
+    source = None  # the routes JSON, when given
     if inline:
+        source = inline
         routes = parse_routes(inline, "OTP_ROUTES")
     elif path:
         try:
@@ -129,6 +152,7 @@ def load_delivery_config(
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigError(f"OTP_ROUTES_FILE: cannot read {path}: {reason}") from None
+        source = text
         routes = parse_routes(text, "OTP_ROUTES_FILE")
     else:
         routes = dict(
@@ -151,6 +175,7 @@ def load_delivery_config(
         sender = Sender("whatsapp", from_=whatsapp_from, messaging_profile_id=whatsapp_profile)
         routes[ANY_COUNTRY] = (*routes.get(ANY_COUNTRY, ()), sender)
 
+    fallback = get("OTP_FALLBACK")
     if production and not any(s.channel == "sms" for r in routes.values() for s in r):
         raise ConfigError(
             "OTP_ROUTES, TELNYX_FROM_NUMBER or TELNYX_MESSAGING_PROFILE_ID is required "
@@ -162,6 +187,8 @@ def load_delivery_config(
         whatsapp=_whatsapp_template(get),
         webotp_domain=_webotp_domain(get("OTP_WEBOTP_DOMAIN")),
         android_app_hash=_app_hash(get("OTP_ANDROID_APP_HASH")),
+        orders=route_orders_from(json.loads(source)) if source else {},
+        fallback=fallback_from(fallback, "OTP_FALLBACK") if fallback else None,
     )
 
 
@@ -188,8 +215,14 @@ def routes_from(raw: Any, name: str) -> dict[str, tuple[Sender, ...]]:
             raise ConfigError(
                 f'{name}: "{key}" is not an ISO 3166 alpha-2 country code (like "US") or "*"'
             )
+        if isinstance(senders, dict) and "senders" in senders:
+            _route_order(senders, f'{name}: route "{key}"')
+            senders = senders.get("senders")
         if not isinstance(senders, list) or not senders:
-            raise ConfigError(f'{name}: route "{key}" must be a non-empty list of senders')
+            raise ConfigError(
+                f'{name}: route "{key}" must be a non-empty list of senders, or an object '
+                'with "order" and "senders"'
+            )
         routes[key] = tuple(
             _sender(spec, f'{name}: route "{key}", sender {index}', key)
             for index, spec in enumerate(senders, 1)
@@ -197,15 +230,65 @@ def routes_from(raw: Any, name: str) -> dict[str, tuple[Sender, ...]]:
     return routes
 
 
-def routes_json(routes: Mapping[str, tuple[Sender, ...]]) -> dict[str, list[dict[str, str]]]:
+ROUTE_FIELDS = ("order", "senders", "min_sends", "exploration")
+
+
+def _route_order(spec: dict[str, Any], where: str) -> RouteOrder | None:
+    """A route's object form checked: its order (None: the configured one)."""
+    for key in spec:
+        if key not in ROUTE_FIELDS:
+            raise ConfigError(
+                f'{where}: unknown field "{key}" (a route takes {", ".join(ROUTE_FIELDS)})'
+            )
+    order = spec.get("order", "configured")
+    _check(order in ("configured", "adaptive"), f'{where}: "order" must be configured or adaptive')
+    min_sends = spec.get("min_sends", RouteOrder.min_sends)
+    _check(
+        isinstance(min_sends, int) and not isinstance(min_sends, bool) and 1 <= min_sends <= 10**6,
+        f'{where}: "min_sends" must be an integer from 1 to 1000000',
+    )
+    share = spec.get("exploration", RouteOrder.exploration)
+    _check(
+        isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 0.5,
+        f'{where}: "exploration" must be a number from 0 to 0.5',
+    )
+    if order != "adaptive":
+        return None
+    return RouteOrder("adaptive", min_sends, float(share))
+
+
+def route_orders_from(raw: Any) -> dict[str, RouteOrder]:
+    """The adaptive routes of routes JSON already checked by ``routes_from``."""
+    if not isinstance(raw, dict):
+        return {}
+    orders = {}
+    for key, spec in raw.items():
+        order = _route_order(spec, key) if isinstance(spec, dict) else None
+        if order is not None:
+            orders[key] = order
+    return orders
+
+
+def routes_json(
+    routes: Mapping[str, tuple[Sender, ...]], orders: Mapping[str, RouteOrder] | None = None
+) -> dict[str, Any]:
     """``routes`` in the JSON form they are configured in."""
-    out: dict[str, list[dict[str, str]]] = {}
+    out: dict[str, Any] = {}
     for key, senders in routes.items():
-        out[key] = []
+        listed = []
         for sender in senders:
             spec = {"type": sender.type, "from": sender.from_}
             spec["messaging_profile_id"] = sender.messaging_profile_id
-            out[key].append({k: v for k, v in spec.items() if v is not None})
+            listed.append({k: v for k, v in spec.items() if v is not None})
+        order = (orders or {}).get(key)
+        out[key] = listed
+        if order is not None:
+            out[key] = {
+                "order": order.order,
+                "senders": listed,
+                "min_sends": order.min_sends,
+                "exploration": order.exploration,
+            }
     return out
 
 

@@ -18,13 +18,14 @@ from typing import Any
 from otp_service.store.outbox import OutboxEntry
 from otp_service.timefmt import iso_time
 
-__all__ = ["EVENT_TYPES", "PING", "Event", "Renderer", "body_of", "webhook_id_of"]
+__all__ = ["EVENT_TYPES", "INTERNAL_TYPES", "PING", "Event", "Renderer", "body_of", "webhook_id_of"]
 
 EVENT_TYPES = (
     "verification.created",
     "verification.sent",
     "verification.delivered",
     "verification.delivery_failed",
+    "verification.fallback_sent",
     "verification.approved",
     "verification.failed",
     "verification.canceled",
@@ -32,6 +33,8 @@ EVENT_TYPES = (
     "factor.verified",
     "factor.deleted",
 )
+# in the outbox for the worker's own use (a no-receipt timer fired), never sent out
+INTERNAL_TYPES = frozenset({"verification.no_receipt"})
 # sent only by an operator's test of an endpoint, whatever it subscribes to
 PING = "ping"
 

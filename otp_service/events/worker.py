@@ -9,7 +9,9 @@ there is none:
    (stored idempotently: one per endpoint and event), then the entry is acknowledged.
    Entries another worker read and held for ``LEASE_MS`` without acknowledging (it died)
    are claimed and handed over by this one.
-2. **Timers** that are due fire once each (``timer_fire.lua``): expiry events.
+2. **Timers** that are due fire once each: expiry events (``timer_fire.lua``), and the
+   no-receipt timers of profiles that fall back (``receipt_timer.lua``: an internal event,
+   ``verification.no_receipt``, that the fallback consumer acts on).
 3. **Deliveries** that are due are claimed with a lease (a dead worker's come back when it
    ends) and posted in a thread pool: signed (``signing.py``), with ``http.py``'s limits.
    A 2xx within the timeout is success; otherwise the next attempt is due after
@@ -33,7 +35,7 @@ from typing import Any, Protocol
 
 import redis
 
-from otp_service.events.catalog import Event, Renderer, body_of, webhook_id_of
+from otp_service.events.catalog import INTERNAL_TYPES, Event, Renderer, body_of, webhook_id_of
 from otp_service.events.endpoints import Endpoint, EndpointService, delivery_id_of
 from otp_service.events.http import EndpointPoster, PostResult
 from otp_service.events.signing import signed_headers
@@ -102,7 +104,8 @@ class Worker:
         self.name = name
         self.clock = clock
         self.rng = rng or random.Random()
-        self.consumers = consumers  # what else learns from every batch (history, insights)
+        # what else learns from every batch (history, insights, fallback sends)
+        self.consumers = consumers
         self.sweep_every_ms = sweep_every_ms
         # how long a delivery or an outbox entry stays with a worker before another takes
         # it over: longer than one attempt (the poster's timeout), or two would send it
@@ -167,6 +170,8 @@ class Worker:
         endpoints = self._current_endpoints()
         deliveries: list[NewDelivery] = []
         for entry in entries:
+            if entry.type in INTERNAL_TYPES:
+                continue
             wanted = [e for e in endpoints if e.profile == entry.profile and e.wants(entry.type)]
             if wanted:
                 deliveries += self._deliveries_of(entry, wanted)

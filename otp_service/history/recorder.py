@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otp_service.delivery import SenderInfo
+from otp_service.metrics import ROUTE_EVENTS, child
 from otp_service.phones import country_of, mask_phone
 from otp_service.store.history import HistoryRecord, HistoryStore
 from otp_service.store.insights import Count, InsightsStore, bucket_of
@@ -33,6 +34,7 @@ METRICS = {
     "verification.sent": "sent",
     "verification.delivered": "delivered",
     "verification.delivery_failed": "delivery_failed",
+    "verification.fallback_sent": "fallback_sent",
     **ENDINGS,
 }
 FINAL_RECEIPTS = {"delivered", "delivery_failed", "sending_failed", "delivery_unconfirmed"}
@@ -40,7 +42,10 @@ FINAL_RECEIPTS = {"delivered", "delivery_failed", "sending_failed", "delivery_un
 
 def _fields(entry: OutboxEntry) -> dict[str, Any]:
     """The snapshot's view fields by name (lua/include/view.lua's order)."""
-    names = ("id", "ph", "ch", "st", "ca", "ea", "at", "sn", "ls", "sd", "mi", "ds", "du", "de")
+    names = (
+        *("id", "ph", "ch", "st", "ca", "ea", "at", "sn", "ls", "sd", "mi", "ds", "du", "de"),
+        *("lc", "as", "cb", "fb"),
+    )
     values = entry.snapshot if isinstance(entry.snapshot, list) else []
     return {n: (None if v is False else v) for n, v in zip(names, values, strict=False)}
 
@@ -62,17 +67,38 @@ def _history(entry: OutboxEntry) -> list[dict[str, Any]]:
     return out
 
 
+def approving_sender(entry: OutboxEntry) -> str | None:
+    """The sender of the send whose code approved the verification: the latest send's
+    unless a fallback's earlier code did (the history's send entries name theirs)."""
+    f = _fields(entry)
+    wanted = f.get("as")
+    if not wanted or str(wanted) == str(f.get("sn")):
+        return f.get("sd")
+    for item in _history(entry):
+        if item.get("event_type") == "send" and str(item.get("n")) == str(wanted):
+            return item.get("sender") or None
+    return f.get("sd")
+
+
+def _channel(sender: str | None, stored: Any) -> str:
+    """A send's channel: its sender's kind (a fallback may change it), else the stored one."""
+    if sender:
+        return "whatsapp" if sender.startswith("whatsapp|") else "sms"
+    return {"s": "sms", "w": "whatsapp"}.get(str(stored), "")
+
+
 def counts_of(entry: OutboxEntry) -> list[Count]:
     metric = METRICS.get(entry.type)
     f = _fields(entry)
     if metric is None or entry.kind != "v" or str(f.get("sd") or "").startswith("test|"):
         return []
     phone = str(f.get("ph") or "")
+    sender = approving_sender(entry) if metric == "approved" else f.get("sd")
     base = {
         "profile": entry.profile,
         "country": country_of(phone) or "" if phone else "",
-        "sender": _sender_key(f.get("sd")),
-        "channel": {"s": "sms", "w": "whatsapp"}.get(str(f.get("ch")), ""),
+        "sender": _sender_key(sender),
+        "channel": _channel(sender, f.get("ch")),
     }
     counts = [Count(entry.at, metric, **base)]
     if metric == "delivered" and f.get("ls") and f.get("du"):
@@ -148,6 +174,7 @@ def record_of(entry: OutboxEntry, checks: str) -> HistoryRecord | None:
         sends=sends,
         checks=_checks(checks),
         test=str(f.get("sd") or "").startswith("test|"),
+        approved_send=int(f.get("as") or f.get("sn") or 1) if outcome == "approved" else None,
     )
 
 
@@ -171,7 +198,12 @@ class Recorder:
         counts: list[Count] = []
         records: list[HistoryRecord] = []
         for entry in entries:
-            counts += counts_of(entry)
+            found = counts_of(entry)
+            counts += found
+            for count in found[:1]:  # the event's own count, for Prometheus
+                kind = count.sender.partition(":")[0] or "none"
+                country = count.country or "unknown"
+                child(ROUTE_EVENTS, kind, country, count.channel, count.metric).inc()
             record = record_of(entry, entry.checks)
             if record is not None:
                 records.append(record)

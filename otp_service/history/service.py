@@ -256,6 +256,7 @@ def record_view(r: HistoryRecord) -> dict[str, Any]:
             for at, valid in r.checks
         ],
         "test": r.test,
+        "approved_send": r.approved_send,
     }
 
 

@@ -18,6 +18,7 @@ import phonenumbers
 
 from otp_service import errors
 from otp_service.config import Settings
+from otp_service.delivery.fallback import fallback_from
 from otp_service.delivery.routing import routes_from, routes_json, whatsapp_template
 from otp_service.delivery.templates import (
     encoding,
@@ -127,7 +128,10 @@ def settings_dict(profile: ProfileSettings) -> dict[str, Any]:
         "test_numbers": sorted(profile.test_numbers),  # never their codes
         "test_numbers_in_production": profile.test_numbers_in_production,
         "guard": None if profile.guard is None else guard_dict(profile.guard),
-        "routes": None if profile.routes is None else routes_json(profile.routes),
+        "routes": None
+        if profile.routes is None
+        else routes_json(profile.routes, profile.route_orders),
+        "fallback": None if profile.fallback is None else profile.fallback.to_json(),
         "whatsapp": {
             "template": profile.whatsapp.name,
             "language": profile.whatsapp.language,
@@ -222,6 +226,11 @@ def _check(name: str, value: Any, settings: Settings) -> Any:
         return value
     if name == "whatsapp":
         return _whatsapp(value)
+    if name == "fallback":
+        try:
+            return fallback_from(value, "fallback").to_json()
+        except ConfigError as exc:
+            raise _Refused(str(exc)) from None
     if name == "test_numbers_in_production":
         if not isinstance(value, bool):
             raise _Refused("must be true or false")

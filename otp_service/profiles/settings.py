@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otp_service.config import Settings
-from otp_service.delivery.routing import WhatsAppTemplate, routes_from
+from otp_service.delivery.adaptive import RouteOrder
+from otp_service.delivery.fallback import FallbackPolicy, fallback_from
+from otp_service.delivery.routing import WhatsAppTemplate, route_orders_from, routes_from
 from otp_service.delivery.senders import Sender
 from otp_service.ids import DEFAULT_PROFILE
 
@@ -82,10 +84,16 @@ class ProfileSettings:
     routes: Mapping[str, tuple[Sender, ...]] | None = None
     # the WhatsApp authentication template: the profile's fields over the environment's
     whatsapp: WhatsAppTemplate = field(default_factory=WhatsAppTemplate)
+    # when and how the worker sends another code (OTP_FALLBACK's when not set); None: never
+    fallback: FallbackPolicy | None = None
+    # the adaptive routes among ``routes`` (read from them, not set on their own)
+    route_orders: Mapping[str, RouteOrder] | None = None
 
 
-# The fields a profile may override (all but its id).
-OVERRIDABLE = tuple(name for name in ProfileSettings.__dataclass_fields__ if name != "id")
+# The fields a profile may override (all but its id and what is read from another).
+OVERRIDABLE = tuple(
+    name for name in ProfileSettings.__dataclass_fields__ if name not in ("id", "route_orders")
+)
 
 
 def effective(
@@ -106,6 +114,7 @@ def effective(
         "webotp_domain": delivery.webotp_domain if delivery else None,
         "android_app_hash": delivery.android_app_hash if delivery else None,
         "whatsapp": whatsapp,
+        "fallback": delivery.fallback if delivery else None,
     }
     given = overrides or {}
     chosen = {name: given[name] for name in OVERRIDABLE if given.get(name) is not None}
@@ -117,7 +126,10 @@ def effective(
     if "guard" in chosen:
         chosen["guard"] = GuardLimits(**chosen["guard"])
     if "routes" in chosen:
+        chosen["route_orders"] = route_orders_from(chosen["routes"])
         chosen["routes"] = routes_from(chosen["routes"], "routes")
+    if "fallback" in chosen:
+        chosen["fallback"] = fallback_from(chosen["fallback"], "fallback")
     if "whatsapp" in chosen:
         given = chosen["whatsapp"]
         chosen["whatsapp"] = WhatsAppTemplate(

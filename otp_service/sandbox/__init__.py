@@ -30,6 +30,10 @@ Helper routes (no auth; also listed by ``GET /_sandbox``):
                                        "path_prefix"? ("/v2"; "/v2/messages" matches below it),
                                        "errors"?: [Telnyx error objects]}
     GET    /_sandbox/faults, DELETE /_sandbox/faults
+    POST   /_sandbox/sender_faults     {"from", "effect": delivery_failed|sending_failed|
+                                       delayed|dropped, "rate"?, "delay_seconds"?, "seed"?}:
+                                       one sender's messages fail, or their receipts come
+                                       late or never (GET, DELETE too)
     POST   /_sandbox/inbound           {"from", "to", "text", "webhook_url"?} -> signed
                                        message.received; "STOP" (END, QUIT, UNSUBSCRIBE, ...)
                                        adds an opt-out for that sender/profile, "START" lifts it

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, current_app
 
 from .config import SandboxConfig
-from .faults import Faults
+from .faults import Faults, SenderFaults
 from .spec import operations
 from .state import SandboxState
 from .validation import build_validators
@@ -31,6 +31,7 @@ class Sandbox:
         self.config = config
         self.state = SandboxState(config.seed, config.max_messages)
         self.faults = Faults()
+        self.sender_faults = SenderFaults()
         self.validators = build_validators(operations())
         self.webhooks = WebhookDispatcher(
             config.signing_key,
@@ -50,6 +51,7 @@ class Sandbox:
         """Seeded state again; no faults, no pending or logged webhooks."""
         self.webhooks.clear()
         self.faults.clear()
+        self.sender_faults.clear()
         self.state.reset()
 
     def hold(self, seconds: float) -> None:

@@ -9,6 +9,7 @@ longer than the client's read timeout, that is a timeout after Telnyx accepted t
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -16,7 +17,21 @@ from typing import Any
 
 from .errors import ApiError, error_object
 
-__all__ = ["Fault", "Faults", "fault_from_headers"]
+__all__ = ["Fault", "Faults", "SenderFault", "SenderFaults", "fault_from_headers"]
+
+# what a sender fault does to a message it takes: its final status, receipt and error
+SENDER_FAULTS = {
+    "delivery_failed": (
+        "delivery_failed",
+        ("40008", "Undeliverable", "Injected: the carrier did not accept the message."),
+    ),
+    "sending_failed": (
+        "sending_failed",
+        ("40006", "Recipient server unavailable", "Injected: not sent."),
+    ),
+    "delayed": ("delivered", None),
+    "dropped": ("delivered", None),
+}
 
 _DEFAULT_ERRORS = {
     429: (
@@ -150,3 +165,88 @@ def fault_from_headers(headers: Mapping[str, str], timeout_seconds: float) -> Fa
     if latency:
         return Fault(latency_ms=latency)
     return None
+
+
+@dataclass
+class SenderFault:
+    """What happens to the messages of one sender (by its ``from``: a number, short code,
+    sender ID): ``delivery_failed``, ``sending_failed``, ``delayed`` (the receipt comes
+    ``delay_seconds`` after message.sent) or ``dropped`` (no message.finalized), for a
+    share ``rate`` of them, drawn from a generator seeded with ``seed``."""
+
+    sender: str
+    effect: str
+    rate: float = 1.0
+    delay_seconds: float = 30.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def applies(self) -> bool:
+        return self.rate >= 1 or self._rng.random() < self.rate
+
+    @classmethod
+    def parse(cls, spec: Mapping[str, Any]) -> SenderFault:
+        """From the JSON body of ``POST /_sandbox/sender_faults``; ``ValueError`` if bad."""
+        if not isinstance(spec, Mapping):
+            raise ValueError("the body must be a JSON object")
+        unknown = set(spec) - {"from", "effect", "rate", "delay_seconds", "seed"}
+        if unknown:
+            raise ValueError(f"unknown fields: {sorted(unknown)}")
+        sender = spec.get("from")
+        if not isinstance(sender, str) or not sender:
+            raise ValueError("from must name a sender: a number, short code or sender ID")
+        effect = spec.get("effect")
+        if effect not in SENDER_FAULTS:
+            raise ValueError(f"effect must be one of {', '.join(SENDER_FAULTS)}")
+        rate = spec.get("rate", 1.0)
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ValueError("rate must be a number from 0 to 1")
+        delay = spec.get("delay_seconds", 30.0)
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+            raise ValueError("delay_seconds must be a number >= 0")
+        seed = spec.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError("seed must be an integer")
+        return cls(sender, effect, float(rate), float(delay), seed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.sender,
+            "effect": self.effect,
+            "rate": self.rate,
+            "delay_seconds": self.delay_seconds,
+            "seed": self.seed,
+        }
+
+
+class SenderFaults:
+    """One fault per sender at most (a new one replaces it); cleared by reset."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: dict[str, SenderFault] = {}
+
+    def set(self, fault: SenderFault) -> None:
+        with self._lock:
+            self._faults[fault.sender] = fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.to_json() for f in self._faults.values()]
+
+    def effect_for(self, sender: str) -> str | None:
+        """The effect on this sender's next message, or None."""
+        with self._lock:
+            fault = self._faults.get(sender)
+            return fault.effect if fault is not None and fault.applies() else None
+
+    def delay_for(self, sender: str) -> float:
+        with self._lock:
+            fault = self._faults.get(sender)
+            return fault.delay_seconds if fault is not None else 0.0

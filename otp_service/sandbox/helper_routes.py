@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, request
 from . import magic, traffic
 from .core import Sandbox, current_sandbox, json_response
 from .errors import ApiError
-from .faults import Fault
+from .faults import Fault, SenderFault
 from .seed import HOSTED_VERIFICATION_CODE
 from .state import SandboxState
 
@@ -28,6 +28,15 @@ HELPER_ROUTES: list[tuple[str, str, str]] = [
         'cleared), "path_prefix"? ("/v2"), "errors"?}: fail or delay the next matching requests',
     ),
     ("GET", "/_sandbox/faults", "the faults still queued"),
+    (
+        "POST",
+        "/_sandbox/sender_faults",
+        '{"from", "effect": delivery_failed|sending_failed|delayed|dropped, "rate"? (1), '
+        '"delay_seconds"? (30, for delayed), "seed"? (0)}: what happens to the messages of '
+        "one sender (a new fault for it replaces the old)",
+    ),
+    ("GET", "/_sandbox/sender_faults", "the sender faults set"),
+    ("DELETE", "/_sandbox/sender_faults", "clear the sender faults"),
     ("DELETE", "/_sandbox/faults", "clear all faults"),
     (
         "POST",
@@ -149,6 +158,27 @@ def list_faults() -> Response:
 @bp.delete("/faults")
 def clear_faults() -> Response:
     current_sandbox().faults.clear()
+    return Response(status=204)
+
+
+@bp.post("/sender_faults")
+def add_sender_fault() -> Response:
+    try:
+        fault = SenderFault.parse(_body())
+    except ValueError as exc:
+        raise ApiError.one(400, "10015", "Bad Request", str(exc)) from None
+    current_sandbox().sender_faults.set(fault)
+    return json_response({"data": fault.to_json()}, 201)
+
+
+@bp.get("/sender_faults")
+def list_sender_faults() -> Response:
+    return json_response({"data": current_sandbox().sender_faults.list()}, 200)
+
+
+@bp.delete("/sender_faults")
+def clear_sender_faults() -> Response:
+    current_sandbox().sender_faults.clear()
     return Response(status=204)
 
 

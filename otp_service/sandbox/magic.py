@@ -16,6 +16,8 @@ MAGIC_NUMBERS: dict[str, str] = {
     "delivery_unconfirmed": "+14155550103",
     "not_routable": "+14155550104",
     "sending_failed": "+14155550105",
+    "no_receipt": "+14155550106",
+    "late_receipt": "+14155550107",
 }
 
 
@@ -27,6 +29,8 @@ class MagicOutcome:
     description: str
     final_status: str | None = None  # the message.finalized status, when the send is accepted
     error: tuple[str, str, str] | None = None  # (code, title, detail) reported in errors[]
+    receipt: bool = True  # False: message.finalized never comes
+    receipt_delay: float | None = None  # seconds from message.sent to message.finalized
 
 
 OUTCOMES: dict[str, MagicOutcome] = {
@@ -57,6 +61,16 @@ OUTCOMES: dict[str, MagicOutcome] = {
         "accepted; no message.sent, then message.finalized 'sending_failed' with error 40006",
         final_status="sending_failed",
         error=("40006", "Recipient server unavailable", "The recipient server did not respond."),
+    ),
+    "no_receipt": MagicOutcome(
+        "no_receipt",
+        "accepted; message.sent, and no message.finalized ever (a receipt lost on the way)",
+        receipt=False,
+    ),
+    "late_receipt": MagicOutcome(
+        "late_receipt",
+        "accepted; message.sent, then message.finalized 'delivered' 30 seconds later",
+        receipt_delay=30.0,
     ),
 }
 

@@ -102,6 +102,8 @@ class Message:
     final_status: str = "delivered"
     error: dict[str, Any] | None = None  # reported in message.finalized errors[]
     skip_sent: bool = False  # sending_failed never reaches message.sent
+    receipt_delay: float | None = None  # seconds from message.sent to message.finalized
+    receipt: bool = True  # False: message.finalized never comes (a dropped receipt)
     scheduled_for: datetime | None = None
     cancelled: bool = False
     response: dict[str, Any] | None = None  # WhatsApp / RCS answer a different shape
@@ -125,6 +127,8 @@ class Message:
             "type": self.extra.get("channel_type", data.get("type")),
             "direction": data.get("direction"),
             "status": self.status,
+            # how it will end: the status of its message.finalized (None: never comes)
+            "final_status": self.final_status if self.receipt else None,
             "webhook_url": data.get("webhook_url"),
             "created_at": self.created_at,
             "body": self.body,

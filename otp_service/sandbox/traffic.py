@@ -28,6 +28,7 @@ from typing import Any
 
 from .core import Sandbox
 from .errors import ApiError, associated_missing, error_object
+from .faults import SENDER_FAULTS
 from .magic import magic_outcome
 from .seed import ORGANIZATION_ID
 from .state import Message
@@ -342,6 +343,15 @@ def send(sb: Sandbox, operation_id: str, endpoint: str, body: dict[str, Any]) ->
     if outcome and outcome.final_status and outcome.error:
         code, title, detail = outcome.error
         error = error_object(code, title, detail)
+    receipt = outcome.receipt if outcome else True
+    receipt_delay = outcome.receipt_delay if outcome else None
+    effect = sb.sender_faults.effect_for(sender)  # POST /_sandbox/sender_faults
+    if effect is not None:
+        final, injected = SENDER_FAULTS[effect]
+        error = error_object(*injected) if injected else None
+        receipt = effect != "dropped"
+        if effect == "delayed":
+            receipt_delay = sb.sender_faults.delay_for(sender)
     message = Message(
         data=data,
         endpoint=endpoint,
@@ -350,6 +360,8 @@ def send(sb: Sandbox, operation_id: str, endpoint: str, body: dict[str, Any]) ->
         final_status=final,
         error=error,
         skip_sent=final == "sending_failed",
+        receipt=receipt,
+        receipt_delay=receipt_delay,
         scheduled_for=send_at,
         extra={"channel_type": {"whatsapp": "WHATSAPP", "rcs": "RCS"}.get(kind, msg_type)},
     )
@@ -430,15 +442,19 @@ def _schedule_events(
     delay = 0.0
     if message.scheduled_for is not None:
         delay = (message.scheduled_for - now).total_seconds()
+    receipt_delay = sb.config.webhook_delay
+    if message.receipt_delay is not None:
+        receipt_delay = message.receipt_delay
     if message.skip_sent:
-        sb.webhooks.schedule(final, delay + sb.config.webhook_delay)
+        if message.receipt:
+            sb.webhooks.schedule(final, delay + receipt_delay)
         return
     sent = ScheduledWebhook(
         "message.sent",
         lambda: advance("sent"),
         message_id=message_id,
-        then=final,
-        then_delay=sb.config.webhook_delay,
+        then=final if message.receipt else None,
+        then_delay=receipt_delay,
     )
     sb.webhooks.schedule(sent, delay)
 

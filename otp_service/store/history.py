@@ -73,6 +73,7 @@ class HistoryRecord:
     # each check: [seconds after created_at, 1 valid | 0 not]
     checks: list[list[int]]
     test: bool = False
+    approved_send: int | None = None  # which send's code approved it (1 = the first)
 
     def to_json(self) -> str:
         packed: dict[str, Any] = {
@@ -93,6 +94,8 @@ class HistoryRecord:
             packed["k"] = self.checks
         if self.test:
             packed["x"] = 1
+        if self.approved_send is not None:
+            packed["v"] = self.approved_send
         return json.dumps(packed, separators=(",", ":"))
 
     @classmethod
@@ -111,6 +114,7 @@ class HistoryRecord:
             sends=[_unpack_send(send) for send in d.get("s", [])],
             checks=d.get("k", []),
             test=bool(d.get("x")),
+            approved_send=d.get("v"),
         )
 
 

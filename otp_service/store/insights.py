@@ -4,7 +4,9 @@
                          <channel>' -> count (cost: a decimal sum); expires after
                          OTP_HISTORY_DAYS
 
-Metrics: created, sent, delivered, delivery_failed, approved, failed, canceled, expired,
+Metrics: created, sent, delivered, delivery_failed, fallback_sent, approved (counted for the
+send whose code was used: a fallback's earlier code counts for its own route), failed,
+canceled, expired,
 ``refused:<reason>`` (the SMS-pumping guard), ``cost:<currency>``, and two histograms:
 ``ttd:<bucket>`` (seconds from a send to its delivery receipt) and ``tta:<bucket>``
 (seconds from creation to approval), whose buckets are ``BUCKETS``' upper bounds. The
@@ -78,6 +80,28 @@ class InsightsStore:
         for hour in hours:
             pipe.expire(self.hour_key(hour), self.keep_seconds)
         pipe.execute()
+
+    def route_totals(
+        self, now_ms: int, hours: int = 24
+    ) -> dict[tuple[str, str, str], dict[str, tuple[float, float]]]:
+        """(sent, approved) per (profile, country, channel) and sender over the last
+        ``hours``: what adaptive routes are ranked by (``delivery/adaptive.py``)."""
+        last = now_ms // HOUR_MS
+        totals: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+        for fields in self.hours(last - hours + 1, last).values():
+            for name, value in fields.items():
+                metric, *route = name.split("|")
+                if metric not in ("sent", "approved") or len(route) != 4 or not route[2]:
+                    continue
+                profile, country, sender, channel = route
+                pair = totals.setdefault((profile, country, channel), {}).setdefault(
+                    sender, [0.0, 0.0]
+                )
+                pair[0 if metric == "sent" else 1] += value
+        return {
+            route: {sender: (pair[0], pair[1]) for sender, pair in senders.items()}
+            for route, senders in totals.items()
+        }
 
     def hours(self, first: int, last: int) -> dict[int, dict[str, float]]:
         """The counters of hours ``first`` to ``last`` (inclusive): hour -> field -> value."""

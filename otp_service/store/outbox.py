@@ -148,13 +148,19 @@ class OutboxStore:
         (timer_fire.lua marks what it fired). How many events went out."""
         store = self.store
         bucket_key = f"{store.timers_key(shard)}:{name}"
-        profile = name.partition(":")[2] or DEFAULT_PROFILE
+        # '<bucket>:<profile>' (expiries) or '<bucket>:<profile>:r' (no-receipt timers)
+        profile, _, kind = name.partition(":")[2].partition(":")
+        profile = profile or DEFAULT_PROFILE
         ids = [_text(v) for v in self.redis.lrange(bucket_key, 0, -1)]
         fired = 0
         for start in range(0, len(ids), 200):
             batch = store.batch()
             for verification_id in ids[start : start + 200]:
                 tag, suffix = verification_id[:TAG_LENGTH], verification_id[TAG_LENGTH:]
+                if kind == "r":
+                    suffix, _, send = suffix.partition(":")
+                    batch.call(store.fire_receipt_timer(tag, suffix, int(send), now, profile))
+                    continue
                 batch.script(
                     "timer_fire",
                     [

@@ -28,6 +28,9 @@ hash slot and runs unchanged on one Redis or on a cluster:
     otp:{T}:t:<b>:<p>  list: the ids of profile <p>'s verifications that expire in bucket
                      <b> (TIMER_BUCKET_MS wide; ~34 bytes each, where a zset would take
                      ~130): their expiry events (timer_fire.lua)
+    otp:{T}:t:<b>:<p>:r  list: '<id>:<send>' of the sends whose no-receipt timer ends in
+                     bucket <b> (only where the profile falls back on a missing receipt):
+                     receipt_timer.lua
     otp:{console}:s:<d>  hash: a console session (admin/sessions.py), <d> the digest of
                      its cookie; expires when idle
 
@@ -70,6 +73,7 @@ __all__ = [
     "CheckOutcome",
     "CreateOutcome",
     "FactorCheck",
+    "FallbackRequest",
     "GuardCounter",
     "IdempotencyClaim",
     "NewFactor",
@@ -112,6 +116,8 @@ SCRIPTS = (
     "profile_key_revoke",
     "profile_keys_used",
     "timer_fire",
+    "fallback",
+    "receipt_timer",
     "webhook_endpoint_save",
     "webhook_enqueue",
     "webhook_claim",
@@ -179,6 +185,19 @@ class NewVerification:
 
 
 @dataclass(frozen=True)
+class FallbackRequest:
+    """What fallback.lua needs to reserve a fallback send (see its header)."""
+
+    trigger_send: int  # the send that failed or got no receipt: still the latest?
+    digest: bytes  # the new code's HMAC
+    max_sends: int
+    max_fallbacks: int
+    token: str  # names the undo record
+    caps: PhoneCaps
+    receipt_due: int = 0  # the new send's no-receipt timer (0: none)
+
+
+@dataclass(frozen=True)
 class CreateOutcome:
     """created | resent, or why not (cooldown, max_sends, locked, opted_out,
     phone_hourly, phone_daily) with ``until`` (ms) where it applies; and the guard's
@@ -200,6 +219,8 @@ class SendOutcome:
     status: str
     errors_json: str  # '' for none
     failed: bool = False  # the verification fails for good (the recipient opted out)
+    because: str = ""  # why this sender, when not the configured order ('cb')
+    fallback: str = ""  # a fallback send's trigger (verification.fallback_sent)
 
 
 @dataclass(frozen=True)
@@ -393,6 +414,11 @@ class Store:
         name = f"{bucket}:{profile}"
         return f"{self.timers_key(self.shard(tag))}:{name}", name, (bucket + 1) * TIMER_BUCKET_MS
 
+    def receipt_bucket(self, tag: str, profile: str, due_ms: int) -> tuple[str, str, int]:
+        """A no-receipt timer's bucket: (its list key, its name in the timers, its end)."""
+        key, name, end = self.timer_bucket(tag, profile, due_ms)
+        return f"{key}:r", f"{name}:r", end
+
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
         return f"{self.prefix}:{{audit}}:log"
@@ -452,10 +478,12 @@ class Store:
         counters: Sequence[GuardCounter],
         profile: str = DEFAULT_PROFILE,
         other_profiles: Sequence[str] = (),
+        receipt_due: int = 0,
     ) -> CreateOutcome:
         """The guard's shared counters and the create itself, side by side: one round trip.
         ``other_profiles``: every other profile, whose sends to the number count against
-        the service's per-number caps too.
+        the service's per-number caps too. ``receipt_due``: when the send's no-receipt
+        timer ends (0: none).
 
         The scripts are given the moment this call times out (on this host's clock): run
         later than that, they write nothing, so a create whose answer was lost (Redis
@@ -464,15 +492,17 @@ class Store:
         without a deadline."""
         deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
         bucket_key, bucket, bucket_end = self.timer_bucket(tag, profile, now + new.ttl_ms)
+        receipt_key, receipt, receipt_end = self.receipt_bucket(tag, profile, receipt_due)
         keys = [
             self.phone_key(tag, profile),
             self.optout_key(tag),
             self.undo_key(tag, profile),
             self.timers_key(self.shard(tag)),
             bucket_key,
+            receipt_key,
         ]
         keys += [self.phone_key(tag, other) for other in other_profiles if other != profile]
-        timer = (bucket, bucket_end)
+        timer = (bucket, bucket_end, receipt if receipt_due else "", receipt_end)
         outcome = self._create(keys, new, now, counters, deadline, timer)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")
@@ -486,7 +516,7 @@ class Store:
         now: int,
         counters: Sequence[GuardCounter],
         deadline: int,
-        timer: tuple[str, int],
+        timer: tuple[str, int, str, int],
     ) -> CreateOutcome:
         batch = self.batch()
         if counters:
@@ -593,6 +623,8 @@ class Store:
                 send.errors_json,
                 "f" if send.failed else "",
                 HISTORY_MAX,
+                send.because,
+                send.fallback,
             ],
         )
 
@@ -629,6 +661,83 @@ class Store:
         if counters:
             batch.script("guard_refund", [c.key for c in counters], [])
         return batch.execute()[1 : 1 + len(also)]
+
+    def fallback(
+        self,
+        tag: str,
+        suffix: str,
+        request: FallbackRequest,
+        now: int,
+        counters: Sequence[GuardCounter] = (),
+        profile: str = DEFAULT_PROFILE,
+        other_profiles: Sequence[str] = (),
+    ) -> tuple[str, str]:
+        """Reserve a fallback send (fallback.lua) beside the guard's shared counters: one
+        round trip. (outcome, detail); a guard refusal is ``guard`` with the cap."""
+        receipt_key, receipt, receipt_end = self.receipt_bucket(tag, profile, request.receipt_due)
+        keys = [
+            self.phone_key(tag, profile),
+            self.optout_key(tag),
+            self.undo_key(tag, profile),
+            self.timers_key(self.shard(tag)),
+            receipt_key,
+        ]
+        keys += [self.phone_key(tag, other) for other in other_profiles if other != profile]
+        caps = request.caps
+        batch = self.batch()
+        if counters:
+            guard_args: list[Any] = [0]
+            for counter in counters:
+                guard_args += [counter.limit, counter.window_end, counter.mode]
+            batch.script("guard", [c.key for c in counters], guard_args)
+        batch.script(
+            "fallback",
+            keys,
+            [
+                suffix,
+                request.trigger_send,
+                now,
+                request.digest,
+                request.max_sends,
+                request.max_fallbacks,
+                request.token,
+                caps.mode,
+                caps.hour,
+                caps.hour_cap,
+                caps.day,
+                caps.day_cap,
+                caps.profile_mode,
+                caps.profile_hour_cap,
+                caps.profile_day_cap,
+                receipt if request.receipt_due else "",
+                receipt_end,
+            ],
+        )
+        *guarded, (outcome, detail) = batch.execute()
+        verdict = guarded[0][0].decode() if guarded else "ok"
+        if outcome != b"reserved":
+            if verdict != "refused":
+                self.refund_guard(counters)
+            return outcome.decode(), detail.decode()
+        if verdict == "refused":
+            counter = counters[int(guarded[0][1]) - 1]
+            self.undo_create(tag, request.token, (), profile)
+            return "guard", counter.reason
+        return "reserved", detail.decode()
+
+    def fire_receipt_timer(
+        self, tag: str, suffix: str, send: int, now: int, profile: str
+    ) -> ScriptCall:
+        """The call that fires one no-receipt timer (receipt_timer.lua), for a batch."""
+        return ScriptCall(
+            "receipt_timer",
+            [
+                self.phone_key(tag, profile),
+                self.history_key(tag, profile),
+                self.outbox_key(self.shard(tag)),
+            ],
+            [suffix, send, now],
+        )
 
     def check(
         self,

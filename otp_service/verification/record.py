@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otp_service.delivery import SenderInfo
+from otp_service.delivery.adaptive import CONFIGURED
 from otp_service.timefmt import iso_time
 
 __all__ = [
@@ -45,6 +46,9 @@ VIEW_FIELDS = (
     "du",  # delivery status updated at, ms
     "de",  # delivery errors, JSON
     "lc",  # link clicks
+    "as",  # the send whose code approved it (only after a fallback: else the latest)
+    "cb",  # why the latest send's sender ('': the configured order)
+    "fb",  # fallback sends made
 )
 
 # The delivery errors of a send whose Telnyx answer did not come in time.
@@ -78,10 +82,13 @@ class Record:
     delivery_updated_at: int | None
     delivery_errors: str | None
     link_clicks: int
+    approved_send: int | None = None
+    chosen_because: str | None = None
+    fallbacks: int = 0
 
     @classmethod
     def from_view(cls, values: list[bytes | None]) -> Record:
-        (suffix, ph, ch, st, ca, ea, at, sn, ls, sd, mi, ds, du, de, lc) = (
+        (suffix, ph, ch, st, ca, ea, at, sn, ls, sd, mi, ds, du, de, lc, as_, cb, fb) = (
             None if value is None else value.decode() for value in values
         )
         return cls(
@@ -100,6 +107,9 @@ class Record:
             delivery_updated_at=int(du) if du else None,
             delivery_errors=de or None,
             link_clicks=int(lc or 0),
+            approved_send=int(as_) if as_ else None,
+            chosen_because=cb or None,
+            fallbacks=int(fb or 0),
         )
 
 
@@ -132,7 +142,7 @@ def api_object(
         "attempts_remaining": max(0, limits.max_attempts - record.attempts),
         "sends": record.sends,
         "resend_available_at": resend_at,
-        "sender": SenderInfo.decode(record.sender).to_dict() if record.sender else None,
+        "sender": _sender(record),
         "delivery": {
             "message_id": record.message_id,
             "status": record.delivery_status,
@@ -142,7 +152,18 @@ def api_object(
         },
         "link_clicks": record.link_clicks,
         "test": record.sender is not None and record.sender.startswith("test|"),
+        "fallbacks": record.fallbacks,
+        "approved_send": (record.approved_send or record.sends) if status == "approved" else None,
     }
+
+
+def _sender(record: Record) -> dict[str, Any] | None:
+    """The latest send's sender, and why it was chosen."""
+    if not record.sender:
+        return None
+    info = SenderInfo.decode(record.sender)
+    because = record.chosen_because or ("test number" if info.type == "test" else CONFIGURED)
+    return {**info.to_dict(), "chosen_because": because}
 
 
 def delivery_history(raw: list[bytes], suffix: str) -> list[dict[str, Any]]:

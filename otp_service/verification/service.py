@@ -36,6 +36,7 @@ from otp_service.delivery import (
     OutgoingCode,
     SenderInfo,
 )
+from otp_service.delivery.adaptive import CONFIGURED
 from otp_service.ids import CodeHasher, generate_code
 from otp_service.phones import country_of, mask_phone
 from otp_service.profiles.settings import ProfileSettings, effective
@@ -60,7 +61,7 @@ from otp_service.verification.record import (
     api_object,
 )
 
-__all__ = ["CreateRequest", "Result", "VerificationService"]
+__all__ = ["CreateRequest", "Result", "VerificationService", "stored_because"]
 
 log = logging.getLogger(__name__)
 # What a test number's verification records as its send: no message, a sender of its own.
@@ -213,7 +214,12 @@ class VerificationService:
             caps=self.guard.phone_caps(now, p),
         )
         # round trip 1: the guard's shared counters and the create itself
-        created = self.store.create(tag, new, now, counters, p.id, self.profile_ids())
+        receipt_due = 0
+        if fixed is None and p.fallback is not None and p.fallback.waits_for_receipt:
+            receipt_due = now + p.fallback.no_receipt_seconds * 1000
+        created = self.store.create(
+            tag, new, now, counters, p.id, self.profile_ids(), receipt_due=receipt_due
+        )
         if created.outcome not in ("created", "resent"):
             if created.guard != "refused":
                 self.store.refund_guard(counters)
@@ -247,6 +253,7 @@ class VerificationService:
             android_app_hash=p.android_app_hash,
             routes=p.routes,
             whatsapp=p.whatsapp,
+            orders=p.route_orders,
         )
         del code
         # the message, then round trip 2: record it, or roll back what round trip 1 did
@@ -280,7 +287,13 @@ class VerificationService:
             raise
         metrics.child(metrics.SENDS, sent.sender.type, "accepted").inc()
         try:
-            accepted = SendOutcome(sent.message_id, sent.sender.encode(), sent.status or "", "")
+            accepted = SendOutcome(
+                sent.message_id,
+                sent.sender.encode(),
+                sent.status or "",
+                "",
+                because=stored_because(sent.because),
+            )
             stored = self._record(tag, suffix, token, accepted, p)
         except errors.REDIS_UNAVAILABLE as exc:
             # The code is on its way and stands; only its message id could not be noted.
@@ -483,6 +496,11 @@ class VerificationService:
             APPROVAL_REPLAY_SECONDS * 1000,
         )
         return check, Limits(p.max_attempts, p.max_sends, p.resend_cooldown_seconds * 1000)
+
+
+def stored_because(because: str) -> str:
+    """Why a sender was chosen, as the hash keeps it: nothing for the configured order."""
+    return "" if because == CONFIGURED else because
 
 
 def _encoded(sender: SenderInfo | None) -> str:

@@ -203,6 +203,33 @@ def events(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClo
     assert admin.delete(path).status_code == 204
 
 
+def fallbacks(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClock) -> None:
+    """a profile that falls back: a no-receipt timer fires, the worker sends another code."""
+    policy = {"on": ["no_receipt"], "no_receipt_seconds": 20, "to": "next_sender"}
+    routes = {
+        "*": [
+            {"type": "long_code", "from": "+13125550100"},
+            {"type": "long_code", "from": "+13125550120"},
+        ]
+    }
+    body = {"name": "Fallback", "fallback": policy, "routes": routes}
+    profile = admin.post("/v1/admin/profiles", json=body).get_json()["data"]
+    key = admin.post(f"/v1/admin/profiles/{profile['id']}/keys").get_json()["data"]["key"]
+    phone = "+13125550130"
+    created = ApiClient(client.flask, key).post("/v1/verifications", json={"phone_number": phone})
+    assert created.status_code == 201, created.get_json()
+    services = client.flask.application.extensions["otp"]
+    poster = EndpointPoster(production=False, timeout=1.0)
+    worker = build_worker(services, "fallbacks", clock=clock, threads=2, poster=poster)
+    try:
+        clock.advance(31)
+        for _ in range(5):
+            worker.run_once()
+    finally:
+        worker.close()
+    assert len(sandbox.messages(phone)) == 2
+
+
 FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     verifications,
     failed_sends,
@@ -211,6 +238,7 @@ FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     factors,
     profiles,
     events,
+    fallbacks,
 ]
 
 

@@ -76,6 +76,7 @@ def test_a_not_routable_number_falls_back_to_the_pool(env, clock, sandbox):
             "type": "number_pool",
             "from": message["from"],
             "messaging_profile_id": PRIMARY,
+            "chosen_because": "next sender: short_code refused (40001)",
         }
 
 

@@ -44,6 +44,7 @@ def test_a_profiles_route_is_the_sender_the_sandbox_receives_from(app, admin, cl
         "type": "short_code",
         "from": "22395",
         "messaging_profile_id": None,
+        "chosen_because": "configured order",
     }
     # the default profile keeps the environment's route
     assert create(client).status_code == 201

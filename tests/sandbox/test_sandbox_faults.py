@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from otp_service.sandbox import FROM_NUMBERS, PROFILE_IDS, SandboxServer
+from otp_service.sandbox.magic import MAGIC_NUMBERS
 
 FROM = FROM_NUMBERS[PROFILE_IDS["primary"]][0]
 TO = "+13125559876"
@@ -128,3 +129,60 @@ def test_latency_header_delays_a_successful_answer(api: httpx.Client) -> None:
     response = api.get("/short_codes", headers={"X-Sandbox-Latency-Ms": "200"})
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("effect", "final"),
+    [
+        ("delivery_failed", "delivery_failed"),
+        ("sending_failed", "sending_failed"),
+        ("delayed", "delivered"),
+        ("dropped", None),
+    ],
+)
+def test_a_sender_fault_decides_how_that_senders_messages_end(
+    api: httpx.Client, helpers: httpx.Client, effect: str, final: str | None
+) -> None:
+    fault = {"from": FROM, "effect": effect, "delay_seconds": 5}
+    assert helpers.post("/sender_faults", json=fault).status_code == 201
+    assert helpers.get("/sender_faults").json()["data"][0]["effect"] == effect
+    assert api.post("/messages/long_code", json=SMS).status_code == 200
+    other = FROM_NUMBERS[PROFILE_IDS["primary"]][1]
+    assert api.post("/messages/long_code", json={**SMS, "from": other}).status_code == 200
+    by_sender = {m["from"]: m["final_status"] for m in outbox(helpers)}
+    assert by_sender == {FROM: final, other: "delivered"}  # one sender only
+    assert helpers.delete("/sender_faults").status_code == 204
+    assert helpers.get("/sender_faults").json()["data"] == []
+
+
+def test_a_sender_fault_with_a_rate_is_seeded(api: httpx.Client, helpers: httpx.Client) -> None:
+    def run() -> list[str | None]:
+        helpers.post("/reset")
+        fault = {"from": FROM, "effect": "delivery_failed", "rate": 0.5, "seed": 3}
+        helpers.post("/sender_faults", json=fault)
+        for _ in range(20):
+            api.post("/messages/long_code", json=SMS)
+        return [m["final_status"] for m in outbox(helpers)]
+
+    first = run()
+    assert first == run()
+    assert 0 < first.count("delivery_failed") < 20
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"effect": "dropped"},
+        {"from": FROM, "effect": "lost"},
+        {"from": FROM, "effect": "dropped", "rate": 2},
+    ],
+)
+def test_a_bad_sender_fault_is_refused(helpers: httpx.Client, body: dict) -> None:
+    assert helpers.post("/sender_faults", json=body).status_code == 400
+
+
+def test_magic_numbers_drop_or_delay_the_receipt(api: httpx.Client, helpers: httpx.Client) -> None:
+    for name in ("no_receipt", "late_receipt"):
+        api.post("/messages/long_code", json={**SMS, "to": MAGIC_NUMBERS[name]})
+    finals = {m["to"]: m["final_status"] for m in outbox(helpers)}
+    assert finals == {MAGIC_NUMBERS["no_receipt"]: None, MAGIC_NUMBERS["late_receipt"]: "delivered"}

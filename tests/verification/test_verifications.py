@@ -34,7 +34,9 @@ def test_create_sends_a_code_and_stores_only_its_hmac(client, sandbox: Sandbox, 
         "type": "long_code",
         "from": "+13125550100",
         "messaging_profile_id": None,
+        "chosen_because": "configured order",
     }
+    assert body["fallbacks"] == 0 and body["approved_send"] is None
     assert response.headers["Location"] == f"/v1/verifications/{body['id']}"
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -12,6 +12,10 @@
 -- Events: verification.approved, verification.failed (the last attempt used up).
 -- Each counted check is noted in 'ck' ('<seconds after creation><v|x>,' each, at most
 -- max_attempts + 1 of them) for the verification's history.
+-- A fallback (fallback.lua) keeps the codes sent before it live ('k1'..'k3': '<send>:<hmac>'),
+-- so any of them approves; 'as' notes which send's code did (the attribution of the
+-- approval to a route), and 'h' becomes that code (its replay). Attempts are counted per
+-- verification, whichever code they aimed at.
 -- ARGV: now_ms, id ('' = the pending verification of this number), code_hmac,
 --       max_attempts, failure_limit, lockout_ms, replay_ms
 -- Returns {outcome, detail} or, for approved | wrong | inactive, {outcome, detail, id,
@@ -20,7 +24,7 @@
 -- inactive | locked
 local now = tonumber(ARGV[1])
 local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'h', 'at', 'nf', 'nu', 'ap', 'ca',
-                      'ck')
+                      'ck', 'sn', 'fb')
 if not cur[1] or (ARGV[2] ~= '' and cur[1] ~= ARGV[2]) then
   return {'not_found', ''}
 end
@@ -53,8 +57,21 @@ local function noted(mark)
   return (cur[10] or '') .. math.floor((now - tonumber(cur[9] or now)) / 1000) .. mark .. ','
 end
 
-if cur[4] == ARGV[3] then
-  redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0, 'ap', now, 'ck', noted('v'))
+local approving = cur[4] == ARGV[3] and cur[11] or nil
+if not approving and cur[12] then
+  for i = 1, tonumber(cur[12]) do
+    local earlier = redis.call('HGET', KEYS[1], 'k' .. i)
+    local colon = earlier and string.find(earlier, ':', 1, true)
+    if colon and string.sub(earlier, colon + 1) == ARGV[3] then
+      approving = string.sub(earlier, 1, colon - 1)
+    end
+  end
+end
+if approving then
+  redis.call('HSET', KEYS[1], 'st', 'a', 'nf', 0, 'ap', now, 'ck', noted('v'), 'h', ARGV[3])
+  if cur[12] then
+    redis.call('HSET', KEYS[1], 'as', approving)
+  end
   emit_verification(KEYS[3], 'verification.approved', KEYS[1], KEYS[2], now)
   return {'approved', '', cur[1], 'a', attempts}
 end

@@ -17,14 +17,17 @@
 --         the hash to Redis's large encoding for good)
 -- KEYS[4] the shard's timer buckets (zset)   KEYS[5] the bucket its expiry falls in (list
 --         of verification ids: the worker's timer_fire.lua sends verification.expired)
--- KEYS[6..] the number's hashes in every other profile (the default's included)
+-- KEYS[6] the bucket its no-receipt timer falls in (list of '<verification id>:<send>':
+--         receipt_timer.lua; only when its profile falls back on a missing receipt)
+-- KEYS[7..] the number's hashes in every other profile (the default's included)
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
 --       keep_ms (how long a finished verification stays readable), token,
 --       guard mode ('enforce' | 'shadow' | 'off'), hour window id, hourly cap,
 --       hour window end ms, day window id, daily cap, day window end ms,
 --       deadline_ms (see deadline.lua; 0: none),
 --       the profile's own guard mode ('off' when it has none), hourly cap, daily cap,
---       the timer bucket's name in KEYS[4], its end ms
+--       the timer bucket's name in KEYS[4], its end ms,
+--       the no-receipt bucket's name in KEYS[4] ('' when none), its end ms
 -- Returns {outcome, detail, id} with outcome one of:
 --   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
 --   phone_daily | profile_phone_hourly | profile_phone_daily | late (past the deadline:
@@ -51,7 +54,7 @@ local function counts(values)
 end
 local hour_count, day_count = counts({cur[7], cur[8], cur[9], cur[10]})
 local all_hour, all_day = hour_count, day_count
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   local other_hour, other_day = counts(redis.call('HMGET', KEYS[i], 'hw', 'hc', 'dw', 'dc'))
   all_hour, all_day = all_hour + other_hour, all_day + other_day
 end
@@ -84,8 +87,10 @@ end
 
 local COUNTERS = {'hw', 'hc', 'dw', 'dc'}
 local VFIELDS = {'ph', 'id', 'st', 'ch', 'ca', 'ea', 'h', 'at', 'sn', 'ls',
-                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe', unpack(COUNTERS)}
-local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', unpack(COUNTERS)}
+                 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe', 'fb', 'k1', 'k2',
+                 'k3', 'as', 'cb', unpack(COUNTERS)}
+-- a fallback's earlier codes (k1..k3, fallback.lua) die with a resend, as the code does
+local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', 'k1', 'k2', 'k3', unpack(COUNTERS)}
 
 local function save_undo(names)
   local old = redis.call('HMGET', KEYS[1], unpack(names))
@@ -108,12 +113,14 @@ if cur[1] and cur[2] == 'p' and tonumber(cur[3]) > now then
     return {'cooldown', tostring(ready)}
   end
   save_undo(RESEND_FIELDS)
+  redis.call('HDEL', KEYS[1], 'k1', 'k2', 'k3')
   redis.call('HSET', KEYS[1], 'h', ARGV[4], 'sn', sends + 1, 'ls', now,
              'ea', now + ttl, 'ch', ARGV[8])
   outcome = 'resent'
 else
   save_undo(VFIELDS)
-  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe')
+  redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe', 'fb',
+             'k1', 'k2', 'k3', 'as', 'cb')
   redis.call('HSET', KEYS[1], 'ph', ARGV[2], 'id', ARGV[3], 'st', 'p', 'ch', ARGV[8],
              'ca', now, 'ea', now + ttl, 'h', ARGV[4], 'at', 0, 'sn', 1, 'ls', now)
   outcome = 'created'
@@ -123,6 +130,12 @@ local tag = key_owner(KEYS[1])
 redis.call('RPUSH', KEYS[5], tag .. redis.call('HGET', KEYS[1], 'id'))
 redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[23]) - now + 86400000)
 redis.call('ZADD', KEYS[4], ARGV[23], ARGV[22])
+if ARGV[24] ~= '' then
+  local id = redis.call('HGET', KEYS[1], 'id')
+  redis.call('RPUSH', KEYS[6], tag .. id .. ':' .. redis.call('HGET', KEYS[1], 'sn'))
+  redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[25]) - now + 86400000)
+  redis.call('ZADD', KEYS[4], ARGV[25], ARGV[24])
+end
 redis.call('HSET', KEYS[1], 'hw', ARGV[12], 'hc', hour_count + 1,
            'dw', ARGV[15], 'dc', day_count + 1)
 

@@ -10,11 +10,13 @@
 -- Events: verification.created (its first send recorded: Telnyx took it, or it timed out,
 -- or a test number's), then verification.sent (Telnyx's message id known) or
 -- verification.delivery_failed (refused for good, e.g. the recipient opted out).
+-- A fallback send (fallback.lua reserved it) is also verification.fallback_sent.
 -- ARGV: id, token, message_id ('' if unknown), sender, delivery_status ('' if unknown),
 --       now_ms, errors_json ('' for none), status ('' to keep, 'f' when the send failed
---       for good, e.g. the recipient opted out), history_max
+--       for good, e.g. the recipient opted out), history_max, why this sender ('': the
+--       configured order; kept as 'cb' only otherwise), a fallback's trigger ('': none)
 -- Returns {outcome, detail, history, view fields}; outcome recorded | gone
-local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'sd', 'sn')
+local cur = redis.call('HMGET', KEYS[1], 'id', 'mi', 'mp', 'sd', 'sn', 'cb')
 if cur[1] ~= ARGV[1] then
   return {'gone', ''}
 end
@@ -25,7 +27,8 @@ local undo = redis.call('GET', KEYS[2])
 undo = undo and cjson.decode(undo)
 if cur[5] ~= '1' and cur[4] and undo and undo.t == ARGV[2] and undo.f.ls then
   local before = {event_type = 'send', occurred_at = tonumber(undo.f.ls), sender = cur[4],
-                  message_id = cur[2] or '', v = ARGV[1]}
+                  message_id = cur[2] or '', v = ARGV[1], n = tonumber(cur[5]) - 1,
+                  cb = cur[6]}
   if redis.call('RPUSH', KEYS[3], cjson.encode(before)) > tonumber(ARGV[9]) then
     redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
   end
@@ -46,6 +49,11 @@ else
   redis.call('HDEL', KEYS[1], 'mi')
 end
 redis.call('HSET', KEYS[1], 'sd', ARGV[4], 'du', ARGV[6])
+if ARGV[10] and ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[1], 'cb', ARGV[10])
+else
+  redis.call('HDEL', KEYS[1], 'cb')
+end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'ds', ARGV[5])
 else
@@ -70,6 +78,9 @@ if ARGV[8] == 'f' then
   emit_verification(KEYS[5], 'verification.delivery_failed', KEYS[1], KEYS[3], now)
 elseif ARGV[3] ~= '' then
   emit_verification(KEYS[5], 'verification.sent', KEYS[1], KEYS[3], now)
+end
+if ARGV[11] and ARGV[11] ~= '' and ARGV[8] ~= 'f' then
+  emit_verification(KEYS[5], 'verification.fallback_sent', KEYS[1], KEYS[3], now)
 end
 local parked = redis.call('LRANGE', KEYS[4], 0, -1)
 if #parked > 0 then

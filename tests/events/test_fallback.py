@@ -1,0 +1,235 @@
+"""Fallback sends: a code that Telnyx took but that did not arrive is sent again, through
+another channel or sender, by the worker — once, within the verification's limits — and
+the approval says which send's code was used. Real Redis (one and a cluster), the sandbox
+over HTTP (its sender faults decide each message's fate; the tests pass its receipts on,
+signed, as Telnyx would), the worker pass by pass with the test clock."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
+from tests.conftest import ApiClient, FakeClock, Sandbox
+from tests.events.conftest import drain
+
+pytestmark = pytest.mark.topologies("single", "cluster")
+
+PHONE = "+13125550123"
+SMS = "+13125550100"
+WHATSAPP = "+13125550101"
+KEY = Ed25519PrivateKey.generate()
+ROUTES = {"*": [{"type": "long_code", "from": SMS}, {"type": "whatsapp", "from": WHATSAPP}]}
+FALLBACK = {
+    "on": ["delivery_failed", "sending_failed", "no_receipt"],
+    "no_receipt_seconds": 20,
+    "to": "whatsapp",
+    "max_fallbacks": 1,
+}
+
+
+@pytest.fixture
+def env(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    env["TELNYX_PUBLIC_KEYS"] = ",".join([env["TELNYX_PUBLIC_KEYS"], public_key_b64(KEY)])
+    env["OTP_ROUTES"] = json.dumps(ROUTES)
+    env["OTP_FALLBACK"] = json.dumps(FALLBACK)
+    marker = request.node.get_closest_marker("env")
+    if marker is not None:
+        env.update(marker.kwargs)
+    return env
+
+
+def create(client: ApiClient) -> dict[str, Any]:
+    answer = client.post("/v1/verifications", json={"phone_number": PHONE})
+    assert answer.status_code == 201, answer.get_json()
+    return answer.get_json()
+
+
+def code_of(message: dict[str, Any]) -> str:
+    """The code in a sandbox message: the SMS text's, or the WhatsApp template's."""
+    if message["type"] == "WHATSAPP":
+        template = message["body"]["whatsapp_message"]["template"]
+        return template["components"][0]["parameters"][0]["text"]
+    return next(word for word in message["text"].split() if word.isdigit())
+
+
+def pass_receipts_on(client: ApiClient, sandbox: Sandbox) -> None:
+    """Every sandbox message's final receipt, signed, to the service (as Telnyx would)."""
+    for message in sandbox.messages(PHONE):
+        if message["final_status"] is None:
+            continue  # a dropped receipt
+        errors = [{"code": "40008", "title": "Undeliverable"}]
+        body = {
+            "data": {
+                "event_type": "message.finalized",
+                "id": str(uuid.uuid4()),
+                "occurred_at": "2027-01-15T08:00:00.000Z",
+                "record_type": "event",
+                "payload": {
+                    "id": message["id"],
+                    "direction": "outbound",
+                    "to": [{"phone_number": PHONE, "status": message["final_status"]}],
+                    "errors": [] if message["final_status"] == "delivered" else errors,
+                },
+            }
+        }
+        payload = json.dumps(body).encode()
+        headers = {
+            **sign_webhook(payload, KEY, int(time.time())),
+            "Content-Type": "application/json",
+        }
+        assert (
+            client.flask.post("/v1/webhooks/telnyx", data=payload, headers=headers).status_code
+            == 200
+        )
+
+
+def sender_fault(sandbox: Sandbox, sender: str, effect: str, **more: Any) -> None:
+    answer = sandbox.http.post(
+        "/_sandbox/sender_faults", json={"from": sender, "effect": effect, **more}
+    )
+    answer.raise_for_status()
+
+
+def check(client: ApiClient, vid: str, code: str) -> dict[str, Any]:
+    return client.post(f"/v1/verifications/{vid}/check", json={"code": code}).get_json()
+
+
+@pytest.mark.parametrize(("effect", "which"), [("delivery_failed", 0), ("sending_failed", 1)])
+def test_a_failed_sms_falls_back_to_whatsapp_and_either_code_approves(
+    client, admin, sandbox, worker, endpoint, receiver, clock: FakeClock, effect, which
+):
+    sender_fault(sandbox, SMS, effect)
+    created = create(client)
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+
+    sms, whatsapp = reversed(sandbox.messages(PHONE))
+    assert (sms["from"], whatsapp["from"], whatsapp["type"]) == (SMS, WHATSAPP, "WHATSAPP")
+    assert code_of(sms) != code_of(whatsapp)
+    now = client.get(f"/v1/verifications/{created['id']}").get_json()
+    assert (now["sends"], now["fallbacks"], now["channel"]) == (2, 1, "sms")
+    assert now["sender"]["type"] == "whatsapp"
+    assert now["sender"]["chosen_because"] == f"fallback after {effect}"
+    assert "verification.fallback_sent" in [r.json["type"] for r in receiver.wait_for(4)]
+
+    approved = check(client, created["id"], code_of([sms, whatsapp][which]))
+    assert approved["status"] == "approved" and approved["valid"] is True
+    assert client.get(f"/v1/verifications/{created['id']}").get_json()["approved_send"] == which + 1
+    drain(worker)
+    # the approval counts for the route of the send whose code was used
+    routes = admin.get("/v1/admin/insights/routes").get_json()["data"]
+    approvals = {r["sender"]["type"]: r["windows"]["1h"]["approved"] for r in routes}
+    assert approvals == {"long_code": 1 - which, "whatsapp": which}
+    [record] = admin.get(
+        "/v1/admin/verifications", query_string={"phone_number": PHONE}
+    ).get_json()["data"]
+    assert [s["sender"]["type"] for s in record["sends"]] == ["long_code", "whatsapp"]
+    assert record["approved_send"] == which + 1
+
+
+def test_wrong_codes_count_per_verification_whichever_code_they_aim_at(
+    client, sandbox, worker, clock: FakeClock
+):
+    sender_fault(sandbox, SMS, "delivery_failed")
+    created = create(client)
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+    codes = {code_of(m) for m in sandbox.messages(PHONE)}
+    wrong = next(c for c in (f"{n:06d}" for n in range(1000)) if c not in codes)
+    assert check(client, created["id"], wrong)["attempts_remaining"] == 4
+    assert check(client, created["id"], wrong)["attempts_remaining"] == 3
+
+
+def test_no_receipt_within_the_window_falls_back(client, sandbox, worker, clock: FakeClock):
+    sender_fault(sandbox, SMS, "dropped")
+    created = create(client)
+    clock.advance(10)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 1  # not yet
+    clock.advance(21)  # past 20 s, and the end of the timer's bucket
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 2
+    now = client.get(f"/v1/verifications/{created['id']}").get_json()
+    assert now["sender"]["chosen_because"] == "fallback after no_receipt"
+    clock.advance(60)
+    drain(worker)  # a fallback's own send starts no timer past max_fallbacks
+    assert len(sandbox.messages(PHONE)) == 2
+
+
+def test_a_delivered_code_gets_no_fallback(client, sandbox, worker, clock: FakeClock):
+    created = create(client)
+    pass_receipts_on(client, sandbox)  # delivered
+    clock.advance(31)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 1
+    assert client.get(f"/v1/verifications/{created['id']}").get_json()["fallbacks"] == 0
+
+
+def test_at_most_max_fallbacks(client, sandbox, worker, clock: FakeClock):
+    sender_fault(sandbox, SMS, "delivery_failed")
+    sender_fault(sandbox, WHATSAPP, "delivery_failed")
+    create(client)
+    for _ in range(3):
+        pass_receipts_on(client, sandbox)
+        drain(worker)
+        clock.advance(31)
+    assert len(sandbox.messages(PHONE)) == 2
+
+
+def _opt_out(client: ApiClient, admin: ApiClient, vid: str) -> None:
+    assert admin.put(f"/v1/admin/opt-outs/{PHONE}").status_code == 201
+
+
+def _cancel(client: ApiClient, admin: ApiClient, vid: str) -> None:
+    assert client.post(f"/v1/verifications/{vid}/cancel").status_code == 200
+
+
+def _nothing(client: ApiClient, admin: ApiClient, vid: str) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(_opt_out, id="opt-out"),
+        pytest.param(_cancel, id="cancel"),
+        pytest.param(_nothing, id="max_sends", marks=pytest.mark.env(OTP_MAX_SENDS="1")),
+        pytest.param(_nothing, id="guard", marks=pytest.mark.env(OTP_LIMIT_PHONE_HOUR="1")),
+    ],
+)
+def test_what_stops_a_fallback(client, admin, sandbox, worker, clock: FakeClock, stop):
+    sender_fault(sandbox, SMS, "delivery_failed")
+    created = create(client)
+    stop(client, admin, created["id"])
+    pass_receipts_on(client, sandbox)
+    clock.advance(31)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 1
+    assert client.get(f"/v1/verifications/{created['id']}").get_json()["fallbacks"] == 0
+
+
+def test_a_profile_without_fallback_sends_none(client, admin, sandbox, worker, clock: FakeClock):
+    answer = admin.post("/v1/admin/profiles", json={"name": "Quiet", "fallback": {"on": []}})
+    assert answer.status_code == 201, answer.get_json()
+    profile = answer.get_json()["data"]
+    assert profile["settings"]["fallback"]["on"] == []
+    key = admin.post(f"/v1/admin/profiles/{profile['id']}/keys").get_json()["data"]["key"]
+    sender_fault(sandbox, SMS, "delivery_failed")
+    created = ApiClient(client.flask, key).post("/v1/verifications", json={"phone_number": PHONE})
+    assert created.status_code == 201
+    pass_receipts_on(client, sandbox)
+    clock.advance(31)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 1
+
+
+def test_a_bad_fallback_policy_is_refused(admin):
+    answer = admin.post("/v1/admin/profiles", json={"name": "Bad", "fallback": {"to": "pigeon"}})
+    assert answer.status_code == 422
+    assert "to" in answer.get_json()["errors"]["fallback"][0]
