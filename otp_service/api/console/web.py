@@ -54,11 +54,11 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the form's other fields
 # Pages (endpoint, label) in the navigation, in order.
 NAVIGATION = (
     ("console.pages.overview", "Overview"),
-    ("console.pages.verifications", "Verifications"),
+    ("console.verifications.list_verifications", "Verifications"),
     ("console.numbers.list_numbers", "Numbers"),
     ("console.optouts.list_optouts", "Opt-outs"),
     ("console.profiles.list_profiles", "Profiles"),
-    ("console.pages.webhooks", "Webhooks"),
+    ("console.webhooks.list_endpoints", "Webhooks"),
     ("console.audit.list_audit", "Audit log"),
 )
 CONTENT_SECURITY_POLICY = (
