@@ -174,6 +174,8 @@ def _top(groups: dict[str, list[int]]) -> list[tuple[str, list[int | float | Non
 def _sender_label(sender: str) -> str:
     """``long_code:+13125550100`` as ``long code +1312****100``: numbers are masked
     everywhere in the console (short codes and alphanumeric senders are public)."""
+    if sender == "unknown":  # what the summary calls refusals: nothing was sent
+        return "none (refused)"
     kind, _, from_ = sender.partition(":")
     label = kind.replace("_", " ")
     if from_.startswith("+"):

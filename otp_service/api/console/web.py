@@ -157,7 +157,14 @@ def layout_context() -> dict[str, Any]:
         "mask_phone": mask_phone,
         "mask_target": mask,
         "mask_numbers": mask_numbers,
+        "when": when,
     }
+
+
+def when(iso: str | None) -> str:
+    """An API time (``2027-01-15T08:00:00.000Z``) as a table shows it, to the second:
+    ``2027-01-15 08:00:00`` (UTC, as every time in the console)."""
+    return iso[:19].replace("T", " ") if iso else "—"
 
 
 _NUMBER_IN_TEXT = re.compile(r"\+[1-9][0-9]{6,14}")

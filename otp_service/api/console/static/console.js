@@ -33,8 +33,12 @@
       scales.y = { range: [0, 100] };
       axes[1] = { values: function (u, ticks) { return ticks.map(function (t) { return t + " %"; }); } };
     }
+    // hours are UTC everywhere in the console, whatever the browser's time zone
+    var utc = function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); };
     var plot = new uPlot(
-      { width: width, height: 220, series: series, scales: scales, axes: axes }, data, element
+      { width: width, height: 220, series: series, scales: scales, axes: axes, tzDate: utc },
+      data,
+      element
     );
     element.setAttribute("data-drawn", String(spec.x.length));
     element.setAttribute("data-drawn-series", String(plot.series.length - 1));
