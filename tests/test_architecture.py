@@ -62,10 +62,15 @@ MAY_IMPORT = {
     # the console: pages over the admin services (sessions among them), with the API's own
     # key check and helpers; the opt-out sources from the store, as api/query.py takes them.
     # Not profiles/ or verification/ directly: ProfileService comes through services().
+    # HistoryService and EndpointService come through services() too; of their packages
+    # only two tuples of names, as api/history.py takes them: the statuses a search
+    # filters on and the event types an endpoint subscribes to.
     "otp_service.api.console": {
         "otp_service.api",
         "otp_service.admin",
         "otp_service.store.optouts",
+        "otp_service.history.service",
+        "otp_service.events.catalog",
     },
 }
 

@@ -181,6 +181,45 @@ class HistoryService:
                 groups[parts[index] or "unknown"][parts[0]] += value
         return groups
 
+    def series(self, hours: int) -> dict[str, Any]:
+        """The last ``hours`` hours (this one included), hour by hour, for the console's
+        charts: from the same counters as ``summary``, so a chart and a summary agree.
+
+        ``totals``: created, sent, delivered, delivery_failed, approved and refused (every
+        reason); ``by_country``: verifications created; ``by_sender``: sends;
+        ``refusals``: guard refusals by reason. Each a list of ``hours`` counts.
+        """
+        last = self._now() // HOUR_MS
+        first = last - hours + 1
+        names = ("created", "sent", "delivered", "delivery_failed", "approved", "refused")
+        totals = {name: [0] * hours for name in names}
+        split: dict[str, dict[str, list[int]]] = {
+            kind: defaultdict(lambda: [0] * hours) for kind in ("country", "sender", "refusal")
+        }
+        for hour, fields in self.insights.hours(first, last).items():
+            slot = hour - first
+            for name, value in fields.items():
+                parts = name.split("|")
+                if len(parts) != 5:
+                    continue
+                metric, _profile, country, sender, _channel = parts
+                if metric.startswith("refused:"):
+                    totals["refused"][slot] += int(value)
+                    split["refusal"][metric.split(":", 1)[1]][slot] += int(value)
+                elif metric in totals:
+                    totals[metric][slot] += int(value)
+                if metric == "created":
+                    split["country"][country or "unknown"][slot] += int(value)
+                elif metric == "sent":
+                    split["sender"][sender or "unknown"][slot] += int(value)
+        return {
+            "hours": [hour * HOUR_MS for hour in range(first, last + 1)],
+            "totals": totals,
+            "by_country": dict(split["country"]),
+            "by_sender": dict(split["sender"]),
+            "refusals": dict(split["refusal"]),
+        }
+
 
 def _numbers(m: dict[str, float]) -> dict[str, Any]:
     created, sent = m.get("created", 0), m.get("sent", 0)

@@ -15,7 +15,17 @@ from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 
 from otp_service import errors
-from otp_service.api.console import audit, numbers, optouts, pages, profiles, signin, web
+from otp_service.api.console import (
+    audit,
+    numbers,
+    optouts,
+    pages,
+    profiles,
+    signin,
+    verifications,
+    web,
+    webhooks,
+)
 
 __all__ = ["bp"]
 
@@ -33,5 +43,5 @@ bp.register_error_handler(errors.ServiceError, web.handle_service_error)
 bp.register_error_handler(HTTPException, web.handle_http_error)
 bp.register_error_handler(redis.exceptions.RedisError, web.handle_redis_error)
 bp.register_error_handler(Exception, web.handle_unexpected)
-for area in (signin, pages, numbers, optouts, profiles, audit):
+for area in (signin, pages, verifications, numbers, optouts, profiles, webhooks, audit):
     bp.register_blueprint(area.bp)

@@ -1,8 +1,8 @@
-"""The pages drawn from ``data.py``: overview, verifications, webhooks."""
+"""The overview, drawn from ``data.py``."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, redirect, url_for
 
 from otp_service.api.console import data, web
 from otp_service.api.http import services
@@ -22,14 +22,3 @@ def overview() -> Response:
     return web.render(
         "overview.html", page="overview", view=data.overview(found, found.audit.clock())
     )
-
-
-@bp.get("/verifications")
-def verifications() -> Response:
-    view = data.verifications(services(), request.args)
-    return web.render("verifications.html", page="verifications", view=view)
-
-
-@bp.get("/webhooks")
-def webhooks() -> Response:
-    return web.render("webhooks.html", page="webhooks", view=data.webhooks(services()))

@@ -54,11 +54,11 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the form's other fields
 # Pages (endpoint, label) in the navigation, in order.
 NAVIGATION = (
     ("console.pages.overview", "Overview"),
-    ("console.pages.verifications", "Verifications"),
+    ("console.verifications.list_verifications", "Verifications"),
     ("console.numbers.list_numbers", "Numbers"),
     ("console.optouts.list_optouts", "Opt-outs"),
     ("console.profiles.list_profiles", "Profiles"),
-    ("console.pages.webhooks", "Webhooks"),
+    ("console.webhooks.list_endpoints", "Webhooks"),
     ("console.audit.list_audit", "Audit log"),
 )
 CONTENT_SECURITY_POLICY = (
@@ -157,7 +157,14 @@ def layout_context() -> dict[str, Any]:
         "mask_phone": mask_phone,
         "mask_target": mask,
         "mask_numbers": mask_numbers,
+        "when": when,
     }
+
+
+def when(iso: str | None) -> str:
+    """An API time (``2027-01-15T08:00:00.000Z``) as a table shows it, to the second:
+    ``2027-01-15 08:00:00`` (UTC, as every time in the console)."""
+    return iso[:19].replace("T", " ") if iso else "—"
 
 
 _NUMBER_IN_TEXT = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from otp_service.sandbox.seed import PROFILE_IDS
+from tests.api.console.conftest import drain, seed_traffic
 from tests.conftest import ADMIN_KEY, CLIENT_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -146,9 +147,19 @@ class Browser:
     def path(self) -> str:
         return self.driver.current_url.removeprefix(self.base)
 
-    def screenshot(self, name: str) -> None:
+    def screenshot(self, name: str, whole_page: bool = False) -> None:
+        """The window, or with ``whole_page`` the page from top to bottom (the window made
+        as tall as the page for the shot; its width, and so the charts, unchanged)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        size = self.driver.get_window_size()
+        if whole_page:
+            height = self.driver.execute_script("return document.documentElement.scrollHeight")
+            self.driver.set_window_size(size["width"], height + 140)  # the window's frame
+        try:
+            self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        finally:
+            if whole_page:
+                self.driver.set_window_size(size["width"], size["height"])
 
     def session_cookie(self) -> dict[str, str]:
         found = self.driver.get_cookie("otp_console")
@@ -183,7 +194,7 @@ def test_an_admin_signs_in_and_sees_every_page(browser, admin, clock):
         browser.wait_for(By.CSS_SELECTOR, f"#{chart}[data-drawn] canvas")
     assert int(browser.find("#audit-per-hour").get_attribute("data-points")) >= 4
     assert int(browser.find("#optouts-per-day").get_attribute("data-points")) >= 5
-    browser.screenshot("overview")
+    # the overview, verifications and webhooks are shot with data by their own tests
     pages = {
         "/verifications": "Verifications",
         "/numbers": "Sending numbers",
@@ -196,7 +207,8 @@ def test_an_admin_signs_in_and_sees_every_page(browser, admin, clock):
     for path, heading in pages.items():
         browser.open(path)
         assert heading in browser.find("h1").text
-        browser.screenshot(path.strip("/").replace("/", "-"))
+        if path not in ("/verifications", "/webhooks"):
+            browser.screenshot(path.strip("/").replace("/", "-"))
     # one number's messaging settings, from its row
     browser.open("/numbers")
     browser.find("#numbers tbody tr td a").click()
@@ -250,7 +262,7 @@ def test_opt_outs_are_synced_imported_and_exported(browser, tmp_path, admin):
     ]
 
 
-def test_a_profile_and_a_key_are_created_and_the_key_revoked(browser, client):
+def test_a_profile_and_a_key_are_created_and_the_key_revoked(browser, client, steady_ids):
     browser.sign_in()
     browser.open("/profiles")
     browser.submit("#create-profile", name="Checkout", app_name="Acme Pay", code_length="8")
@@ -345,3 +357,104 @@ def test_an_idle_session_expires(browser, clock):
     # signing in again leads back to the page asked for
     browser.submit("main form", key=ADMIN_KEY)
     assert browser.path == "/audit"
+
+
+INSIGHT_CHARTS = {  # chart: series it draws from seed_traffic's run
+    "rates-per-hour": 2,  # conversion, delivery rate
+    "verifications-per-country": 3,  # US, CA, DE
+    "sends-per-sender": 5,  # the short code, the long code, the pool's numbers
+    "refusals-per-hour": 2,  # resend_cooldown, phone_hourly
+    "audit-per-hour": 2,
+    "optouts-per-day": 1,
+}
+
+
+def test_every_overview_chart_is_drawn_with_data(
+    browser, admin, client, sandbox, clock, worker, steady_ids
+):
+    seed_history(admin, clock)
+    seed_traffic(client, sandbox, clock, worker)
+    browser.sign_in()
+    assert browser.path == "/overview"
+    for chart, series in INSIGHT_CHARTS.items():
+        element = browser.wait_for(By.CSS_SELECTOR, f"#{chart}[data-drawn] canvas")
+        drawn = browser.find(f"#{chart}")
+        assert int(drawn.get_attribute("data-drawn-series")) == series, chart
+        assert int(drawn.get_attribute("data-series")) == series, chart
+        assert int(drawn.get_attribute("data-points")) > 0, chart
+        assert element.size["width"] > 300
+    legend = browser.find("#verifications-per-country .u-legend").text
+    assert all(country in legend for country in ("US", "CA", "DE"))
+    assert "resend_cooldown" in browser.find("#refusals-per-hour .u-legend").text
+    assert "US" in browser.find("#summary-by-country").text
+    assert "+13125550" not in browser.driver.page_source  # numbers masked, senders too
+    browser.screenshot("overview", whole_page=True)
+
+
+def test_a_verification_is_found_by_number_and_its_timeline_opened(
+    browser, client, sandbox, clock, worker, steady_ids
+):
+    seed_traffic(client, sandbox, clock, worker)
+    browser.sign_in()
+    browser.open("/verifications")
+    assert len(browser.driver.find_elements(By.CSS_SELECTOR, "#verifications tbody tr")) == 31
+    browser.screenshot("verifications")
+    browser.submit("#search-verifications", phone_number="+1 (312) 555-0201")
+    assert browser.path == "/verifications"  # a form sent by POST: no number in the URL
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, "#verifications tbody tr")
+    assert len(rows) == 1
+    assert "+1312****201" in browser.find("#searched").text
+    assert "5550201" not in browser.driver.page_source
+    browser.screenshot("verifications-search")
+    old = browser.find("main")
+    rows[0].find_element(By.CSS_SELECTOR, "a").click()
+    WebDriverWait(browser.driver, WAIT_SECONDS).until(ec.staleness_of(old))
+    browser.wait_for(By.ID, "timeline")
+    assert browser.find("#outcome").text == "approved"
+    timeline = browser.find("#timeline").text
+    assert "wrong code" in timeline and "right code" in timeline and "delivered" in timeline
+    assert "short code 22395" in browser.find("#sends").text
+    browser.screenshot("verification", whole_page=True)
+
+
+def test_a_webhook_endpoint_shows_its_secret_once_and_a_failed_delivery_is_retried(
+    browser, admin, worker, steady_ids
+):
+    browser.sign_in()
+    browser.open("/webhooks")
+    assert "No webhook endpoints" in browser.find("#endpoints").text
+    for event in ("verification.approved", "verification.failed"):
+        browser.find(f'#create-endpoint input[value="{event}"]').click()
+    browser.submit("#create-endpoint", url="http://127.0.0.1:9/hooks", description="Orders backend")
+    secret = browser.find("#new-secret-value").text
+    assert secret.startswith("whsec_")
+    endpoint_id = browser.find("#endpoint-id").text
+    endpoint_page = f"/webhooks/default/{endpoint_id}"
+    # shown once: never on the endpoint's page or the list again
+    browser.open(endpoint_page)
+    assert secret not in browser.driver.page_source
+    browser.open("/webhooks")
+    assert secret not in browser.driver.page_source
+    assert "verification.approved, verification.failed" in browser.find("#endpoints").text
+    browser.screenshot("webhooks")
+    # a test ping, which nothing answers: one failed attempt; then retried by hand
+    browser.open(endpoint_page)
+    browser.submit("#test-endpoint")
+    assert "ping event is queued" in browser.find("#notice").text
+    drain(worker)
+    browser.open(endpoint_page)
+    row = browser.find("#deliveries tbody tr")
+    assert row.find_element(By.CSS_SELECTOR, ".attempts").text == "1"
+    assert "connect_error" in row.find_element(By.CSS_SELECTOR, ".answer").text
+    browser.submit("#deliveries tbody tr form")
+    assert "due again now" in browser.find("#notice").text
+    drain(worker)
+    browser.open(endpoint_page)
+    assert browser.find("#deliveries tbody tr .attempts").text == "2"
+    browser.screenshot("webhook", whole_page=True)
+    audit = admin.get("/v1/admin/audit").json["data"]
+    assert [(e["action"], e["key_id"]) for e in audit[:3]] == [
+        ("webhook_delivery.retry", "test-admin"),
+        ("webhook.test", "test-admin"),
+        ("webhook.create", "test-admin"),
+    ]
