@@ -18,7 +18,16 @@ from typing import Any
 from otp_service.store.outbox import OutboxEntry
 from otp_service.timefmt import iso_time
 
-__all__ = ["EVENT_TYPES", "INTERNAL_TYPES", "PING", "Event", "Renderer", "body_of", "webhook_id_of"]
+__all__ = [
+    "EVENT_TYPES",
+    "HISTORY_TYPES",
+    "INTERNAL_TYPES",
+    "PING",
+    "Event",
+    "Renderer",
+    "body_of",
+    "webhook_id_of",
+]
 
 EVENT_TYPES = (
     "verification.created",
@@ -35,6 +44,18 @@ EVENT_TYPES = (
 )
 # in the outbox for the worker's own use (a no-receipt timer fired), never sent out
 INTERNAL_TYPES = frozenset({"verification.no_receipt"})
+# the events whose verification's delivery history the worker's consumers read: a
+# verification's history record (it ended), Telnyx's cost of a message (a final receipt)
+HISTORY_TYPES = frozenset(
+    {
+        "verification.approved",
+        "verification.failed",
+        "verification.canceled",
+        "verification.expired",
+        "verification.delivered",
+        "verification.delivery_failed",
+    }
+)
 # sent only by an operator's test of an endpoint, whatever it subscribes to
 PING = "ping"
 

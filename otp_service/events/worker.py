@@ -35,7 +35,14 @@ from typing import Any, Protocol
 
 import redis
 
-from otp_service.events.catalog import INTERNAL_TYPES, Event, Renderer, body_of, webhook_id_of
+from otp_service.events.catalog import (
+    HISTORY_TYPES,
+    INTERNAL_TYPES,
+    Event,
+    Renderer,
+    body_of,
+    webhook_id_of,
+)
 from otp_service.events.endpoints import Endpoint, EndpointService, delivery_id_of
 from otp_service.events.http import EndpointPoster, PostResult
 from otp_service.events.signing import signed_headers
@@ -168,13 +175,25 @@ class Worker:
         if not entries:
             return 0
         endpoints = self._current_endpoints()
+        wanted = {
+            entry.entry_id: [
+                e for e in endpoints if e.profile == entry.profile and e.wants(entry.type)
+            ]
+            for entry in entries
+            if entry.type not in INTERNAL_TYPES
+        }
+        # the delivery history: for the API object of a delivered event, and the sends
+        # of a verification's history record when it ends
+        needs_history = {
+            entry.entry_id
+            for entry in entries
+            if wanted.get(entry.entry_id) or entry.type in HISTORY_TYPES
+        }
+        entries = self.outbox.with_history(entries, needs_history)
         deliveries: list[NewDelivery] = []
         for entry in entries:
-            if entry.type in INTERNAL_TYPES:
-                continue
-            wanted = [e for e in endpoints if e.profile == entry.profile and e.wants(entry.type)]
-            if wanted:
-                deliveries += self._deliveries_of(entry, wanted)
+            if wanted.get(entry.entry_id):
+                deliveries += self._deliveries_of(entry, wanted[entry.entry_id])
         self.webhooks.enqueue(deliveries, self.now_ms())
         for consumer in self.consumers:
             consumer(entries)

@@ -10,6 +10,7 @@ of the counters: they are not traffic.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +49,12 @@ def _fields(entry: OutboxEntry) -> dict[str, Any]:
     )
     values = entry.snapshot if isinstance(entry.snapshot, list) else []
     return {n: (None if v is False else v) for n, v in zip(names, values, strict=False)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _country(phone: str) -> str | None:
+    """The number's country (a verification's events each ask: created, sent, approved)."""
+    return country_of(phone)
 
 
 def _sender_key(encoded: str | None) -> str:
@@ -96,7 +103,7 @@ def counts_of(entry: OutboxEntry) -> list[Count]:
     sender = approving_sender(entry) if metric == "approved" else f.get("sd")
     base = {
         "profile": entry.profile,
-        "country": country_of(phone) or "" if phone else "",
+        "country": _country(phone) or "" if phone else "",
         "sender": _sender_key(sender),
         "channel": _channel(sender, f.get("ch")),
     }
@@ -165,7 +172,7 @@ def record_of(entry: OutboxEntry, checks: str) -> HistoryRecord | None:
         id=entry.tag + str(f["id"]),
         profile=entry.profile,
         masked=mask_phone(phone) if phone else "",
-        country=(country_of(phone) or "") if phone else "",
+        country=(_country(phone) or "") if phone else "",
         channel={"s": "sms", "w": "whatsapp"}.get(str(f.get("ch")), "sms"),
         created_at=created,
         ended_at=entry.at,

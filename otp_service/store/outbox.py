@@ -14,7 +14,7 @@ ones with work in one pipelined pass over every slot.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -118,6 +118,24 @@ class OutboxStore:
         entries = answer[1] if len(answer) > 1 else []
         return [
             OutboxEntry.parse(shard, entry_id, fields) for entry_id, fields in entries if fields
+        ]
+
+    def with_history(self, entries: list[OutboxEntry], wanted: set[str]) -> list[OutboxEntry]:
+        """``entries`` with the delivery history of their verifications read (one pipeline)
+        for those whose id is in ``wanted``; the others as they are. Read now, not when
+        the event was written: a receipt that came since is in it too."""
+        need = [e for e in entries if e.entry_id in wanted and e.kind == "v"]
+        if not need:
+            return entries
+        pipe = self.store.pipeline()
+        for e in need:
+            pipe.lrange(self.store.history_key(e.tag, e.profile), 0, -1)
+        read = {e.entry_id: h for e, h in zip(need, pipe.execute(), strict=True)}
+        return [
+            replace(e, history=[_text(item) for item in read[e.entry_id]])
+            if e.entry_id in read
+            else e
+            for e in entries
         ]
 
     def ack(self, shard: str, entry_ids: list[str]) -> None:

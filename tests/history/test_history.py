@@ -196,6 +196,22 @@ def test_retention_expires_the_history_with_redis_ttls(
     assert index and all(redis_client.ttl(k) == redis_client.ttl(stream) for k in index)
 
 
+def test_a_record_leaves_the_history_after_the_retention_on_the_test_clock(
+    client, admin, sandbox, worker, clock: FakeClock, settings
+):
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    clock.advance((settings.history_days - 1) * 86_400)
+    found = admin.get("/v1/admin/verifications", query_string={"phone_number": PHONE})
+    assert [r["id"] for r in found.get_json()["data"]] == [created["id"]]
+    assert admin.get(f"/v1/admin/verifications/{created['id']}").status_code == 200
+    clock.advance(2 * 86_400)  # past OTP_HISTORY_DAYS after its day ended
+    for params in ({"phone_number": PHONE}, {}):
+        assert admin.get("/v1/admin/verifications", query_string=params).get_json()["data"] == []
+    assert admin.get(f"/v1/admin/verifications/{created['id']}").status_code == 404
+
+
 def test_summary_numbers_match_a_seeded_run_whose_truth_is_known(
     client, admin, sandbox, worker, clock
 ):

@@ -3,27 +3,24 @@
 -- change, so it is written exactly when the change is, and never without it.
 -- Each entry: t (event type), k (v: verification, f: factor), g (the number's or
 -- subject's tag), p (profile), at (ms), s (JSON: the snapshot the event carries),
--- h (JSON: a verification's delivery history), c (a verification's checks). The worker
--- (events/) reads the streams.
+-- c (a verification's checks). A verification's delivery history is not copied here
+-- (up to 20 entries: the biggest part of an event); the worker reads it where it needs
+-- it, once for a batch (store/outbox.py: with_history). The worker (events/) reads
+-- the streams.
 -- The stream is capped (approximately) so that an install without a running worker
 -- cannot fill Redis: past OUTBOX_MAX undelivered events, the oldest are dropped.
 local OUTBOX_MAX = 1000000
 
-local function emit(stream, kind, event_type, owner_key, now, snapshot, history)
+local function emit(stream, kind, event_type, owner_key, now, snapshot, checks)
   local tag, profile = key_owner(owner_key)
   redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', 't', event_type, 'k', kind,
-             'g', tag, 'p', profile, 'at', now, 's', cjson.encode(snapshot),
-             'h', history and cjson.encode(history) or '[]')
+             'g', tag, 'p', profile, 'at', now, 's', cjson.encode(snapshot), 'c', checks)
 end
 
--- a verification's event: its fields as view.lua reads them, its delivery history (its
--- sends among them), and its checks so far (check.lua's 'ck')
+-- a verification's event: its fields as view.lua reads them, and its checks so far
+-- (check.lua's 'ck'); `hkey` (its delivery history) is the worker's to read
 local function emit_verification(stream, event_type, vkey, hkey, now)
-  local tag, profile = key_owner(vkey)
-  redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', 't', event_type, 'k', 'v',
-             'g', tag, 'p', profile, 'at', now, 's', cjson.encode(view(vkey)),
-             'h', cjson.encode(redis.call('LRANGE', hkey, 0, -1)),
-             'c', redis.call('HGET', vkey, 'ck') or '')
+  emit(stream, 'v', event_type, vkey, now, view(vkey), redis.call('HGET', vkey, 'ck') or '')
 end
 
 -- a factor's event: its fields but the sealed secret
@@ -35,5 +32,5 @@ local function emit_factor(stream, event_type, fkey, now)
       fields[raw[i]] = raw[i + 1]
     end
   end
-  emit(stream, 'f', event_type, fkey, now, fields, nil)
+  emit(stream, 'f', event_type, fkey, now, fields, '')
 end
