@@ -195,12 +195,19 @@ class Stack:
         }
         for name, (app, redis_url) in instances.items():
             self.start_gunicorn(name, app, self.service_env(redis_url))
-        # the webhook receiver: one process (it keeps the counts), 16 threads. It and the
-        # worker run at a lower priority (nice 10), as background work and a customer's
-        # backend on another host would: on these two cores the API gets the CPU first,
-        # and deliveries catch up when it is idle (the latency printed shows the cost).
-        receiver_env = {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "16"}
-        self.start_gunicorn("receiver", "bench.receiver:create_app()", receiver_env, NICE)
+        # the webhook receiver (bench/receiver.py). It and the worker run at a lower
+        # priority (nice 10), as background work and a customer's backend on another
+        # host would: on these two cores the API gets the CPU first, and deliveries
+        # catch up when it is idle (the latency printed shows the cost).
+        self.ports["receiver"] = free_port()
+        receiver_args = [
+            sys.executable,
+            "-m",
+            "bench.receiver",
+            "--port",
+            str(self.ports["receiver"]),
+        ]
+        self._spawn("receiver", receiver_args, self.base_env(), NICE)
         for process in self.processes[1:]:
             path = "/stats" if process.name == "receiver" else "/healthz"
             process.wait_http(self.url(process.name) + path)
