@@ -5,15 +5,16 @@ One pass (``run_once``), repeated while there is work and every ``IDLE_SECONDS``
 there is none:
 
 1. **Outbox.** New entries of each busy shard are read through the workers' consumer
-   group; each becomes one delivery per endpoint of its profile that wants its type
-   (stored idempotently: one per endpoint and event), then the entry is acknowledged.
-   Entries another worker read and held for ``LEASE_MS`` without acknowledging (it died)
-   are claimed and handed over by this one.
+   group; each becomes one delivery per endpoint of its profile that wants its type,
+   posted at once and stored with how that first attempt went (one write each,
+   ``webhook_first.lua``; one per endpoint and event: a second hand-over stores nothing),
+   then the entry is acknowledged. Entries another worker read and held for
+   ``LEASE_MS`` without acknowledging (it died) are claimed and handed over by this one.
 2. **Timers** that are due fire once each: expiry events (``timer_fire.lua``), and the
    no-receipt timers of profiles that fall back (``receipt_timer.lua``: an internal event,
    ``verification.no_receipt``, that the fallback consumer acts on).
-3. **Deliveries** that are due are claimed with a lease (a dead worker's come back when it
-   ends) and posted in a thread pool: signed (``signing.py``), with ``http.py``'s limits.
+3. **Deliveries** that are due (retries, an operator's retry or replay, a test ping)
+   are claimed with a lease (a dead worker's come back when it ends) and posted in a thread pool: signed (``signing.py``), with ``http.py``'s limits.
    A 2xx within the timeout is success; otherwise the next attempt is due after
    ``RETRY_SCHEDULE`` (with ±10 % jitter), and after the last one the delivery is failed.
    An endpoint whose attempts have all failed for ``DISABLE_AFTER_MS`` is disabled, and
@@ -194,7 +195,7 @@ class Worker:
         for entry in entries:
             if wanted.get(entry.entry_id):
                 deliveries += self._deliveries_of(entry, wanted[entry.entry_id])
-        self.webhooks.enqueue(deliveries, self.now_ms())
+        self._first_attempts(deliveries)
         for consumer in self.consumers:
             consumer(entries)
         self.outbox.ack(shard, [entry.entry_id for entry in entries])
@@ -223,24 +224,38 @@ class Worker:
         return done
 
     # -- 3. deliveries ------------------------------------------------------------------------
-    def deliver_due(self) -> int:
-        """Claim what is due, post it from the thread pool, then record every attempt in
-        one round trip."""
-        claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, BATCH)
-        if not claimed:
-            return 0
+    def _first_attempts(self, deliveries: list[NewDelivery]) -> None:
+        """Post new deliveries at once, then store each with how its attempt went (one
+        round trip): a delivery that succeeds first time costs one write, not a store, a
+        claim and a finish. The events stay unacknowledged until this is done, so a
+        worker that dies here leaves them to another (at least once)."""
+        if not deliveries:
+            return
         endpoints = self._current_endpoints_by_id()
+        claimed = [
+            Claimed(d.id, d.endpoint_id, d.webhook_id, d.type, d.body, 0) for d in deliveries
+        ]
+        attempts = self._attempts(claimed, endpoints)
+        answers = self.webhooks.first_attempts(
+            list(zip(deliveries, attempts, strict=True)), self.now_ms(), DISABLE_AFTER_MS
+        )
+        for attempt, (state, disabled) in zip(attempts, answers, strict=True):
+            if state != "exists":
+                self._after(attempt, state, disabled, endpoints.get(attempt.claimed.endpoint_id))
+
+    def _attempts(self, claimed: list[Claimed], endpoints: dict[str, Endpoint]) -> list[Attempt]:
+        """Post each from the thread pool; how each went, and when the next is due."""
         results = list(
             self.pool.map(lambda c: self._post(c, endpoints.get(c.endpoint_id)), claimed)
         )
         now = self.now_ms()
-        outcomes = []
+        out = []
         for item, (result, error) in zip(claimed, results, strict=True):
             ok = result is not None and result.ok
             next_at = 0
             if not ok and error is None:
                 next_at = next_attempt_at(item.attempts + 1, now, self.rng)
-            outcomes.append(
+            out.append(
                 Attempt(
                     item,
                     ok=ok,
@@ -249,7 +264,17 @@ class Worker:
                     next_at=next_at,
                 )
             )
-        answers = self.webhooks.finish_many(outcomes, now, DISABLE_AFTER_MS)
+        return out
+
+    def deliver_due(self) -> int:
+        """Claim what is due, post it from the thread pool, then record every attempt in
+        one round trip."""
+        claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, BATCH)
+        if not claimed:
+            return 0
+        endpoints = self._current_endpoints_by_id()
+        outcomes = self._attempts(claimed, endpoints)
+        answers = self.webhooks.finish_many(outcomes, self.now_ms(), DISABLE_AFTER_MS)
         for attempt, (state, disabled) in zip(outcomes, answers, strict=True):
             self._after(attempt, state, disabled, endpoints.get(attempt.claimed.endpoint_id))
         return len(claimed)

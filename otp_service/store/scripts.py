@@ -122,6 +122,7 @@ SCRIPTS = (
     "webhook_enqueue",
     "webhook_claim",
     "webhook_finish",
+    "webhook_first",
     "webhook_retry",
     "history_index",
 )

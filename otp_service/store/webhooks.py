@@ -194,6 +194,42 @@ class WebhookStore:
             )
         return [(_text(state), bool(disabled)) for state, disabled in batch.execute()]
 
+    def first_attempts(
+        self, made: list[tuple[NewDelivery, Attempt]], now: int, disable_after_ms: int
+    ) -> list[tuple[str, bool]]:
+        """Store deliveries whose first attempt the worker made as it handed their events
+        over, with how it went, in one round trip (``webhook_first.lua``)."""
+        batch = self.store.batch()
+        for new, a in made:
+            batch.script(
+                "webhook_first",
+                [
+                    self.due_key,
+                    self.delivery_key(new.id),
+                    self.failing_key,
+                    self.endpoints_key,
+                    self.version_key,
+                    self.index_key(new.endpoint_id),
+                ],
+                [
+                    new.id,
+                    now,
+                    1 if a.ok else 0,
+                    "" if a.status_code is None else a.status_code,
+                    a.error or "",
+                    a.next_at,
+                    new.endpoint_id,
+                    disable_after_ms,
+                    new.profile,
+                    new.webhook_id,
+                    new.type,
+                    new.body,
+                    KEEP_MS,
+                    INDEX_MAX,
+                ],
+            )
+        return [(_text(state), bool(disabled)) for state, disabled in batch.execute()]
+
     def delivery(self, delivery_id: str) -> DeliveryRecord | None:
         raw = self.redis.hgetall(self.delivery_key(delivery_id))
         return DeliveryRecord.from_hash(delivery_id, raw) if raw else None

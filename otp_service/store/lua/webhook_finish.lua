@@ -1,3 +1,4 @@
+-- include: endpoint_failing
 -- Record one delivery attempt: succeeded, due again at next_ms, or failed for good.
 -- An endpoint whose every attempt has failed for disable_after_ms is disabled here, in
 -- the same step (the caller audits it).
@@ -11,17 +12,14 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('ZREM', KEYS[1], ARGV[1])
   return {'gone', 0}
 end
-local attempts = redis.call('HINCRBY', KEYS[2], 'n', 1)
+redis.call('HINCRBY', KEYS[2], 'n', 1)
 redis.call('HSET', KEYS[2], 'la', now, 'sc', ARGV[4], 'er', ARGV[5])
 local state
 if ARGV[3] == '1' then
   state = 'succeeded'
   redis.call('HSET', KEYS[2], 'st', state, 'na', '')
   redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[3], ARGV[7])
-  return {state, 0}
-end
-if tonumber(ARGV[6]) > 0 then
+elseif tonumber(ARGV[6]) > 0 then
   state = 'pending'
   redis.call('HSET', KEYS[2], 'st', state, 'na', ARGV[6])
   redis.call('ZADD', KEYS[1], ARGV[6], ARGV[1])
@@ -30,22 +28,6 @@ else
   redis.call('HSET', KEYS[2], 'st', state, 'na', '')
   redis.call('ZREM', KEYS[1], ARGV[1])
 end
-redis.call('HSETNX', KEYS[3], ARGV[7], now)
-local since = tonumber(redis.call('HGET', KEYS[3], ARGV[7]))
-if now - since < tonumber(ARGV[8]) then
-  return {state, 0}
-end
-local raw = redis.call('HGET', KEYS[4], ARGV[7])
-if not raw then
-  return {state, 0}
-end
-local endpoint = cjson.decode(raw)
-if not endpoint.enabled then
-  return {state, 0}
-end
-endpoint.enabled = false
-endpoint.disabled_reason = 'failing'
-redis.call('HSET', KEYS[4], ARGV[7], cjson.encode(endpoint))
-redis.call('HDEL', KEYS[3], ARGV[7])
-redis.call('INCR', KEYS[5])
-return {state, 1}
+local disabled = endpoint_attempted(KEYS[3], KEYS[4], KEYS[5], ARGV[7], ARGV[3] == '1', now,
+                                    tonumber(ARGV[8]))
+return {state, disabled}
