@@ -239,6 +239,8 @@ class Bench:
             reconnect_every=self.options.reconnect_every,
         )
         result.other_load, result.own_cpu = self.cpu.stop()
+        if result.failed:
+            _log(f"{name} on {server}: {result.failed} calls failed, e.g. {result.first_failure}")
         return result
 
     # -- 1. throughput ------------------------------------------------------------------
