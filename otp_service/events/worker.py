@@ -14,7 +14,8 @@ there is none:
    no-receipt timers of profiles that fall back (``receipt_timer.lua``: an internal event,
    ``verification.no_receipt``, that the fallback consumer acts on).
 3. **Deliveries** that are due (retries, an operator's retry or replay, a test ping)
-   are claimed with a lease (a dead worker's come back when it ends) and posted in a thread pool: signed (``signing.py``), with ``http.py``'s limits.
+   are claimed with a lease (a dead worker's come back when it ends) and posted in a
+   thread pool: signed (``signing.py``), with ``http.py``'s limits.
    A 2xx within the timeout is success; otherwise the next attempt is due after
    ``RETRY_SCHEDULE`` (with ±10 % jitter), and after the last one the delivery is failed.
    An endpoint whose attempts have all failed for ``DISABLE_AFTER_MS`` is disabled, and
