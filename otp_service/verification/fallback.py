@@ -28,7 +28,6 @@ from otp_service.delivery import (
     DeliveryRejected,
     DeliveryUnavailable,
     DestinationRefused,
-    OutgoingCode,
     Sender,
     SenderInfo,
 )
@@ -38,7 +37,7 @@ from otp_service.profiles.settings import ProfileSettings
 from otp_service.store import FallbackRequest, SendOutcome
 from otp_service.store.outbox import OutboxEntry
 from otp_service.verification.record import TIMEOUT_ERRORS, Record
-from otp_service.verification.service import VerificationService
+from otp_service.verification.service import VerificationService, outgoing_code
 
 __all__ = ["Fallbacks", "fallback_senders"]
 
@@ -143,20 +142,8 @@ class Fallbacks:
         )
         if outcome != "reserved":
             return self._done(trigger, outcome, phone, detail)
-        message = OutgoingCode(
-            to=phone,
-            code=code,
-            app_name=p.app_name,
-            ttl_seconds=max(60, (record.expires_at - now) // 1000),
-            locale=p.default_locale,
-            channel=channel,
-            profile_id=p.id,
-            templates=p.templates,
-            webotp_domain=p.webotp_domain,
-            android_app_hash=p.android_app_hash,
-            routes=p.routes,
-            whatsapp=p.whatsapp,
-        )
+        ttl_seconds = max(60, (record.expires_at - now) // 1000)
+        message = outgoing_code(p, phone, code, channel, ttl_seconds)
         del code
         because = f"fallback after {trigger}"
         try:

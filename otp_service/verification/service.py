@@ -20,7 +20,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from otp_service.delivery import (
     DeliveryUnavailable,
     DestinationRefused,
     OutgoingCode,
+    RouteOrder,
     SenderInfo,
 )
 from otp_service.delivery.adaptive import CONFIGURED
@@ -61,7 +62,7 @@ from otp_service.verification.record import (
     api_object,
 )
 
-__all__ = ["CreateRequest", "Result", "VerificationService", "stored_because"]
+__all__ = ["CreateRequest", "Result", "VerificationService", "outgoing_code", "stored_because"]
 
 log = logging.getLogger(__name__)
 # What a test number's verification records as its send: no message, a sender of its own.
@@ -240,19 +241,14 @@ class VerificationService:
             metrics.child(metrics.TEST_VERIFICATIONS, request.channel).inc()
             stored = self._record(tag, suffix, token, TEST_SEND, p)
             return Result(201 if created.outcome == "created" else 200, self._view(tag, stored, p))
-        message = OutgoingCode(
-            to=phone,
-            code=code,
-            app_name=request.app_name or p.app_name,
-            ttl_seconds=ttl,
-            locale=request.locale or p.default_locale,
-            channel=request.channel,
-            profile_id=p.id,
-            templates=p.templates,
-            webotp_domain=p.webotp_domain,
-            android_app_hash=p.android_app_hash,
-            routes=p.routes,
-            whatsapp=p.whatsapp,
+        message = outgoing_code(
+            p,
+            phone,
+            code,
+            request.channel,
+            ttl,
+            app_name=request.app_name,
+            locale=request.locale,
             orders=p.route_orders,
         )
         del code
@@ -505,3 +501,33 @@ def stored_because(because: str) -> str:
 
 def _encoded(sender: SenderInfo | None) -> str:
     return sender.encode() if sender else ""
+
+
+def outgoing_code(
+    p: ProfileSettings,
+    phone: str,
+    code: str,
+    channel: str,
+    ttl_seconds: int,
+    *,
+    app_name: str | None = None,
+    locale: str | None = None,
+    orders: Mapping[str, RouteOrder] | None = None,
+) -> OutgoingCode:
+    """The message of a code in profile ``p`` (a create's, a resend's or a fallback's);
+    ``app_name`` and ``locale`` are a request's own, else the profile's."""
+    return OutgoingCode(
+        to=phone,
+        code=code,
+        app_name=app_name or p.app_name,
+        ttl_seconds=ttl_seconds,
+        locale=locale or p.default_locale,
+        channel=channel,
+        profile_id=p.id,
+        templates=p.templates,
+        webotp_domain=p.webotp_domain,
+        android_app_hash=p.android_app_hash,
+        routes=p.routes,
+        whatsapp=p.whatsapp,
+        orders=orders,
+    )

@@ -220,7 +220,9 @@ def fallbacks(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: Fake
     assert created.status_code == 201, created.get_json()
     services = client.flask.application.extensions["otp"]
     poster = EndpointPoster(production=False, timeout=1.0)
-    worker = build_worker(services, "fallbacks", clock=clock, threads=2, poster=poster)
+    worker = build_worker(
+        services, "fallbacks", clock=clock, threads=2, poster=poster, sweep_every_ms=0
+    )
     try:
         clock.advance(31)
         for _ in range(5):

@@ -52,8 +52,14 @@ def test_an_adaptive_route_moves_traffic_to_the_sender_that_converts(
     ranker = services.verifications.delivery.ranker
     ranker.rng = random.Random(7)
     ranker.refresh()
+    # a cluster's pass over every slot at every pass: each batch of events is counted
     worker = build_worker(
-        services, "adaptive", clock=clock, threads=1, poster=EndpointPoster(production=False)
+        services,
+        "adaptive",
+        clock=clock,
+        threads=1,
+        poster=EndpointPoster(production=False),
+        sweep_every_ms=0,
     )
     chosen: list[str] = []
     reasons: Counter[str] = Counter()
