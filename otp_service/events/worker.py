@@ -14,8 +14,9 @@ there is none:
    no-receipt timers of profiles that fall back (``receipt_timer.lua``: an internal event,
    ``verification.no_receipt``, that the fallback consumer acts on).
 3. **Deliveries** that are due (retries, an operator's retry or replay, a test ping)
-   are claimed with a lease (a dead worker's come back when it ends) and posted in a
-   thread pool: signed (``signing.py``), with ``http.py``'s limits.
+   are claimed with a lease (a dead worker's come back when it ends) and posted from a
+   thread pool that grows while receivers are slow (``_post_all``): signed
+   (``signing.py``), with ``http.py``'s limits.
    A 2xx within the timeout is success; otherwise the next attempt is due after
    ``RETRY_SCHEDULE`` (with ±10 % jitter), and after the last one the delivery is failed.
    An endpoint whose attempts have all failed for ``DISABLE_AFTER_MS`` is disabled, and
@@ -32,7 +33,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 import redis
@@ -63,6 +65,7 @@ RECLAIM_EVERY_MS = 10_000
 BUSY_SHARDS_EVERY_MS = 2_000  # a cluster's pass over every slot (~0.16 s of CPU)
 BATCH = 100
 IDLE_SECONDS = 0.05
+RAMP_SECONDS = 0.025  # posts of a batch still waiting after this: one more thread posts them
 
 
 class Auditor(Protocol):
@@ -119,6 +122,7 @@ class Worker:
         # how long a delivery or an outbox entry stays with a worker before another takes
         # it over: longer than one attempt (the poster's timeout), or two would send it
         self.lease_ms = lease_ms
+        self.threads = threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_version = -1
@@ -246,9 +250,7 @@ class Worker:
 
     def _attempts(self, claimed: list[Claimed], endpoints: dict[str, Endpoint]) -> list[Attempt]:
         """Post each from the thread pool; how each went, and when the next is due."""
-        results = list(
-            self.pool.map(lambda c: self._post(c, endpoints.get(c.endpoint_id)), claimed)
-        )
+        results = self._post_all(claimed, endpoints)
         now = self.now_ms()
         out = []
         for item, (result, error) in zip(claimed, results, strict=True):
@@ -266,6 +268,38 @@ class Worker:
                 )
             )
         return out
+
+    def _post_all(
+        self, claimed: list[Claimed], endpoints: dict[str, Endpoint]
+    ) -> list[tuple[PostResult | None, str | None]]:
+        """Post every one, in order of the list, from the pool: one thread at first, and
+        one more every ``RAMP_SECONDS`` while some are still waiting. Receivers that answer
+        at once get one thread posting back to back (threads contending for the GIL would
+        cost more than they overlap); slow ones get up to ``threads`` posting at once."""
+        results: list[tuple[PostResult | None, str | None]] = [(None, None)] * len(claimed)
+        waiting: SimpleQueue[int] = SimpleQueue()
+        for index in range(len(claimed)):
+            waiting.put(index)
+
+        def post_waiting() -> None:
+            while True:
+                try:
+                    index = waiting.get_nowait()
+                except Empty:
+                    return
+                item = claimed[index]
+                results[index] = self._post(item, endpoints.get(item.endpoint_id))
+
+        running = [self.pool.submit(post_waiting)]
+        while True:
+            _, busy = wait(running, timeout=RAMP_SECONDS)
+            if not busy:
+                break
+            if not waiting.empty() and len(running) < self.threads:
+                running.append(self.pool.submit(post_waiting))
+        for future in running:
+            future.result()  # a bug in a post is raised here, not lost
+        return results
 
     def deliver_due(self) -> int:
         """Claim what is due, post it from the thread pool, then record every attempt in

@@ -46,6 +46,9 @@ class Receiver:
     default: int = 200
     delays: list[float] = field(default_factory=list)  # the next requests' waits, in turn
     started: list[Received] = field(default_factory=list)  # every request, as it came
+    # when set, each request waits for the barrier's other parties and fails (500) when
+    # they do not all come within its timeout: only requests posted side by side pass
+    barrier: threading.Barrier | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def delay(self) -> float:
@@ -77,6 +80,11 @@ def receiver() -> Iterator[Receiver]:
                 state.started.append(Received(dict(self.headers.items()), body))
             time.sleep(state.delay())
             status = state.answer()
+            if state.barrier is not None:
+                try:
+                    state.barrier.wait()
+                except threading.BrokenBarrierError:
+                    status = 500
             if 200 <= status < 300:
                 with state.lock:
                     state.received.append(Received(dict(self.headers.items()), body))

@@ -4,6 +4,7 @@ replayable by operators; on one Redis and on a cluster."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -95,6 +96,28 @@ def test_a_failing_endpoint_gets_the_event_again_on_schedule_with_the_same_id(
     assert delivery["attempts"] == 3
     assert delivery["webhook_id"] == got.headers["webhook-id"]
     assert delivery["last_status_code"] == 200
+
+
+def test_a_slow_receiver_gets_a_batch_posted_side_by_side(
+    admin, client, worker, receiver: Receiver, clock: FakeClock
+):
+    """A worker posts back to back to a receiver that answers at once, and adds threads
+    while one is slow: here each request is answered only once all four have arrived
+    together (within 1.5 s, the poster's timeout being 2 s), so posted one after the
+    other they would all fail."""
+    admin.post(BASE, json={"url": receiver.url, "events": ["verification.created"]})
+    receiver.statuses = [500] * 4
+    for n in range(4):
+        create(client, f"+1312555014{n}")
+    drain(worker)
+    assert receiver.received == []
+    receiver.barrier = threading.Barrier(4, timeout=1.5)
+    clock.advance(RETRY_SCHEDULE[0] * 1.2)  # the four retries are due: claimed in one batch
+    drain(worker)
+    assert len(receiver.received) == 4
+    endpoint_id = admin.get(BASE).get_json()["data"][0]["id"]
+    deliveries = admin.get(f"{BASE}/{endpoint_id}/deliveries").get_json()["data"]
+    assert [(d["status"], d["attempts"]) for d in deliveries] == [("succeeded", 2)] * 4
 
 
 def test_after_the_last_retry_the_delivery_fails_and_replay_sends_it_again(
