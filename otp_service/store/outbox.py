@@ -21,7 +21,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from otp_service.ids import DEFAULT_PROFILE, TAG_LENGTH
-from otp_service.store.scripts import Store
+from otp_service.store.scripts import TIMER_BUCKET_MS, Store
 
 __all__ = ["GROUP", "OutboxEntry", "OutboxStore"]
 
@@ -166,18 +166,21 @@ class OutboxStore:
         (timer_fire.lua marks what it fired). How many events went out."""
         store = self.store
         bucket_key = f"{store.timers_key(shard)}:{name}"
-        # '<bucket>:<profile>' (expiries) or '<bucket>:<profile>:r' (no-receipt timers)
-        profile, _, kind = name.partition(":")[2].partition(":")
+        # '<bucket>:<profile>' (expiries) or '<bucket>:<profile>:r<window ms>' (no-receipt
+        # timers); each holds the tags of numbers
+        bucket, _, rest = name.partition(":")
+        profile, _, kind = rest.partition(":")
         profile = profile or DEFAULT_PROFILE
-        ids = [_text(v) for v in self.redis.lrange(bucket_key, 0, -1)]
+        bucket_end = (int(bucket) + 1) * TIMER_BUCKET_MS
+        window_ms = int(kind[1:] or 0)
+        tags = [_text(v)[:TAG_LENGTH] for v in self.redis.lrange(bucket_key, 0, -1)]
         fired = 0
-        for start in range(0, len(ids), 200):
+        for start in range(0, len(tags), 200):
             batch = store.batch()
-            for verification_id in ids[start : start + 200]:
-                tag, suffix = verification_id[:TAG_LENGTH], verification_id[TAG_LENGTH:]
-                if kind == "r":
-                    suffix, _, send = suffix.partition(":")
-                    batch.call(store.fire_receipt_timer(tag, suffix, int(send), now, profile))
+            for tag in tags[start : start + 200]:
+                if kind.startswith("r"):
+                    call = store.fire_receipt_timer(tag, bucket_end, window_ms, now, profile)
+                    batch.call(call)
                     continue
                 batch.script(
                     "timer_fire",
@@ -186,7 +189,7 @@ class OutboxStore:
                         store.history_key(tag, profile),
                         store.outbox_key(shard),
                     ],
-                    [suffix, now],
+                    [now],
                 )
             fired += sum(answer == b"fired" for answer in batch.execute())
         pipe = store.pipeline()

@@ -25,12 +25,12 @@ hash slot and runs unchanged on one Redis or on a cluster:
                      (lua/include/outbox.lua), read by the worker (events/)
     otp:{T}:t        zset: the shard's timer buckets due ('<bucket>:<profile>' -> the
                      bucket's end, ms): a worker fires a bucket once it is past
-    otp:{T}:t:<b>:<p>  list: the ids of profile <p>'s verifications that expire in bucket
-                     <b> (TIMER_BUCKET_MS wide; ~34 bytes each, where a zset would take
-                     ~130): their expiry events (timer_fire.lua)
-    otp:{T}:t:<b>:<p>:r  list: '<id>:<send>' of the sends whose no-receipt timer ends in
-                     bucket <b> (only where the profile falls back on a missing receipt):
-                     receipt_timer.lua
+    otp:{T}:t:<b>:<p>  list: the tags of the numbers whose verification of profile <p>
+                     expires in bucket <b> (TIMER_BUCKET_MS wide; 18 bytes each, where a
+                     zset would take ~130): their expiry events (timer_fire.lua)
+    otp:{T}:t:<b>:<p>:r<w>  list: the tags of the numbers whose latest send's no-receipt
+                     timer (<w> ms) ends in bucket <b> (only where the profile falls back
+                     on a missing receipt): receipt_timer.lua
     otp:{console}:s:<d>  hash: a console session (admin/sessions.py), <d> the digest of
                      its cookie; expires when idle
 
@@ -195,7 +195,7 @@ class FallbackRequest:
     max_fallbacks: int
     token: str  # names the undo record
     caps: PhoneCaps
-    receipt_due: int = 0  # the new send's no-receipt timer (0: none)
+    no_receipt_ms: int = 0  # the new send's no-receipt timer, from now (0: none)
 
 
 @dataclass(frozen=True)
@@ -415,10 +415,14 @@ class Store:
         name = f"{bucket}:{profile}"
         return f"{self.timers_key(self.shard(tag))}:{name}", name, (bucket + 1) * TIMER_BUCKET_MS
 
-    def receipt_bucket(self, tag: str, profile: str, due_ms: int) -> tuple[str, str, int]:
-        """A no-receipt timer's bucket: (its list key, its name in the timers, its end)."""
-        key, name, end = self.timer_bucket(tag, profile, due_ms)
-        return f"{key}:r", f"{name}:r", end
+    def receipt_bucket(
+        self, tag: str, profile: str, now: int, window_ms: int
+    ) -> tuple[str, str, int]:
+        """The bucket of a no-receipt timer set at ``now``: (its list key, its name in
+        the timers, its end). The name carries the window (``<bucket>:<profile>:r<ms>``):
+        receipt_timer.lua needs it to tell whose timer it fires."""
+        key, name, end = self.timer_bucket(tag, profile, now + window_ms)
+        return f"{key}:r{window_ms}", f"{name}:r{window_ms}", end
 
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
@@ -479,12 +483,12 @@ class Store:
         counters: Sequence[GuardCounter],
         profile: str = DEFAULT_PROFILE,
         other_profiles: Sequence[str] = (),
-        receipt_due: int = 0,
+        no_receipt_ms: int = 0,
     ) -> CreateOutcome:
         """The guard's shared counters and the create itself, side by side: one round trip.
         ``other_profiles``: every other profile, whose sends to the number count against
-        the service's per-number caps too. ``receipt_due``: when the send's no-receipt
-        timer ends (0: none).
+        the service's per-number caps too. ``no_receipt_ms``: the send's no-receipt
+        timer (0: none).
 
         The scripts are given the moment this call times out (on this host's clock): run
         later than that, they write nothing, so a create whose answer was lost (Redis
@@ -493,7 +497,7 @@ class Store:
         without a deadline."""
         deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
         bucket_key, bucket, bucket_end = self.timer_bucket(tag, profile, now + new.ttl_ms)
-        receipt_key, receipt, receipt_end = self.receipt_bucket(tag, profile, receipt_due)
+        receipt_key, receipt, receipt_end = self.receipt_bucket(tag, profile, now, no_receipt_ms)
         keys = [
             self.phone_key(tag, profile),
             self.optout_key(tag),
@@ -503,7 +507,7 @@ class Store:
             receipt_key,
         ]
         keys += [self.phone_key(tag, other) for other in other_profiles if other != profile]
-        timer = (bucket, bucket_end, receipt if receipt_due else "", receipt_end)
+        timer = (bucket, bucket_end, receipt if no_receipt_ms else "", receipt_end)
         outcome = self._create(keys, new, now, counters, deadline, timer)
         if outcome.outcome == "late":
             log.warning("Redis's clock is ahead of this host's: a create ran again")
@@ -675,7 +679,9 @@ class Store:
     ) -> tuple[str, str]:
         """Reserve a fallback send (fallback.lua) beside the guard's shared counters: one
         round trip. (outcome, detail); a guard refusal is ``guard`` with the cap."""
-        receipt_key, receipt, receipt_end = self.receipt_bucket(tag, profile, request.receipt_due)
+        receipt_key, receipt, receipt_end = self.receipt_bucket(
+            tag, profile, now, request.no_receipt_ms
+        )
         keys = [
             self.phone_key(tag, profile),
             self.optout_key(tag),
@@ -710,7 +716,7 @@ class Store:
                 caps.profile_mode,
                 caps.profile_hour_cap,
                 caps.profile_day_cap,
-                receipt if request.receipt_due else "",
+                receipt if request.no_receipt_ms else "",
                 receipt_end,
             ],
         )
@@ -727,7 +733,7 @@ class Store:
         return "reserved", detail.decode()
 
     def fire_receipt_timer(
-        self, tag: str, suffix: str, send: int, now: int, profile: str
+        self, tag: str, bucket_end: int, window_ms: int, now: int, profile: str
     ) -> ScriptCall:
         """The call that fires one no-receipt timer (receipt_timer.lua), for a batch."""
         return ScriptCall(
@@ -737,7 +743,7 @@ class Store:
                 self.history_key(tag, profile),
                 self.outbox_key(self.shard(tag)),
             ],
-            [suffix, send, now],
+            [bucket_end, window_ms, now],
         )
 
     def check(

@@ -125,9 +125,9 @@ class Fallbacks:
             )
             if "api_key" not in c.reason  # a fallback is no API key's request
         ]
-        receipt_due = 0
+        no_receipt_ms = 0
         if policy.waits_for_receipt and record.fallbacks + 1 < policy.max_fallbacks:
-            receipt_due = now + policy.no_receipt_seconds * 1000
+            no_receipt_ms = policy.no_receipt_seconds * 1000
         request = FallbackRequest(
             trigger_send=record.sends,
             digest=v.hasher.digest(tag, code),
@@ -135,7 +135,7 @@ class Fallbacks:
             max_fallbacks=policy.max_fallbacks,
             token=token,
             caps=v.guard.phone_caps(now, p),
-            receipt_due=receipt_due,
+            no_receipt_ms=no_receipt_ms,
         )
         outcome, detail = v.store.fallback(
             tag, record.suffix, request, now, counters, p.id, v.profile_ids()

@@ -215,11 +215,11 @@ class VerificationService:
             caps=self.guard.phone_caps(now, p),
         )
         # round trip 1: the guard's shared counters and the create itself
-        receipt_due = 0
+        no_receipt_ms = 0
         if fixed is None and p.fallback is not None and p.fallback.waits_for_receipt:
-            receipt_due = now + p.fallback.no_receipt_seconds * 1000
+            no_receipt_ms = p.fallback.no_receipt_seconds * 1000
         created = self.store.create(
-            tag, new, now, counters, p.id, self.profile_ids(), receipt_due=receipt_due
+            tag, new, now, counters, p.id, self.profile_ids(), no_receipt_ms=no_receipt_ms
         )
         if created.outcome not in ("created", "resent"):
             if created.guard != "refused":

@@ -162,6 +162,26 @@ def test_no_receipt_within_the_window_falls_back(client, sandbox, worker, clock:
     assert len(sandbox.messages(PHONE)) == 2
 
 
+def test_an_ended_verifications_no_receipt_timer_leaves_the_next_one_alone(
+    client, sandbox, worker, clock: FakeClock
+):
+    """The no-receipt timers name the number: the canceled verification's fires while the
+    number's next one is 16 s into its 20 s, and must not fall back early."""
+    sender_fault(sandbox, SMS, "dropped")
+    first = create(client)
+    clock.advance(15)
+    assert client.post(f"/v1/verifications/{first['id']}/cancel").status_code == 200
+    second = create(client)  # its timer ends 35 s after the first send
+    clock.advance(16)  # 31 s: the first timer's bucket (ends by 30 s) is over
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 2  # the two sends, no fallback
+    clock.advance(15)  # 46 s: past the second's bucket
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 3
+    now = client.get(f"/v1/verifications/{second['id']}").get_json()
+    assert now["sender"]["chosen_because"] == "fallback after no_receipt"
+
+
 def test_a_delivered_code_gets_no_fallback(client, sandbox, worker, clock: FakeClock):
     created = create(client)
     pass_receipts_on(client, sandbox)  # delivered

@@ -182,6 +182,30 @@ def test_a_resend_moves_the_expiry_timer(app, client, sandbox, clock):
         runner.close()
 
 
+def test_an_ended_verifications_timer_leaves_the_numbers_next_one_alone(app, client, clock):
+    """Timers name the number, not the verification: the one of a canceled verification
+    fires into the number's next, which is not expired yet, and sends nothing."""
+    runner = build_worker(app.extensions["otp"], "timers", clock=clock, threads=1, sweep_every_ms=0)
+    try:
+        first = create(client).get_json()
+        clock.advance(120)
+        assert client.post(f"/v1/verifications/{first['id']}/cancel").status_code == 200
+        second = create(client).get_json()  # expires 10 minutes from now
+        outbox_events(app, clock)
+        clock.advance(480 + TIMER_BUCKET_MS / 1000)  # the first one's bucket is over
+        runner.run_once()
+        assert types(app, clock) == []
+        clock.advance(120)
+        runner.run_once()
+        [expired] = outbox_events(app, clock)
+        assert (expired.type, event_data(app, expired)["id"]) == (
+            "verification.expired",
+            second["id"],
+        )
+    finally:
+        runner.close()
+
+
 def test_a_send_telnyx_refused_leaves_no_event_and_no_timer(app, client, sandbox, clock):
     sandbox.fault(status=500, count=5)
     assert create(client).status_code in (502, 503)

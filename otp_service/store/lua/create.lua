@@ -16,9 +16,12 @@
 -- KEYS[3] undo record (its own short-lived key: kept in the hash, its size would switch
 --         the hash to Redis's large encoding for good)
 -- KEYS[4] the shard's timer buckets (zset)   KEYS[5] the bucket its expiry falls in (list
---         of verification ids: the worker's timer_fire.lua sends verification.expired)
--- KEYS[6] the bucket its no-receipt timer falls in (list of '<verification id>:<send>':
---         receipt_timer.lua; only when its profile falls back on a missing receipt)
+--         of numbers' tags: the worker's timer_fire.lua sends verification.expired)
+-- KEYS[6] the bucket its no-receipt timer falls in (list of tags: receipt_timer.lua;
+--         only when its profile falls back on a missing receipt)
+-- A timer holds the number's tag alone (16 bytes a pending verification): the scripts
+-- that fire them find the verification it is due for from the number's hash and its
+-- times, so no id is needed to tell one verification of the number from the next.
 -- KEYS[7..] the number's hashes in every other profile (the default's included)
 -- ARGV: now_ms, phone, new_id, code_hmac, ttl_ms, max_sends, cooldown_ms, channel,
 --       keep_ms (how long a finished verification stays readable), token,
@@ -127,12 +130,11 @@ else
 end
 
 local tag = key_owner(KEYS[1])
-redis.call('RPUSH', KEYS[5], tag .. redis.call('HGET', KEYS[1], 'id'))
+redis.call('RPUSH', KEYS[5], tag)
 redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[23]) - now + 86400000)
 redis.call('ZADD', KEYS[4], ARGV[23], ARGV[22])
 if ARGV[24] ~= '' then
-  local id = redis.call('HGET', KEYS[1], 'id')
-  redis.call('RPUSH', KEYS[6], tag .. id .. ':' .. redis.call('HGET', KEYS[1], 'sn'))
+  redis.call('RPUSH', KEYS[6], tag)
   redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[25]) - now + 86400000)
   redis.call('ZADD', KEYS[4], ARGV[25], ARGV[24])
 end

@@ -83,7 +83,7 @@ redis.call('HSET', KEYS[1], slot, cur[4] .. ':' .. cur[8], 'h', ARGV[4], 'sn', s
            'dw', ARGV[11], 'dc', day_count + 1)
 if ARGV[16] ~= '' then
   local tag = key_owner(KEYS[1])
-  redis.call('RPUSH', KEYS[5], tag .. ARGV[1] .. ':' .. (sends + 1))
+  redis.call('RPUSH', KEYS[5], tag)
   redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[17]) - now + 86400000)
   redis.call('ZADD', KEYS[4], ARGV[17], ARGV[16])
 end

@@ -12,10 +12,9 @@ local undo = cjson.decode(raw)
 if undo.t ~= ARGV[1] then
   return 0
 end
-local tag = key_owner(KEYS[1])
-local id = redis.call('HGET', KEYS[1], 'id')
-if id then
-  redis.call('LREM', KEYS[4], -1, tag .. id)
+if redis.call('HEXISTS', KEYS[1], 'id') == 1 then
+  local tag = key_owner(KEYS[1])
+  redis.call('LREM', KEYS[4], -1, tag)
   if redis.call('EXISTS', KEYS[4]) == 0 then
     redis.call('ZREM', KEYS[3], ARGV[2])
   end
