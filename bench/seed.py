@@ -90,11 +90,15 @@ def make_profiles(env: Mapping[str, str], default_key: str) -> list[BenchProfile
 
 def flush_keeping_profiles(client: redis.Redis) -> None:
     """FLUSHALL, but the profiles and their keys come back as they were (same version:
-    the running workers' rings stay as they are)."""
+    the running workers' rings stay as they are). One MULTI/EXEC: a ring polling while
+    the keys came back one by one could load the version with the keys still missing,
+    and refuse every key (401) until the next change."""
     kept = [(key, client.dump(key)) for key in client.scan_iter(match="*{profiles}*")]
-    client.flushall()
+    pipe = client.pipeline(transaction=True)
+    pipe.flushall()
     for key, value in kept:
-        client.restore(key, 0, value)
+        pipe.restore(key, 0, value)
+    pipe.execute()
 
 
 def _sandbox_like(template: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ __all__ = ["Calls", "Event", "PhoneNumbers", "delivery_events", "webhook_path", 
 
 # Area codes of big US cities; exchanges 2xx-9xx except N11 and 555 (fictional and the
 # sandbox's magic numbers); libphonenumber is asked about a sample of each block.
+FAILED_EVERY = 20  # one bench receipt in this many says delivery_failed
 AREA_CODES = (415, 312, 212, 617, 646, 718, 213, 305, 404, 206, 512, 303)
 
 
@@ -153,16 +154,23 @@ def webhook_path(profile: str) -> str:
 def delivery_events(
     seeds: Sequence[Seeded], template: Mapping[str, Any], per_message: int = 2
 ) -> list[Event]:
-    """Telnyx webhook bodies: ``message.sent`` then ``message.finalized`` (delivered) for
-    each seeded message, ``per_message`` events each, every event with its own id."""
+    """Telnyx webhook bodies: ``message.sent`` then ``message.finalized`` for each seeded
+    message, ``per_message`` events each, every event with its own id. One message in
+    ``FAILED_EVERY`` is finalized ``delivery_failed`` (the fallback policy sends it again
+    on WhatsApp); the others ``delivered``."""
     statuses = [("message.sent", "sent"), ("message.finalized", "delivered")]
     now_ms = time.time() * 1000
     out = []
     for round_ in range(per_message):
         event_type, status = statuses[min(round_, len(statuses) - 1)]
-        for seed in seeds:
+        for number, seed in enumerate(seeds):
             payload = copy.deepcopy(dict(template))
             payload["id"] = seed.message_id
+            if event_type == "message.finalized" and number % FAILED_EVERY == 0:
+                status = "delivery_failed"
+                payload["errors"] = [{"code": "40008", "title": "Undeliverable"}]
+            elif event_type == "message.finalized":
+                status = "delivered"
             to = dict((payload.get("to") or [{}])[0], phone_number=seed.phone, status=status)
             payload["to"] = [to]
             payload["text"] = "hidden"
