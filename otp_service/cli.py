@@ -11,12 +11,14 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ def serve() -> None:
     settings = _settings()
     children: list[Any] = []
     supervisors: list[_Supervisor] = []
+    cleanups: list[Callable[[], Any]] = []
     try:
         if not settings.redis_url:
             server = RedisServer(Path(settings.data_dir) / "redis")
@@ -71,6 +74,13 @@ def serve() -> None:
             )
             click.echo(f"  sent messages: {sandbox.url}/_sandbox/messages")
         settings = _settings()  # once more, with what was just started
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # one directory for gunicorn's workers and the worker's counters: /metrics
+            # adds up both (route health, fallbacks); gone when serve ends
+            metrics_dir = tempfile.mkdtemp(prefix="otp-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            cleanups.append(lambda: os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None))
+            cleanups.append(lambda: shutil.rmtree(metrics_dir, ignore_errors=True))
         worker = _WorkerProcess()
         worker.start()
         children.append(worker)
@@ -89,6 +99,8 @@ def serve() -> None:
             supervisor.stop()
         for child in reversed(children):
             child.stop()
+        for cleanup in cleanups:
+            cleanup()
     for supervisor in supervisors:
         if supervisor.gave_up:
             raise click.ClickException(f"stopped: {supervisor.name} kept dying")

@@ -65,6 +65,7 @@ control_socket_disable = True
 _own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="otp-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+os.makedirs(_metrics_dir, exist_ok=True)  # one named but not made yet
 
 logconfig_dict = log_config(os.environ.get("OTP_LOG_LEVEL", "INFO"))
 
@@ -151,13 +152,33 @@ def post_request(worker, req, environ, resp):  # noqa: ANN001, ANN201
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
-    """A fresh start: samples of an earlier run must not be added to this one's."""
+    """A fresh start: samples of an earlier run must not be added to this one's. The
+    files of processes still running stay: an `otp-service worker` sharing the directory
+    (`serve` starts one before gunicorn) counts its sends and fallbacks there."""
     for entry in os.listdir(_metrics_dir):
         path = os.path.join(_metrics_dir, entry)
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
-        else:
+        elif not _running(_writer_pid(entry)):
             os.remove(path)
+
+
+def _writer_pid(name: str) -> int | None:
+    """The process that writes a prometheus_client file ('<kind>_<pid>.db')."""
+    stem, _, pid = name.removesuffix(".db").rpartition("_")
+    return int(pid) if stem and pid.isdigit() else None
+
+
+def _running(pid: int | None) -> bool:
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's, alive
+    return True
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201

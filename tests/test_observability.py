@@ -292,3 +292,24 @@ def test_gunicorn_builds_no_access_log_of_its_own(tmp_path):
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_gunicorn_empties_the_metrics_directory_but_for_processes_still_running(tmp_path):
+    """An `otp-service worker` sharing gunicorn's metrics directory (serve starts it first)
+    keeps its counters; what processes gone left behind is not added to this run's."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (gone.pid, alive.pid):
+            (tmp_path / f"counter_{pid}.db").write_bytes(b"\0" * 8)
+        (tmp_path / "gauge_livesum_1.db").write_bytes(b"\0" * 8)  # pid 1 (init) is alive
+        probe = "import otp_service.gunicorn_conf as conf\nconf.on_starting(None)\n"
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        subprocess.run([sys.executable, "-c", probe], env=env, check=True)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [f"counter_{alive.pid}.db", "gauge_livesum_1.db"]
+        )
+    finally:
+        alive.kill()
+        alive.wait()

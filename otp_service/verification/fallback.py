@@ -150,6 +150,11 @@ class Fallbacks:
             sent = v.delivery.send(message, senders, because)
         except (DeliveryRejected, DestinationRefused) as exc:
             v.store.undo_create(tag, token, counters, p.id)
+            if isinstance(exc, DeliveryRejected) and exc.opted_out:
+                # Telnyx knew of a STOP this service had not heard: remember it, as a
+                # create does (the verification stays pending: an earlier code may come)
+                v.optouts.add(phone, "send_error")
+                return self._done(trigger, "opted_out", phone, exc.detail, exc.sender)
             return self._done(trigger, "rejected", phone, exc.detail, exc.sender)
         except DeliveryUnavailable as exc:
             if not exc.maybe_sent:

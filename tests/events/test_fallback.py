@@ -234,6 +234,24 @@ def test_what_stops_a_fallback(client, admin, sandbox, worker, clock: FakeClock,
     assert client.get(f"/v1/verifications/{created['id']}").get_json()["fallbacks"] == 0
 
 
+def test_a_fallback_telnyx_refuses_for_an_opt_out_records_the_opt_out(
+    client, admin, sandbox, worker, clock: FakeClock
+):
+    sender_fault(sandbox, SMS, "delivery_failed")
+    created = create(client)
+    # the recipient texted STOP to the WhatsApp number, and the service never heard of it
+    stop = {"from": PHONE, "to": WHATSAPP, "text": "STOP", "webhook_url": "http://127.0.0.1:9/"}
+    sandbox.http.post("/_sandbox/inbound", json=stop).raise_for_status()
+    assert admin.get(f"/v1/admin/opt-outs/{PHONE}").status_code == 404
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 1  # WhatsApp refused it with 40300
+    assert client.get(f"/v1/verifications/{created['id']}").get_json()["fallbacks"] == 0
+    opt_out = admin.get(f"/v1/admin/opt-outs/{PHONE}")
+    assert opt_out.status_code == 200, opt_out.get_json()
+    assert opt_out.get_json()["source"] == "send_error"
+
+
 def test_a_profile_without_fallback_sends_none(client, admin, sandbox, worker, clock: FakeClock):
     answer = admin.post("/v1/admin/profiles", json={"name": "Quiet", "fallback": {"on": []}})
     assert answer.status_code == 201, answer.get_json()
