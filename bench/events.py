@@ -5,8 +5,8 @@ measured, then
   against a bare loop of pooled httpx POSTs of the same body to the same receiver
   (target: the worker ≥ 0.7× the loop);
 - latency: from a state change (the event's ``timestamp``, written by the script that
-  made the change) to the receiver's answer, over every event of the throughput rounds
-  (p50, p99; no target);
+  made the change) to the receiver's answer, over every event of the rounds run with
+  the worker delivering beside the calls (p50, p99; no target);
 - history: Redis bytes per ended verification (target ≤ 250, issue 21).
 """
 

@@ -28,7 +28,15 @@ from bench.load import build_request
 from bench.seed import Seeded
 from otp_service.telnyx.webhooks import sign_webhook
 
-__all__ = ["Calls", "Event", "PhoneNumbers", "delivery_events", "webhook_path", "wrong_code"]
+__all__ = [
+    "Calls",
+    "Event",
+    "PhoneNumbers",
+    "delivery_events",
+    "restamped",
+    "webhook_path",
+    "wrong_code",
+]
 
 # Area codes of big US cities; exchanges 2xx-9xx except N11 and 555 (fictional and the
 # sandbox's magic numbers); libphonenumber is asked about a sample of each block.
@@ -190,4 +198,19 @@ def delivery_events(
             }
             body = json.dumps(event, separators=(",", ":")).encode()
             out.append(Event(webhook_path(seed.profile), body))
+    return out
+
+
+def restamped(events: Sequence[Event]) -> list[Event]:
+    """The events as if they happened now (their receipts' times are the state changes
+    the webhooks' latency is measured from; built ahead, they would be minutes old)."""
+    stamp = _iso(time.time() * 1000)
+    out = []
+    for event in events:
+        body = json.loads(event.body)
+        data = body["data"]
+        data["occurred_at"] = data["payload"]["sent_at"] = stamp
+        if data["event_type"] == "message.finalized":
+            data["payload"]["completed_at"] = stamp
+        out.append(Event(event.path, json.dumps(body, separators=(",", ":")).encode()))
     return out

@@ -6,9 +6,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator
 
+import hiredis
 import pytest
 import redis
 from redis.cluster import ClusterPipeline, PipelineCommand
+from redis.connection import HiredisRespSerializer
 
 from otp_service.store import connect
 from otp_service.store.redis_server import RedisServer
@@ -59,6 +61,18 @@ def test_evalsha_on_a_pooled_connection_answers_as_execute_command(pool, redis_s
     with pytest.raises(redis.exceptions.NoScriptError):
         evalsha_on_pool(pool, "0" * 40, ["k"], [])
     client.close()
+
+
+def test_evalsha_is_packed_to_the_bytes_redis_pys_own_serializer_makes(pool):
+    conn = pool.get_connection()
+    try:
+        assert isinstance(conn._command_packer, HiredisRespSerializer)
+        args = ("EVALSHA", "a" * 40, 2, "k1", "{t}:k2", b"\x00\xff", 7, "x y")
+        ours = hiredis.pack_command((b"EVALSHA", *args[1:]))
+        assert ours == b"".join(conn._command_packer.pack(*args))
+        assert "check_health" in inspect.signature(conn.send_packed_command).parameters
+    finally:
+        pool.release(conn)
 
 
 def test_the_cluster_pipeline_calls_send_to_cluster_makes_keep_their_signatures():

@@ -1,5 +1,6 @@
 -- include: deadline
 -- include: owner
+-- include: phone_caps
 -- Create a verification for a phone number, or resend a new code for its pending one.
 -- One atomic step: opt-out, lock-out, cooldown and send limits are checked before any
 -- write. The fields it overwrites are saved in an undo record until record.lua confirms
@@ -50,30 +51,16 @@ if cur[6] and tonumber(cur[6]) > now then
 end
 
 -- per-number velocity caps
-local function counts(values)
-  local hour = values[1] == ARGV[12] and tonumber(values[2]) or 0
-  local day = values[3] == ARGV[15] and tonumber(values[4]) or 0
-  return hour, day
-end
-local hour_count, day_count = counts({cur[7], cur[8], cur[9], cur[10]})
-local all_hour, all_day = hour_count, day_count
-for i = 7, #KEYS do
-  local other_hour, other_day = counts(redis.call('HMGET', KEYS[i], 'hw', 'hc', 'dw', 'dc'))
-  all_hour, all_day = all_hour + other_hour, all_day + other_day
-end
+local hour_count, day_count, all_hour, all_day =
+  phone_counts({cur[7], cur[8], cur[9], cur[10]}, ARGV[12], ARGV[15], 7)
 local shadowed = ''
 local function over(mode, name, hour, day, hour_cap, day_cap)
   if mode == 'off' then
     return nil
   end
-  local cap, cap_end
-  if hour >= tonumber(hour_cap) then
-    cap, cap_end = name .. 'hourly', ARGV[14]
-  elseif day >= tonumber(day_cap) then
-    cap, cap_end = name .. 'daily', ARGV[17]
-  end
+  local cap, window = cap_reached(name, hour, day, hour_cap, day_cap)
   if cap and mode == 'enforce' then
-    return {cap, cap_end}
+    return {cap, window == 'hour' and ARGV[14] or ARGV[17]}
   end
   if cap and shadowed == '' then
     shadowed = cap

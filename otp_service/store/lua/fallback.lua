@@ -1,4 +1,5 @@
 -- include: owner
+-- include: phone_caps
 -- Reserve a fallback send of a pending verification whose send failed or got no receipt:
 -- a new code, the previous ones kept live (each as 'k<n>': '<send>:<hmac>', at most
 -- max_fallbacks of them, so the hash stays small), one send and one fallback more, and
@@ -44,27 +45,13 @@ if cur[7] and tonumber(cur[7]) > now then
   return {'locked', cur[7]}
 end
 
-local function counts(values)
-  local hour = values[1] == ARGV[9] and tonumber(values[2]) or 0
-  local day = values[3] == ARGV[11] and tonumber(values[4]) or 0
-  return hour, day
-end
-local hour_count, day_count = counts({cur[10], cur[11], cur[12], cur[13]})
-local all_hour, all_day = hour_count, day_count
-for i = 6, #KEYS do
-  local other_hour, other_day = counts(redis.call('HMGET', KEYS[i], 'hw', 'hc', 'dw', 'dc'))
-  all_hour, all_day = all_hour + other_hour, all_day + other_day
-end
+local hour_count, day_count, all_hour, all_day =
+  phone_counts({cur[10], cur[11], cur[12], cur[13]}, ARGV[9], ARGV[11], 6)
 local function over(mode, name, hour, day, hour_cap, day_cap)
   if mode ~= 'enforce' then
     return nil
   end
-  if hour >= tonumber(hour_cap) then
-    return name .. 'hourly'
-  elseif day >= tonumber(day_cap) then
-    return name .. 'daily'
-  end
-  return nil
+  return (cap_reached(name, hour, day, hour_cap, day_cap))
 end
 local refused = over(ARGV[8], 'phone_', all_hour, all_day, ARGV[10], ARGV[12])
   or over(ARGV[13], 'profile_phone_', hour_count, day_count, ARGV[14], ARGV[15])
