@@ -197,4 +197,7 @@ def _cost(cost: Any) -> str:
     except ValueError:
         return ""
     currency = str(cost.get("currency") or "")[:3].upper()
-    return json.dumps({"amount": amount, "currency": currency})
+    if not (currency.isascii() and currency.isalpha()):
+        return json.dumps({"amount": amount, "currency": currency})
+    # what json.dumps writes for these, without its encoder (a receipt's hot path)
+    return f'{{"amount": "{amount}", "currency": "{currency}"}}'

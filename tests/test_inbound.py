@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from werkzeug.serving import make_server
 
 from otp_service import create_app
+from otp_service.inbound import _cost
 from otp_service.store import HISTORY_MAX
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import CLIENT_KEY, ApiClient, FakeClock, Sandbox
@@ -560,3 +561,21 @@ def test_after_a_send_timeout_the_first_event_names_the_message(client, sandbox)
     body = client.get(f"/v1/verifications/{vid}").get_json()
     assert body["delivery"]["message_id"] == message["id"]
     assert body["delivery"]["status"] == "delivered"
+
+
+@pytest.mark.parametrize(
+    "cost",
+    [
+        {"amount": "0.0041", "currency": "usd"},
+        {"amount": 1e-07, "currency": "EUR"},
+        {"amount": "5", "currency": ""},
+        {"amount": "2", "currency": '"x'},
+        {"amount": "1", "currency": "é"},
+    ],
+)
+def test_a_receipts_cost_is_kept_as_json_would_write_it(cost):
+    amount = str(float(str(cost["amount"])))
+    currency = str(cost["currency"])[:3].upper()
+    kept = _cost(cost)
+    assert kept == json.dumps({"amount": amount, "currency": currency})
+    assert json.loads(kept) == {"amount": amount, "currency": currency}

@@ -42,9 +42,13 @@ def _profile() -> str:
     """The profile whose send this is a receipt of: named in the webhook URL of a
     profile's sends (unsigned, but it only chooses where a signed event is looked up:
     another profile has no such message). The default profile's URL has no query."""
-    if not request.environ.get("QUERY_STRING"):
+    query = request.environ.get("QUERY_STRING")
+    if not query:
         return DEFAULT_PROFILE
-    profile = request.args.get("profile", DEFAULT_PROFILE)
+    if query.startswith("profile=") and not any(c in query for c in "&%+;"):
+        profile = query[8:]  # the URL the service gave Telnyx, as it gave it
+    else:
+        profile = request.args.get("profile", DEFAULT_PROFILE)  # a MultiDict: ~5 % of a receipt
     if profile != DEFAULT_PROFILE and not PROFILE_PATTERN.fullmatch(profile):
         raise errors.InvalidRequest("profile is not a profile id", status=400)
     return profile
