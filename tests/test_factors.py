@@ -447,8 +447,8 @@ def subject_keys(redis_client) -> list[bytes]:
 
 def count_commands(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The commands the app's connections send to Redis from now on (a script is one
-    EVALSHA), counted where they leave: the store sends its EVALSHAs on a pooled
-    connection itself, not through ``execute_command``."""
+    EVALSHA), counted where they leave, as packed bytes: the store packs its EVALSHAs
+    itself and sends them on a pooled connection, not through ``execute_command``."""
     sent: list[str] = []
     client = app.extensions["otp"].store.redis
     client.ping()  # the connection exists (its hello is not counted)
@@ -457,18 +457,38 @@ def count_commands(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def counted_connection(*args: Any, **kwargs: Any) -> Any:
         connection = get_connection(*args, **kwargs)
-        if "send_command" not in vars(connection):
-            send = connection.send_command
+        if "send_packed_command" not in vars(connection):
+            send = connection.send_packed_command
 
-            def counting_send(*args: Any, **options: Any) -> Any:
-                sent.append(args[0])
-                return send(*args, **options)
+            def counting_send(command: Any, *args: Any, **options: Any) -> Any:
+                chunks = [command] if isinstance(command, bytes | str) else command
+                sent.extend(_command_names(b"".join(_bytes(c) for c in chunks)))
+                return send(command, *args, **options)
 
-            monkeypatch.setattr(connection, "send_command", counting_send)
+            monkeypatch.setattr(connection, "send_packed_command", counting_send)
         return connection
 
     monkeypatch.setattr(pool, "get_connection", counted_connection)
     return sent
+
+
+def _bytes(chunk: Any) -> bytes:
+    return chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+
+
+def _command_names(packed: bytes) -> list[str]:
+    """The name of each command in RESP-packed bytes (``*N``, then N bulk strings)."""
+    names, at = [], 0
+    while at < len(packed):
+        end = packed.index(b"\r\n", at)
+        count, at = int(packed[at + 1 : end]), end + 2
+        for i in range(count):
+            end = packed.index(b"\r\n", at)
+            length = int(packed[at + 1 : end])
+            if i == 0:
+                names.append(packed[end + 2 : end + 2 + length].decode().upper())
+            at = end + 2 + length + 2
+    return names
 
 
 def test_a_check_is_one_round_trip_once_the_secret_is_cached(
