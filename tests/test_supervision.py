@@ -5,6 +5,7 @@ child killed with SIGKILL is started again at the same address, and what Redis h
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -115,3 +116,17 @@ def test_ctrl_c_stops_serve_and_its_children_without_restarting_them(tmp_path: P
         stop_service(service)
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert not [line for line in service.log_lines() if "restart" in line]
+
+
+def test_the_workers_counters_reach_metrics(service: Service):
+    """serve gives gunicorn and its worker one metrics directory: what the worker counts
+    as it hands a create's events over (route health) is on the API's /metrics."""
+    created = service.http.post("/v1/verifications", json={"phone_number": "+13125550177"})
+    assert created.status_code == 201, created.text
+    counted = re.compile(r'otp_route_events_total\{[^}]*outcome="sent"[^}]*\} [1-9]')
+    deadline = time.monotonic() + RECOVERY_BOUND
+    while time.monotonic() < deadline:
+        if counted.search(service.http.get("/metrics").text):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the worker's route events never reached /metrics")
