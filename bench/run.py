@@ -10,7 +10,10 @@ in each Redis (bench/seed.py), and spreads every call over the three, then:
    code), baseline-check then get, baseline-check then webhook ingest, baseline-send then
    create — each for ``--seconds`` with the same generator and connection count. A
    call's ratio is the median over rounds of its req/s divided by its baseline's req/s
-   measured around it (the mean of the baseline's run just before it and the next one);
+   measured around it (the mean of the baseline's run just before it and the next one).
+   The `otp-service worker` is stopped while a call is timed and catches up before the
+   next run; three more rounds of the calls that write events then run with it
+   delivering beside them (their ratios printed, not judged);
 2. Redis round trips per call, counted by a proxy in front of Redis (bench/proxy.py);
 3. Redis memory per pending verification (``MEMORY USAGE`` over 10 000 of them);
 4. flatness: get and check against a Redis holding 10³ verifications and one holding
