@@ -61,11 +61,8 @@ proc_name = "otp-service"
 # gunicorn's control socket lives in $HOME by default, shared by every instance: off.
 control_socket_disable = True
 
-# Set before any worker imports prometheus_client (the workers are forked after this).
-_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="otp-metrics-")
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
-os.makedirs(_metrics_dir, exist_ok=True)  # one named but not made yet
+# The metrics directory this master made itself (none given): removed when it exits.
+_own_metrics_dirs: list[str] = []
 
 logconfig_dict = log_config(os.environ.get("OTP_LOG_LEVEL", "INFO"))
 
@@ -152,11 +149,22 @@ def post_request(worker, req, environ, resp):  # noqa: ANN001, ANN201
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
-    """A fresh start: samples of an earlier run must not be added to this one's. The
+    """The workers' metrics directory, before any worker is forked (and imports
+    prometheus_client): the one given in PROMETHEUS_MULTIPROC_DIR, else a new temporary
+    one, gone when the master exits. Here and not at import, so that reading these
+    settings (the bench, the tests) leaves no directory behind.
+
+    A fresh start: samples of an earlier run must not be added to this one's. The
     files of processes still running stay: an `otp-service worker` sharing the directory
     (`serve` starts one before gunicorn) counts its sends and fallbacks there."""
-    for entry in os.listdir(_metrics_dir):
-        path = os.path.join(_metrics_dir, entry)
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not metrics_dir:
+        metrics_dir = tempfile.mkdtemp(prefix="otp-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        _own_metrics_dirs.append(metrics_dir)
+    os.makedirs(metrics_dir, exist_ok=True)  # one named but not made yet
+    for entry in os.listdir(metrics_dir):
+        path = os.path.join(metrics_dir, entry)
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
         elif not _running(_writer_pid(entry)):
@@ -183,12 +191,12 @@ def _running(pid: int | None) -> bool:
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201
     # not at the top: prometheus_client picks its value class when first imported, and
-    # that must come after PROMETHEUS_MULTIPROC_DIR is set above
+    # that must come after on_starting set PROMETHEUS_MULTIPROC_DIR
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
 
 
 def on_exit(server):  # noqa: ANN001, ANN201
-    if _own_metrics_dir:
-        shutil.rmtree(_metrics_dir, ignore_errors=True)
+    for metrics_dir in _own_metrics_dirs:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

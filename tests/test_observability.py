@@ -13,11 +13,13 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
+import httpx
 from prometheus_client import REGISTRY
 from werkzeug.test import EnvironBuilder
 
 from otp_service.api.access_log import AccessLog, flush_access_logs
 from otp_service.logs import JsonFormatter
+from otp_service.store.redis_server import free_port
 from tests.conftest import ApiClient, Sandbox
 
 PHONE = "+13125550181"
@@ -313,3 +315,59 @@ def test_gunicorn_empties_the_metrics_directory_but_for_processes_still_running(
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_reading_the_gunicorn_settings_makes_no_metrics_directory(tmp_path):
+    """The bench and the tests import gunicorn_conf for its settings: that alone must
+    neither name nor make a metrics directory (nothing would ever remove it)."""
+    probe = (
+        "import os\n"
+        "import otp_service.gunicorn_conf as conf\n"
+        "print(os.environ.get('PROMETHEUS_MULTIPROC_DIR'), conf.workers)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["TMPDIR"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split()[0] == "None"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gunicorn_alone_makes_its_workers_metrics_directory_and_removes_it(
+    tmp_path, env: dict[str, str]
+):
+    """Started as the Dockerfile starts it, without PROMETHEUS_MULTIPROC_DIR: the master
+    makes one directory for its workers before it forks them (/metrics counts every
+    request, whichever worker took it) and removes it when it stops."""
+    port = free_port()
+    run_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    run_env.update(env, TMPDIR=str(tmp_path), HOST="127.0.0.1", PORT=str(port))
+    run_env.update(WEB_CONCURRENCY="2", GUNICORN_LOG_LEVEL="warning")
+    args = [sys.executable, "-m", "gunicorn", "-c", "python:otp_service.gunicorn_conf"]
+    server = subprocess.Popen([*args, "otp_service:create_app()"], env=run_env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        (made,) = list(tmp_path.glob("otp-metrics-*"))
+        assert list(made.glob("counter_*.db"))  # what the workers counted so far
+        for _ in range(30):  # a connection each: either worker may take it
+            httpx.get(f"{base}/healthz", timeout=5).raise_for_status()
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        served = sum(
+            float(line.rpartition(" ")[2])
+            for line in metrics.splitlines()
+            if line.startswith("otp_http_requests_total{") and 'route="/healthz"' in line
+        )
+        assert served == 31
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    assert list(tmp_path.glob("otp-metrics-*")) == []
