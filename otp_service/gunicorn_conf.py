@@ -198,5 +198,9 @@ def child_exit(server, worker):  # noqa: ANN001, ANN201
 
 
 def on_exit(server):  # noqa: ANN001, ANN201
+    """The metrics directory this master made goes with it, unless a new master it
+    started (USR2, an upgrade in place) goes on with the same workers' files."""
+    if getattr(server, "reexec_pid", 0):
+        return
     for metrics_dir in _own_metrics_dirs:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -371,3 +371,26 @@ def test_gunicorn_alone_makes_its_workers_metrics_directory_and_removes_it(
         server.send_signal(signal.SIGTERM)
         server.wait(30)
     assert list(tmp_path.glob("otp-metrics-*")) == []
+
+
+def test_the_metrics_directory_stays_for_a_new_master_started_by_usr2(tmp_path):
+    """gunicorn's upgrade in place (USR2) starts a new master with the same environment,
+    whose workers write to the same directory: the old master's exit leaves it; a plain
+    exit removes it."""
+    probe = (
+        "import os, types\n"
+        "import otp_service.gunicorn_conf as conf\n"
+        "conf.on_starting(None)\n"
+        "made = os.environ['PROMETHEUS_MULTIPROC_DIR']\n"
+        "conf.on_exit(types.SimpleNamespace(reexec_pid=12345))\n"
+        "print(os.path.isdir(made))\n"
+        "conf.on_exit(types.SimpleNamespace(reexec_pid=0))\n"
+        "print(os.path.isdir(made))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["TMPDIR"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "False"]
+    assert list(tmp_path.iterdir()) == []
