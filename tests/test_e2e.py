@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from otp_service import metrics
 from tests.support.service import Service, start_service, stop_service
 
 pytestmark = pytest.mark.e2e
@@ -59,15 +60,26 @@ def test_metrics_add_up_every_worker_after_the_walkthrough(service: Service):
         service.http.get(f"/v1/verifications/{'a' * 32}")
     created = service.http.post("/v1/verifications", json={"phone_number": phone})
     assert created.status_code == 201
-    text = service.http.get("/metrics").text
-    assert re.search(
-        r'otp_verifications_created_total\{channel="sms",country="US",sender_type="long_code"\}'
-        r" [2-9]",
-        text,
-    ), text[:2000]
-    assert 'otp_checks_total{factor="sms",result="approved"} 1.0' in text
     route = "/v1/verifications/<verification_id>"
-    assert f'otp_http_requests_total{{method="GET",route="{route}",status="404"}} 4.0' in text
+    created_total = re.compile(
+        r'otp_verifications_created_total\{channel="sms",country="US",sender_type="long_code"\}'
+        r" [2-9]"
+    )
+    approved = 'otp_checks_total{factor="sms",result="approved"} 1.0'
+    not_found = f'otp_http_requests_total{{method="GET",route="{route}",status="404"}} 4.0'
+
+    def counted(text: str) -> bool:
+        return bool(created_total.search(text)) and approved in text and not_found in text
+
+    # each worker writes its counts within FLUSH_SECONDS (metrics.py)
+    deadline = time.monotonic() + metrics.FLUSH_SECONDS + 5
+    text = service.http.get("/metrics").text
+    while not counted(text) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        text = service.http.get("/metrics").text
+    assert created_total.search(text), text[:2000]
+    assert approved in text
+    assert not_found in text
     assert phone not in text
 
 

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from prometheus_client import REGISTRY
 from werkzeug.serving import make_server
 
 from otp_service import create_app
@@ -21,6 +20,7 @@ from otp_service.inbound import _cost
 from otp_service.store import HISTORY_MAX
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import CLIENT_KEY, ApiClient, FakeClock, Sandbox
+from tests.support.metrics import sample
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -375,8 +375,7 @@ def test_a_link_click_to_any_form_of_the_number_is_counted(client, verification,
 
 
 def _webhook_count(event_type: str, result: str) -> float:
-    labels = {"type": event_type, "result": result}
-    return REGISTRY.get_sample_value("otp_webhook_events_total", labels) or 0.0
+    return sample("otp_webhook_events_total", type=event_type, result=result)
 
 
 @pytest.mark.parametrize(

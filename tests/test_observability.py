@@ -12,21 +12,21 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
-from prometheus_client import REGISTRY
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from werkzeug.test import EnvironBuilder
 
+from otp_service import metrics
 from otp_service.api.access_log import AccessLog, flush_access_logs
 from otp_service.logs import JsonFormatter
 from otp_service.store.redis_server import free_port
 from tests.conftest import ApiClient, Sandbox
+from tests.support.metrics import sample
 
 PHONE = "+13125550181"
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def test_a_create_and_checks_are_counted(client: ApiClient, sandbox: Sandbox):
@@ -276,6 +276,87 @@ def test_a_forked_child_does_not_write_its_parents_waiting_lines_again(capfd):
     assert sorted(_request_ids_in(capfd.readouterr().err)) == ["child-1", "parent-1", "parent-2"]
 
 
+def _batch_metrics() -> tuple[CollectorRegistry, Counter, Histogram]:
+    registry = CollectorRegistry()  # not the service's: nothing else counts here
+    counter = Counter("batch_test", "counted in batches", ["kind"], registry=registry)
+    histogram = Histogram(
+        "batch_test_seconds", "observed in batches", ["kind"], buckets=(0.1, 1), registry=registry
+    )
+    return registry, counter, histogram
+
+
+def test_counts_from_many_threads_arrive_whole_at_the_flush():
+    registry, counter, histogram = _batch_metrics()
+
+    def work() -> None:
+        for n in range(2000):
+            metrics.child(counter, "t").inc()
+            metrics.child(histogram, "t").observe(0.05 if n % 2 else 0.5)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    metrics.flush()
+    assert registry.get_sample_value("batch_test_total", {"kind": "t"}) == 16000
+    counts = {"le": "0.1", "kind": "t"}, {"le": "1.0", "kind": "t"}
+    assert registry.get_sample_value("batch_test_seconds_bucket", counts[0]) == 8000
+    assert registry.get_sample_value("batch_test_seconds_bucket", counts[1]) == 16000
+    assert registry.get_sample_value("batch_test_seconds_sum", {"kind": "t"}) == pytest.approx(
+        8000 * 0.55
+    )
+
+
+def test_counts_are_written_by_a_thread_of_their_own_without_a_flush():
+    registry, counter, _ = _batch_metrics()
+    metrics.child(counter, "later").inc(3)
+    assert any(t.name == "otp-metrics" for t in threading.enumerate())
+    deadline = time.monotonic() + metrics.FLUSH_SECONDS + 5
+    while registry.get_sample_value("batch_test_total", {"kind": "later"}) != 3:
+        assert time.monotonic() < deadline, "the pending count was never written"
+        time.sleep(0.05)
+
+
+def _multiprocess_count(directory: Path, name: str, labels: dict[str, str]) -> float | None:
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(directory))
+    return registry.get_sample_value(name, labels)
+
+
+def test_pending_counts_are_written_at_exit(tmp_path):
+    """A gunicorn worker that exits (a restart, SIGTERM) writes what it had counted."""
+    script = (
+        "from otp_service import metrics\nmetrics.child(metrics.CHECKS, 'sms', 'approved').inc(5)\n"
+    )
+    run_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    labels = {"factor": "sms", "result": "approved"}
+    assert _multiprocess_count(tmp_path, "otp_checks_total", labels) == 5
+
+
+def test_a_forked_worker_does_not_count_its_parents_pending_counts_again(tmp_path):
+    """gunicorn forks its workers: each writes its own counts, none of its parent's."""
+    script = (
+        "import os\n"
+        "from otp_service import metrics\n"
+        "checks = metrics.child(metrics.CHECKS, 'sms', 'wrong')\n"
+        "checks.inc(3)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    checks.inc()\n"
+        "    metrics.flush()\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+    )
+    run_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    labels = {"factor": "sms", "result": "wrong"}
+    assert _multiprocess_count(tmp_path, "otp_checks_total", labels) == 4
+
+
 def test_gunicorn_builds_no_access_log_of_its_own(tmp_path):
     """The app writes the request line; gunicorn's access log is off, so it does not build
     the line's fields for every request either."""
@@ -360,12 +441,18 @@ def test_gunicorn_alone_makes_its_workers_metrics_directory_and_removes_it(
         assert list(made.glob("counter_*.db"))  # what the workers counted so far
         for _ in range(30):  # a connection each: either worker may take it
             httpx.get(f"{base}/healthz", timeout=5).raise_for_status()
-        metrics = httpx.get(f"{base}/metrics", timeout=5).text
-        served = sum(
-            float(line.rpartition(" ")[2])
-            for line in metrics.splitlines()
-            if line.startswith("otp_http_requests_total{") and 'route="/healthz"' in line
-        )
+        # each worker writes its counts within FLUSH_SECONDS (metrics.py)
+        deadline = time.monotonic() + metrics.FLUSH_SECONDS + 5
+        while True:
+            text = httpx.get(f"{base}/metrics", timeout=5).text
+            served = sum(
+                float(line.rpartition(" ")[2])
+                for line in text.splitlines()
+                if line.startswith("otp_http_requests_total{") and 'route="/healthz"' in line
+            )
+            if served == 31 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert served == 31
     finally:
         server.send_signal(signal.SIGTERM)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 
 from otp_service.ids import CodeHasher, PhoneTagger
 from otp_service.profiles import effective
 from otp_service.verification import CreateRequest
 from tests.conftest import ApiClient
 from tests.profiles.conftest import make_key, make_profile
+from tests.support.metrics import sample
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -21,7 +21,7 @@ TEST_NUMBER, FIXED = "+13125550199", "424242"
 
 
 def _count() -> float:
-    return REGISTRY.get_sample_value("otp_test_verifications_total", {"channel": "sms"}) or 0.0
+    return sample("otp_test_verifications_total", channel="sms")
 
 
 @pytest.fixture
