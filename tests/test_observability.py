@@ -239,6 +239,23 @@ def test_request_lines_are_written_in_batches_by_a_thread_of_their_own(capsys):
     assert written == ["batch-0", "batch-1", "batch-2"]  # by the thread, in order
 
 
+def test_a_request_line_carries_its_requests_time_not_its_writes(monkeypatch, capsys):
+    """Lines are made by the flusher, later: their time is the request's."""
+    flush_access_logs()
+    capsys.readouterr()
+    log = AccessLog(flush_interval=60)
+    monkeypatch.setattr(time, "time", lambda: 1767254400.25)  # 2026-01-01T08:00:00.250Z
+    log.write("then", "GET", "/healthz", 200, 0.001, {"verification_id": "v1"})
+    monkeypatch.setattr(time, "time", lambda: 1767254461.0)
+    log.flush()
+    monkeypatch.undo()
+    (line,) = capsys.readouterr().err.splitlines()
+    written = json.loads(line)
+    assert written["ts"] == "2026-01-01T08:00:00.250+00:00"
+    assert written["request_id"] == "then"
+    assert written["verification_id"] == "v1"
+
+
 def test_request_lines_are_written_at_once_with_a_flush_interval_of_0(capsys):
     flush_access_logs()
     capsys.readouterr()

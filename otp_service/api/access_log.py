@@ -6,12 +6,15 @@ a full phone number. It is written straight to stderr in ``logs.JsonFormatter``'
 it is on every request's path, and the logging machinery (a LogRecord, handler locks,
 formatting extras) cost several times the line itself. OTP_ACCESS_LOG=off turns it off.
 
-Request lines are written in batches, every OTP_ACCESS_LOG_FLUSH_MS (100 ms), by a
-thread of their own; 0 writes each at once. A write lets go of the GIL, and under
+Request lines are made and written in batches, every OTP_ACCESS_LOG_FLUSH_MS (100 ms),
+by a thread of their own; 0 writes each at once. A write lets go of the GIL, and under
 gunicorn's threads every release hands the interpreter to a waiting thread, so the
-request waits for its turn again: one write per batch instead of one per request.
-Lines still waiting are written when the process exits; a process killed outright
-(SIGKILL) loses at most one batch.
+request waits for its turn again: one write per batch instead of one per request. A
+request only notes its line's values (its time among them); the thread makes the lines,
+one after another, which costs about half of what making each on its request's path
+did (measured in-process: ~5 µs a request on the path, ~2 µs in the thread). Lines
+still waiting are written when the process exits; a process killed outright (SIGKILL)
+loses at most one batch.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ class AccessLog:
     def __init__(self, flush_interval: float = 0.1) -> None:
         self.flush_interval = flush_interval  # seconds; 0: each line at once
         self._lock = threading.Lock()  # one writer at a time, lines in order
-        self._pending: deque[str] = deque()  # append and popleft need no lock
+        # (time, request id, method, route, status, seconds, extra): append and popleft
+        # need no lock
+        self._pending: deque[tuple[Any, ...]] = deque()
         self._flusher: threading.Thread | None = None
         self._second: tuple[int, str] = (-1, "")  # swapped whole: threads read it unlocked
         # Routes (the app's rules) and field names (the views') are few and ours: each is
@@ -65,11 +70,11 @@ class AccessLog:
         _LIVE.add(self)
 
     def flush(self) -> None:
-        """Write the lines waiting, in order, in one write."""
+        """Make the lines waiting and write them, in order, in one write."""
         with self._lock:
-            pending = self._pending
+            pending, line = self._pending, self.line
             if pending:
-                sys.stderr.write("".join([pending.popleft() for _ in range(len(pending))]))
+                sys.stderr.write("".join([line(*pending.popleft()) for _ in range(len(pending))]))
 
     def _start_flusher(self) -> None:
         with self._lock:
@@ -96,9 +101,8 @@ class AccessLog:
             found = self._encoded[text] = self._encode(text)
         return found
 
-    def timestamp(self) -> str:
-        """Now, as ``JsonFormatter`` writes it: 2026-01-15T08:00:00.123+00:00."""
-        now = time.time()
+    def timestamp(self, now: float) -> str:
+        """``now`` as ``JsonFormatter`` writes it: 2026-01-15T08:00:00.123+00:00."""
         second = int(now)
         cached, text = self._second
         if cached != second:
@@ -115,23 +119,36 @@ class AccessLog:
         seconds: float,
         extra: dict[str, Any],
     ) -> None:
+        """One request's line, to be made and written by the flusher (``extra`` is the
+        request's own: nothing changes it afterwards)."""
+        self._pending.append((time.time(), request_id, method, route, status, seconds, extra))
+        if self.flush_interval <= 0:
+            self.flush()
+        elif self._flusher is None:
+            self._start_flusher()
+
+    def line(
+        self,
+        now: float,
+        request_id: str,
+        method: str,
+        route: str,
+        status: int,
+        seconds: float,
+        extra: dict[str, Any],
+    ) -> str:
         """One request's line. ``request_id`` is a checked token (``middleware.REQUEST_ID``)
         or hex, written as it is; everything a client chose goes through the encoder."""
         encode, encoded = self._encode, self._encoded
         line = (
-            f'{{"ts":"{self.timestamp()}","level":"{"warning" if status >= 500 else "info"}",'
+            f'{{"ts":"{self.timestamp(now)}","level":"{"warning" if status >= 500 else "info"}",'
             f'"logger":"{ACCESS_LOGGER}","msg":"request","request_id":"{request_id}",'
             f'"method":{encoded.get(method) or encode(method)},"route":{self._known(route)},'
             f'"status":{status},"duration_ms":{seconds * 1000:.2f}'
         )
         for name, value in extra.items():
             line += f",{self._known(name)}:{encode(value)}"
-        line += "}\n"
-        self._pending.append(line)
-        if self.flush_interval <= 0:
-            self.flush()
-        elif self._flusher is None:
-            self._start_flusher()
+        return line + "}\n"
 
 
 # Every AccessLog of this process, to flush at exit and to reset in a forked child.
