@@ -95,6 +95,8 @@ def test_checks_an_approval_and_nothing_for_wrong_or_refused_codes(app, client, 
     assert check(client, vid, code).get_json()["status"] == "approved"
     [approved] = outbox_events(app, clock)
     assert approved.type == "verification.approved"
+    # the verification as the API shows it then, field for field
+    assert event_data(app, approved) == client.get(f"/v1/verifications/{vid}").get_json()
     assert check(client, vid, code).status_code == 200  # the approval's replay: no event
     assert check(client, vid, wrong(code)).status_code == 409
     assert types(app, clock) == []
@@ -128,6 +130,9 @@ def test_receipts_are_delivered_or_delivery_failed_once(app, client, sandbox, cl
     assert response.status_code == 200
     [delivered] = outbox_events(app, clock)
     assert delivered.type == "verification.delivered"
+    shown = client.get(f"/v1/verifications/{created['id']}").get_json()
+    assert event_data(app, delivered) == shown  # field for field, the receipt's status in it
+    assert shown["delivery"]["status"] == "delivered"
     # the same receipt again (Telnyx retries), and a later one: no second event
     post_signed(client.flask, body, KEY)
     receipt(client, message_id, "delivery_failed")
@@ -219,6 +224,8 @@ def test_factors_verified_and_deleted(app, client, clock):
 
 
 def event_data(app: Any, entry: OutboxEntry) -> dict[str, Any]:
+    """The event's data as the worker renders it (with the delivery history it reads)."""
+    [entry] = OutboxStore(app.extensions["otp"].store).with_history([entry], {entry.entry_id})
     data = event_renderer(app.extensions["otp"])(entry)
     assert data is not None
     return data
