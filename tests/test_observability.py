@@ -341,16 +341,21 @@ def _multiprocess_count(directory: Path, name: str, labels: dict[str, str]) -> f
     return registry.get_sample_value(name, labels)
 
 
+def _counted_by(script: str, directory: Path, result: str) -> float | None:
+    """otp_checks_total{factor=sms,result} after ``script`` ran in multiprocess mode."""
+    run_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    done = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    labels = {"factor": "sms", "result": result}
+    return _multiprocess_count(directory, "otp_checks_total", labels)
+
+
 def test_pending_counts_are_written_at_exit(tmp_path):
     """A gunicorn worker that exits (a restart, SIGTERM) writes what it had counted."""
     script = (
         "from otp_service import metrics\nmetrics.child(metrics.CHECKS, 'sms', 'approved').inc(5)\n"
     )
-    run_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True)
-    assert done.returncode == 0, done.stderr
-    labels = {"factor": "sms", "result": "approved"}
-    assert _multiprocess_count(tmp_path, "otp_checks_total", labels) == 5
+    assert _counted_by(script, tmp_path, "approved") == 5
 
 
 def test_a_forked_worker_does_not_count_its_parents_pending_counts_again(tmp_path):
@@ -367,11 +372,7 @@ def test_a_forked_worker_does_not_count_its_parents_pending_counts_again(tmp_pat
         "    os._exit(0)\n"
         "os.waitpid(pid, 0)\n"
     )
-    run_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", script], env=run_env, capture_output=True)
-    assert done.returncode == 0, done.stderr
-    labels = {"factor": "sms", "result": "wrong"}
-    assert _multiprocess_count(tmp_path, "otp_checks_total", labels) == 4
+    assert _counted_by(script, tmp_path, "wrong") == 4
 
 
 def test_gunicorn_builds_no_access_log_of_its_own(tmp_path):

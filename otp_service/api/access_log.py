@@ -74,7 +74,7 @@ class AccessLog:
         with self._lock:
             pending, line = self._pending, self.line
             if pending:
-                sys.stderr.write("".join([line(*pending.popleft()) for _ in range(len(pending))]))
+                sys.stderr.write("".join([line(pending.popleft()) for _ in range(len(pending))]))
 
     def _start_flusher(self) -> None:
         with self._lock:
@@ -127,18 +127,11 @@ class AccessLog:
         elif self._flusher is None:
             self._start_flusher()
 
-    def line(
-        self,
-        now: float,
-        request_id: str,
-        method: str,
-        route: str,
-        status: int,
-        seconds: float,
-        extra: dict[str, Any],
-    ) -> str:
-        """One request's line. ``request_id`` is a checked token (``middleware.REQUEST_ID``)
-        or hex, written as it is; everything a client chose goes through the encoder."""
+    def line(self, noted: tuple[Any, ...]) -> str:
+        """One request's line, from what ``write`` noted. ``request_id`` is a checked token
+        (``middleware.REQUEST_ID``) or hex, written as it is; everything a client chose
+        goes through the encoder."""
+        now, request_id, method, route, status, seconds, extra = noted
         encode, encoded = self._encode, self._encoded
         line = (
             f'{{"ts":"{self.timestamp(now)}","level":"{"warning" if status >= 500 else "info"}",'
