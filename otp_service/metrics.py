@@ -217,8 +217,8 @@ def _flush_every(pid: int) -> None:
         time.sleep(FLUSH_SECONDS)
         try:
             flush()
-        except Exception:  # never the end of counting: the next pass tries again
-            log.exception("metrics not written; retrying")
+        except Exception:  # never the end of counting: this pass's counts are lost, not later ones
+            log.exception("metrics of the last %s s not written", FLUSH_SECONDS)
 
 
 def _after_fork_in_child() -> None:
