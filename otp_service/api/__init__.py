@@ -56,5 +56,7 @@ def create_app(
     ):
         app.register_blueprint(view.bp)
     access = AccessLog(settings.access_log_flush_ms / 1000) if settings.access_log else None
-    app.wsgi_app = RequestMiddleware(app.wsgi_app, access)  # type: ignore[method-assign]
+    app.wsgi_app = RequestMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, access, app.extensions["otp"]
+    )
     return app

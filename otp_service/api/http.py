@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -13,6 +14,7 @@ from otp_service import errors
 from otp_service.api.flask_shortcuts import read_body
 
 __all__ = [
+    "CURRENT_SERVICES",
     "MAX_JSON_DEPTH",
     "body_fingerprint",
     "json_body",
@@ -30,13 +32,22 @@ MAX_JSON_DEPTH = 32
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
+# The services of the app answering this thread's request, set by RequestMiddleware for
+# the request's length: ``current_app`` resolves a context variable and a proxy on every
+# access (~0.65 µs), and a request asked for the services three or four times.
+CURRENT_SERVICES: ContextVar[Any] = ContextVar("otp_services")
+
+
 def services() -> Any:
-    return current_app.extensions["otp"]
+    found = CURRENT_SERVICES.get(None)
+    return found if found is not None else current_app.extensions["otp"]
 
 
 def raw_body(max_bytes: int | None = None) -> bytes:
-    """The request body, refused with a 413 past ``max_bytes`` (default: the app's limit)."""
-    limit = request.max_content_length if max_bytes is None else max_bytes
+    """The request body, refused with a 413 past ``max_bytes`` (default: OTP_MAX_BODY_BYTES,
+    the app's MAX_CONTENT_LENGTH; read from the settings, as ``request.max_content_length``
+    looks the app up through two proxies, ~1.8 µs)."""
+    limit = services().settings.max_body_bytes if max_bytes is None else max_bytes
     return read_body(request.environ, limit)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from otp_service import metrics
 from otp_service.api.access_log import LOG_FIELDS, AccessLog
 from otp_service.api.flask_shortcuts import UNREAD_BODY, close_connection, request_of
+from otp_service.api.http import CURRENT_SERVICES
 
 __all__ = ["REQUEST_ID", "RequestMiddleware"]
 
@@ -46,11 +47,13 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class RequestMiddleware:
-    """WSGI middleware: request ids, no-store, metrics and the request line."""
+    """WSGI middleware: request ids, no-store, metrics and the request line; the app's
+    services as ``http.services()`` finds them while the request is answered."""
 
-    def __init__(self, app: WSGIApp, access: AccessLog | None) -> None:
+    def __init__(self, app: WSGIApp, access: AccessLog | None, services: Any = None) -> None:
         self.app = app
         self.access = access
+        self.services = services
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = time.perf_counter()
@@ -72,7 +75,11 @@ class RequestMiddleware:
             answered.append((status, request_of(environ)))
             return start_response(status, headers, exc_info)
 
-        body = self.app(environ, start)
+        serving = CURRENT_SERVICES.set(self.services)
+        try:
+            body = self.app(environ, start)
+        finally:
+            CURRENT_SERVICES.reset(serving)
         seconds = time.perf_counter() - started
         status_line, request = answered[-1] if answered else ("500", None)
         status = int(status_line[:3])

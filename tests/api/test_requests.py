@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from marshmallow import Schema, ValidationError
 
+from otp_service import create_app
 from otp_service.api import schemas
+from otp_service.api.http import CURRENT_SERVICES, services
 from tests.conftest import ApiClient
 
 PHONE = "+13125550123"
@@ -167,3 +169,29 @@ def test_hashed_api_keys_are_accepted(env, clock):
         assert wrong.get(f"/v1/verifications/{'a' * 32}").status_code == 401
     finally:
         app.extensions["otp"].close()
+
+
+def test_each_request_finds_the_services_of_the_app_answering_it(env, clock):
+    """``services()`` comes from the request's own app (RequestMiddleware sets it for the
+    request's length): two apps in one thread, one request inside the other's, and none
+    left behind after."""
+    first_key, second_key = "key-of-the-first-app-0123456789", "key-of-the-second-app-0123456789"
+    first = create_app(dict(env, OTP_API_KEYS=f"first:{first_key}"), clock=clock)
+    second = create_app(dict(env, OTP_API_KEYS=f"second:{second_key}"), clock=clock)
+    unknown = f"/v1/verifications/{'a' * 32}"
+
+    @first.get("/_probe")
+    def probe() -> dict[str, object]:
+        inner = second.test_client().get(unknown, headers={"Authorization": f"Bearer {first_key}"})
+        return {"inner": inner.status_code, "mine": services() is first.extensions["otp"]}
+
+    try:
+        # a key is known to its own app only
+        assert ApiClient(first.test_client(), first_key).get(unknown).status_code == 404
+        assert ApiClient(second.test_client(), first_key).get(unknown).status_code == 401
+        assert ApiClient(second.test_client(), second_key).get(unknown).status_code == 404
+        assert first.test_client().get("/_probe").get_json() == {"inner": 401, "mine": True}
+        assert CURRENT_SERVICES.get(None) is None
+    finally:
+        first.extensions["otp"].close()
+        second.extensions["otp"].close()
