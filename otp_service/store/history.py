@@ -8,9 +8,9 @@
 Both expire HISTORY_DAYS after their day ends. A day lives in one slot of its own (on a
 cluster, 30 days spread over 30 slots). An exact-number search reads the number's field
 in each day's index (the tag is a keyed digest: no number is kept) and then only those
-entries; browsing reads the streams newest first. Budget: ~180 bytes of Redis per ended
-verification (a record is ~110 bytes of JSON; 32 small hashes a day keep the index
-compact), measured by tests/history and `make bench`.
+entries; browsing reads the streams newest first. Budget: at most 250 bytes of Redis per
+ended verification (~230 measured by tests/history, ~240 by `make bench`, whose records
+carry delivery receipts; 32 small hashes a day keep the index compact).
 """
 
 from __future__ import annotations
