@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import time
@@ -11,10 +13,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service import create_app
 from otp_service.store.redis_server import RedisServer, free_port
-from tests.conftest import ApiClient, FakeClock, Sandbox, make_env
+from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
+from tests.api.console.test_console_http import csrf_of, sign_in
+from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox, make_env
 
 PHONE = "+13125550123"
 OTHER = "+13125550124"
@@ -259,3 +264,131 @@ def test_a_create_whose_answer_was_lost_leaves_nothing_behind(
     assert retry.status_code == 201
     assert retry.get_json()["sends"] == 1
     assert len(sandbox.messages(PHONE)) == 1
+
+
+# Routes that answer without Redis when it is down: Telnyx's data passed through (the
+# sandbox here), and requests refused by their validation before any storage is asked.
+SERVED_WITHOUT_REDIS = {
+    ("GET", "/v1/admin/messaging-profiles"): 200,
+    ("GET", "/v1/admin/mobile-phone-numbers"): 200,
+    ("GET", "/v1/admin/mobile-phone-numbers/<number_id>"): 404,
+    ("GET", "/v1/admin/phone-numbers"): 200,
+    ("GET", "/v1/admin/phone-numbers/<number_id>"): 200,
+    ("GET", "/v1/admin/phone-numbers/bulk-updates/<order_id>"): 404,
+    ("GET", "/v1/admin/short-codes"): 200,
+    ("GET", "/v1/admin/insights/summary"): 422,  # no group_by
+    ("GET", "/v1/factors"): 422,  # no subject
+}
+SECONDARY = "1c0dfc8f-9f42-41c8-81b4-fa8267f2798a"  # a messaging profile of the sandbox
+# A body each route accepts, so that the request gets as far as the storage.
+BODIES = {
+    ("POST", "/v1/admin/profiles"): {"name": "Shop"},
+    ("PATCH", "/v1/admin/profiles/<profile_id>"): {"name": "Shop 2"},
+    ("POST", "/v1/admin/profiles/<profile_id>/preview"): {"locale": "en"},
+    ("POST", "/v1/admin/profiles/<profile_id>/webhooks"): {"url": "http://127.0.0.1:9/hooks"},
+    ("PATCH", "/v1/admin/profiles/<profile_id>/webhooks/<endpoint_id>"): {"enabled": False},
+    ("POST", "/v1/admin/profiles/<profile_id>/webhooks/<endpoint_id>/replay"): {
+        "since": "2026-01-01T00:00:00Z"
+    },
+    ("POST", "/v1/factors"): {"type": "totp", "subject": "user-2", "issuer": "A", "label": "b"},
+    ("POST", "/v1/factors/<factor_id>/check"): {"code": "123456"},
+    ("POST", "/v1/factors/<factor_id>/verify"): {"code": "123456"},
+    ("POST", "/v1/verifications"): {"phone_number": OTHER},
+    ("POST", "/v1/verifications/<verification_id>/check"): {"code": "123456"},
+    ("POST", "/v1/verifications/check"): {"phone_number": PHONE, "code": "123456"},
+    ("PATCH", "/v1/admin/phone-numbers/<number_id>"): {"messaging_profile_id": SECONDARY},
+    ("POST", "/v1/admin/phone-numbers/bulk-updates"): {
+        "messaging_profile_id": SECONDARY,
+        "numbers": ["+13125550100"],
+    },
+}
+
+
+def _routes(app: Any, prefix: str, values: dict[str, str]) -> Iterator[tuple[str, str, str]]:
+    """(method, rule, path with ``values`` for its variables) of every route under prefix."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.rule.startswith(prefix):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule.rule)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield method, rule.rule, path
+
+
+def test_with_redis_down_every_route_answers_503_or_without_it_never_500(
+    sandbox, redis_server, redis_client, clock
+):
+    """Every route of the API and the console, Redis stopped: a 503 storage_unavailable
+    (the console's page says so), or, for the routes that need no Redis, their answer."""
+    key = Ed25519PrivateKey.generate()
+    app = create_app(
+        make_env(redis_server.url, sandbox, TELNYX_PUBLIC_KEYS=public_key_b64(key)), clock=clock
+    )
+    try:
+        admin = ApiClient(app.test_client(), ADMIN_KEY)
+        client = ApiClient(app.test_client())
+        profile = admin.post("/v1/admin/profiles", json={"name": "p"}).get_json()["data"]["id"]
+        values = {
+            "profile_id": profile,
+            "key_id": admin.post(f"/v1/admin/profiles/{profile}/keys").get_json()["data"]["id"],
+            "endpoint_id": admin.post(
+                "/v1/admin/profiles/default/webhooks", json={"url": "http://127.0.0.1:9/h"}
+            ).get_json()["data"]["id"],
+            "verification_id": create(client).get_json()["id"],
+            "factor_id": client.post(
+                "/v1/factors", json=BODIES[("POST", "/v1/factors")]
+            ).get_json()["id"],
+            "delivery_id": "dlv_" + "0" * 24,
+            "phone_number": PHONE,
+            "number_id": "8546663190378825878",
+            "order_id": "unknown",
+            "filename": "missing.js",
+        }
+        console = app.test_client()
+        assert sign_in(console).status_code == 303
+        token = csrf_of(console.get("/console/profiles"))
+        receipt = json.dumps({"data": {"event_type": "message.sent", "id": "e-1", "payload": {
+            "id": "m-1", "to": [{"phone_number": PHONE, "status": "sent"}]}}}).encode()  # fmt: skip
+        redis_server.stop()
+        answers = {}
+        for method, rule, path in _routes(app, "/v1/", values):
+            if rule == "/v1/webhooks/telnyx":
+                headers = {"Content-Type": "application/json", **sign_webhook(receipt, key)}
+                response = app.test_client().post(path, data=receipt, headers=headers)
+            elif rule == "/v1/admin/opt-outs/import":
+                response = admin.flask.post(
+                    path,
+                    data=b"phone_number\n+13125550199\n",
+                    headers={"Content-Type": "text/csv", "Authorization": f"Bearer {ADMIN_KEY}"},
+                )
+            else:
+                body = BODIES.get((method, rule))
+                response = admin.flask.open(
+                    path, method=method, json=body, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+                )
+            problem = response.get_json(silent=True) or {}
+            answers[(method, rule)] = (response.status_code, problem.get("code"))
+        expected = {
+            route: (SERVED_WITHOUT_REDIS[route], answers[route][1])
+            if route in SERVED_WITHOUT_REDIS
+            else (503, "storage_unavailable")
+            for route in answers
+        }
+        assert answers == expected
+        assert len(answers) >= 50  # every route of the API (53 today)
+
+        pages = {}
+        for method, rule, path in _routes(app, "/console", values):
+            data = {"csrf_token": token} if method == "POST" else None
+            response = console.open(path, method=method, data=data)
+            pages[(method, rule)] = response.status_code
+            assert response.status_code != 500, (method, rule)
+            if response.status_code == 503:
+                assert "Storage unavailable" in response.get_data(as_text=True)
+        assert pages.pop(("GET", "/console/sign-in")) == 200
+        # signing in (its own form's token): a session cannot be stored
+        del pages[("POST", "/console/sign-in")]
+        assert sign_in(app.test_client()).status_code == 503
+        assert pages.pop(("GET", "/console/static/<path:filename>")) == 404
+        assert set(pages.values()) == {503}
+    finally:
+        redis_server.start()
+        app.extensions["otp"].close()
