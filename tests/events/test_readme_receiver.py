@@ -1,18 +1,23 @@
 """The README's webhook receiver, run as the README prints it (its secret and port filled
 in), in a process of its own: the endpoint's test ping and an approval reach it over real
-HTTP, verify with the endpoint's secret, and are printed; it answers both 204."""
+HTTP, verify with the endpoint's secret, and are printed; it answers both 204, and a
+body signed with another secret 400."""
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from otp_service.store.redis_server import free_port
 from tests.conftest import ApiClient, Sandbox
@@ -91,6 +96,19 @@ def test_the_readmes_receiver_prints_the_ping_and_the_approval(
         ("ping", "succeeded", 204),
         ("verification.approved", "succeeded", 204),
     ]
+    # a body signed with another secret is answered 400 and not printed
+    forged = b'{"type":"verification.approved","timestamp":"2026-01-01T00:00:00Z","data":{}}'
+    now = datetime.now(UTC)
+    signature = Webhook("whsec_" + base64.b64encode(b"another secret" * 2).decode()).sign(
+        "msg_forged", now, forged
+    )
+    headers = {
+        "webhook-id": "msg_forged",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+    url = endpoint["url"]
+    assert httpx.post(url, content=forged, headers=headers, timeout=10).status_code == 400
     process.kill()
     out, err = process.communicate(timeout=10)
     assert "Traceback" not in err
