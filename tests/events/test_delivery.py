@@ -218,3 +218,35 @@ def test_signatures_verify_with_the_standardwebhooks_library_as_a_receiver_would
     for got in receiver.received:
         payload = hook.verify(got.body, got.headers)
         assert set(payload) == {"type", "timestamp", "data"}
+
+
+def test_attempts_never_made_do_not_count_toward_disabling_an_endpoint(
+    admin, app, worker, receiver: Receiver, clock: FakeClock, endpoint
+):
+    """A delivery to a disabled or deleted endpoint fails without an attempt: that is not
+    the endpoint failing, so turned back on days later, one failed attempt does not disable
+    it again at once, and a deleted endpoint leaves nothing behind in Redis."""
+    here = f"{BASE}/{endpoint['id']}"
+    admin.patch(here, json={"enabled": False})
+    admin.post(f"{here}/test")  # fails at once: endpoint_disabled
+    drain(worker)
+    clock.advance(6 * 86_400)
+    assert admin.patch(here, json={"enabled": True}).status_code == 200
+    receiver.statuses = [500]
+    admin.post(f"{here}/test")
+    drain(worker)
+    shown = admin.get(here).get_json()["data"]
+    assert (shown["enabled"], shown["disabled_reason"]) == (True, None)
+    clock.advance(RETRY_SCHEDULE[0] * 1.2)
+    drain(worker)
+    assert [r.json["type"] for r in receiver.received] == ["ping"]
+
+    gone = admin.post(BASE, json={"url": receiver.url}).get_json()["data"]
+    admin.post(f"{BASE}/{gone['id']}/test")
+    receiver.statuses = [500]
+    drain(worker)  # the first attempt fails: a retry is due in 5 s
+    assert admin.delete(f"{BASE}/{gone['id']}").status_code == 204
+    clock.advance(RETRY_SCHEDULE[0] * 1.2)
+    drain(worker)  # the retry finds the endpoint gone
+    webhooks = app.extensions["otp"].endpoints.store
+    assert webhooks.redis.hget(webhooks.failing_key, gone["id"]) is None
