@@ -94,10 +94,14 @@ def send_test(profile_id: str, endpoint_id: str) -> Response:
 @bp.get("/<endpoint_id>/deliveries")
 def list_deliveries(profile_id: str, endpoint_id: str) -> Response:
     params = query.single_values(request.args)
-    query.only(params, ("limit", "before"))
+    query.only(params, ("limit", "before", "cursor"))
     limit = query.int_param(params, "limit", DELIVERIES_PAGE, 1, 100)
     answer = services().endpoints.deliveries(
-        profile_id, endpoint_id, limit=limit, before=query.time_param(params, "before")
+        profile_id,
+        endpoint_id,
+        limit=limit,
+        before=query.time_param(params, "before"),
+        cursor=params.get("cursor"),
     )
     return json_response(answer)
 

@@ -31,6 +31,7 @@ from otp_service.store.webhooks import DeliveryRecord, NewDelivery, WebhookStore
 from otp_service.timefmt import iso_time, parse_iso
 
 __all__ = [
+    "DELIVERY_PATTERN",
     "ENDPOINT_PATTERN",
     "Endpoint",
     "EndpointService",
@@ -284,12 +285,25 @@ class EndpointService:
 
     # -- deliveries -----------------------------------------------------------------------
     def deliveries(
-        self, profile_id: str, endpoint_id: str, *, limit: int, before: int | None
+        self,
+        profile_id: str,
+        endpoint_id: str,
+        *,
+        limit: int,
+        before: int | None,
+        cursor: str | None = None,
     ) -> dict[str, Any]:
-        """The endpoint's deliveries, newest first, created before ``before`` (ms)."""
+        """The endpoint's deliveries, newest first: created before ``before`` (ms), or
+        after ``cursor`` (the ``next_cursor`` of the page before; many deliveries can share
+        a millisecond, so a time cannot say where a page ended)."""
         self._endpoint(profile_id, endpoint_id)
-        rows = self.store.deliveries(endpoint_id, before=before, limit=limit)
-        return {"data": [delivery_dict(d) for d in rows]}
+        if cursor is not None and (before is not None or not DELIVERY_PATTERN.fullmatch(cursor)):
+            problem = "use a next_cursor of an answer" if before is None else "not with before"
+            raise errors.InvalidRequest("cursor is not valid", errors={"cursor": [problem]})
+        rows, next_cursor = self.store.deliveries(
+            endpoint_id, before=before, limit=limit, after=cursor
+        )
+        return {"data": [delivery_dict(d) for d in rows], "meta": {"next_cursor": next_cursor}}
 
     def retry(
         self, profile_id: str, endpoint_id: str, delivery_id: str, *, actor: str

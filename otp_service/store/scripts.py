@@ -124,6 +124,7 @@ SCRIPTS = (
     "webhook_finish",
     "webhook_first",
     "webhook_retry",
+    "webhook_page",
     "history_index",
 )
 # The shard of one Redis: no slot rule, one outbox and one timer zset in all.

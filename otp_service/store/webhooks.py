@@ -235,24 +235,28 @@ class WebhookStore:
         return DeliveryRecord.from_hash(delivery_id, raw) if raw else None
 
     def deliveries(
-        self, endpoint_id: str, *, before: int | None, limit: int
-    ) -> list[DeliveryRecord]:
-        """The endpoint's deliveries, newest first, created before ``before`` (ms)."""
-        ids = self.redis.zrevrangebyscore(
-            self.index_key(endpoint_id),
-            "+inf" if before is None else f"({before}",
-            "-inf",
-            start=0,
-            num=limit,
-        )
+        self, endpoint_id: str, *, before: int | None, limit: int, after: str | None = None
+    ) -> tuple[list[DeliveryRecord], str | None]:
+        """The endpoint's deliveries, newest first: created before ``before`` (ms), or
+        listed after the delivery ``after`` (a page's cursor); and the cursor of the next
+        page (None: this is the last)."""
+        index = self.index_key(endpoint_id)
+        if after is not None:
+            ids = self.store.run("webhook_page", [index], [after, limit + 1])
+        else:
+            high = "+inf" if before is None else f"({before}"
+            ids = self.redis.zrevrangebyscore(index, high, "-inf", start=0, num=limit + 1)
+        ids = [_text(delivery_id) for delivery_id in ids]
+        next_cursor = ids[limit - 1] if len(ids) > limit else None
+        ids = ids[:limit]
         pipe = self.store.pipeline()
         for delivery_id in ids:
-            pipe.hgetall(self.delivery_key(_text(delivery_id)))
+            pipe.hgetall(self.delivery_key(delivery_id))
         found = []
         for delivery_id, raw in zip(ids, pipe.execute() if ids else [], strict=True):
             if raw:
-                found.append(DeliveryRecord.from_hash(_text(delivery_id), raw))
-        return found
+                found.append(DeliveryRecord.from_hash(delivery_id, raw))
+        return found, next_cursor
 
     def retry(self, endpoint_id: str, delivery_id: str, now: int) -> int:
         return int(

@@ -195,6 +195,8 @@ def events(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClo
         clock.advance(611)
         worker.run_once()  # the expiry timer
         [delivery, *_] = admin.get(f"{path}/deliveries").get_json()["data"]
+        after = admin.get(f"{path}/deliveries", query_string={"cursor": delivery["id"]})
+        assert after.status_code == 200
         assert admin.post(f"{path}/deliveries/{delivery['id']}/retry").status_code == 202
         replay = admin.post(f"{path}/replay", json={"since": "2020-01-01T00:00:00Z"})
         assert replay.status_code == 202

@@ -208,3 +208,29 @@ def test_trusted_networks_let_an_operators_own_backend_in_even_over_http(
     ):
         with pytest.raises(errors.WebhookUrlNotAllowed):
             service(address).create("default", {"url": url}, actor="t")
+
+
+def test_deliveries_page_by_page_reach_every_one_even_within_one_millisecond(admin, receiver):
+    """A worker stores a batch of deliveries in the same millisecond: a page ending inside
+    that millisecond still leads to the rest (``meta.next_cursor``), none twice."""
+    made = admin.post(BASE, json={"url": receiver.url}).get_json()["data"]
+    here = f"{BASE}/{made['id']}/deliveries"
+    queued = {admin.post(f"{BASE}/{made['id']}/test").get_json()["data"]["id"] for _ in range(5)}
+    first = admin.get(here, query_string={"limit": 2}).get_json()
+    assert len({d["created_at"] for d in first["data"]}) == 1  # the test clock stands still
+    seen, answer = [], first
+    while True:
+        seen += [d["id"] for d in answer["data"]]
+        if answer["meta"]["next_cursor"] is None:
+            break
+        answer = admin.get(here, query_string={"limit": 2, "cursor": answer["meta"]["next_cursor"]})
+        assert answer.status_code == 200, answer.get_json()
+        answer = answer.get_json()
+    assert sorted(seen) == sorted(queued) and len(seen) == 5
+    everything = admin.get(here).get_json()
+    assert [d["id"] for d in everything["data"]] == seen
+    assert everything["meta"]["next_cursor"] is None
+    for query in ({"cursor": "dlv_x"}, {"cursor": seen[0], "before": "2030-01-01T00:00:00Z"}):
+        refused = admin.get(here, query_string=query)
+        assert refused.status_code == 422
+        assert refused.get_json()["code"] == "invalid_request"

@@ -18,8 +18,8 @@ from otp_service.admin import Page
 from otp_service.api.console import web
 from otp_service.api.http import services
 from otp_service.events.catalog import EVENT_TYPES
+from otp_service.events.endpoints import DELIVERY_PATTERN
 from otp_service.ids import DEFAULT_PROFILE
-from otp_service.timefmt import parse_iso
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 PROFILES_SHOWN = 200  # in the profile selector
@@ -74,31 +74,33 @@ def create_endpoint(profile_id: str) -> Response:
 
 @bp.get("/<profile_id>/<endpoint_id>")
 def show_endpoint(profile_id: str, endpoint_id: str) -> Response:
-    raw = request.args.get("before", "")
-    before = int(raw) if raw.isdigit() and len(raw) < 16 else None
-    return _endpoint_page(profile_id, endpoint_id, before=before)
+    cursor = request.args.get("cursor", "")
+    valid = DELIVERY_PATTERN.fullmatch(cursor) is not None
+    return _endpoint_page(profile_id, endpoint_id, cursor=cursor if valid else None)
 
 
 def _endpoint_page(
     profile_id: str,
     endpoint_id: str,
     *,
-    before: int | None = None,
+    cursor: str | None = None,
     problem: errors.ServiceError | None = None,
     new_secret: str | None = None,
     status: int = 200,
 ) -> Response:
     found = services().endpoints
     endpoint = found.get(profile_id, endpoint_id)["data"]
-    deliveries = found.deliveries(profile_id, endpoint_id, limit=DELIVERIES_PAGE, before=before)
+    deliveries = found.deliveries(
+        profile_id, endpoint_id, limit=DELIVERIES_PAGE, before=None, cursor=cursor
+    )
     rows = deliveries["data"]
     older = None
-    if len(rows) == DELIVERIES_PAGE:
+    if deliveries["meta"]["next_cursor"] is not None:
         older = url_for(
             "console.webhooks.show_endpoint",
             profile_id=profile_id,
             endpoint_id=endpoint_id,
-            before=parse_iso(rows[-1]["created_at"]),
+            cursor=deliveries["meta"]["next_cursor"],
         )
     response = web.render(
         "webhook.html",
@@ -108,7 +110,7 @@ def _endpoint_page(
         endpoint=endpoint,
         deliveries=rows,
         older=older,
-        paged=before is not None,
+        paged=cursor is not None,
         new_secret=new_secret,
         problem=problem,
     )

@@ -236,6 +236,23 @@ def test_webhook_forms_without_their_csrf_token_are_refused(console, admin):
     assert kept.json["data"]["enabled"]
 
 
+def test_an_endpoints_deliveries_page_on_to_every_one(console, admin, monkeypatch):
+    """Deliveries made in one millisecond (a worker's batch; here the test clock's) are
+    each on one page, following "older"."""
+    monkeypatch.setattr("otp_service.api.console.webhooks.DELIVERIES_PAGE", 2)
+    base = "/v1/admin/profiles/default/webhooks"
+    made = admin.post(base, json={"url": DEAD_URL}).json["data"]
+    queued = {admin.post(f"{base}/{made['id']}/test").json["data"]["id"] for _ in range(5)}
+    seen: list[str] = []
+    url = f"/console/webhooks/default/{made['id']}"
+    while url:
+        text = console.get(url).get_data(as_text=True)
+        seen += re.findall(r'data-delivery-id="([^"]+)"', text)
+        older = re.search(r'href="([^"]+)" id="older"', text)
+        url = html.unescape(older.group(1)) if older else ""
+    assert sorted(seen) == sorted(queued) and len(seen) == 5
+
+
 def test_an_endpoint_is_disabled_rotated_tested_retried_replayed_and_deleted(
     console, admin, worker
 ):
