@@ -43,6 +43,7 @@ ROTATION_OVERLAP_MS = 24 * 3_600_000
 ENDPOINT_PATTERN = re.compile(r"ep_[a-z2-7]{16}")
 DELIVERY_PATTERN = re.compile(r"dlv_[0-9a-f]{24}")
 URL_MAX = 2048
+CHANGE_ATTEMPTS = 5  # saves of one change raced by others before it is refused (409)
 DESCRIPTION_MAX = 200
 
 
@@ -208,7 +209,7 @@ class EndpointService:
         with self.audit.audited(
             actor, "webhook.update", endpoint_id[:64], {"fields": sorted(body)}
         ) as outcome:
-            current = self._endpoint(profile_id, endpoint_id)
+            self._endpoint(profile_id, endpoint_id)  # 404 before 422
             fields = self._fields(body, creating=False)
             changes: dict[str, Any] = {"updated_at": self._now_ms()}
             if "url" in fields:
@@ -220,9 +221,9 @@ class EndpointService:
             if "enabled" in fields:
                 changes["enabled"] = fields["enabled"]
                 changes["disabled_reason"] = None if fields["enabled"] else "operator"
-            updated = Endpoint(**{**current.__dict__, **changes})
-            if not self.store.save_endpoint(endpoint_id, updated.to_json(), "update"):
-                raise errors.WebhookEndpointNotFound(f"no endpoint {endpoint_id}")
+            updated = self._change(
+                profile_id, endpoint_id, lambda current: Endpoint(**{**current.__dict__, **changes})
+            )
             outcome["result"] = "updated"
         return {"data": updated.to_dict()}
 
@@ -236,23 +237,19 @@ class EndpointService:
     def rotate_secret(self, profile_id: str, endpoint_id: str, *, actor: str) -> dict[str, Any]:
         """A new secret; the current one keeps signing beside it for 24 hours."""
         with self.audit.audited(actor, "webhook.rotate_secret", endpoint_id[:64], {}) as outcome:
-            current = self._endpoint(profile_id, endpoint_id)
             now = self._now_ms()
             secret, sealed = self._new_secret(endpoint_id)
-            kept = tuple(
-                Secret(s.sealed, s.created_at, s.expires_at or now + ROTATION_OVERLAP_MS)
-                for s in current.secrets
-                if s.expires_at is None or s.expires_at > now
-            )
-            updated = Endpoint(
-                **{
-                    **current.__dict__,
-                    "secrets": (Secret(sealed, now, None), *kept),
-                    "updated_at": now,
-                }
-            )
-            if not self.store.save_endpoint(endpoint_id, updated.to_json(), "update"):
-                raise errors.WebhookEndpointNotFound(f"no endpoint {endpoint_id}")
+
+            def rotated(current: Endpoint) -> Endpoint:
+                kept = tuple(
+                    Secret(s.sealed, s.created_at, s.expires_at or now + ROTATION_OVERLAP_MS)
+                    for s in current.secrets
+                    if s.expires_at is None or s.expires_at > now
+                )
+                secrets = (Secret(sealed, now, None), *kept)
+                return Endpoint(**{**current.__dict__, "secrets": secrets, "updated_at": now})
+
+            updated = self._change(profile_id, endpoint_id, rotated)
             outcome["result"] = "rotated"
         return {
             "data": {
@@ -358,14 +355,31 @@ class EndpointService:
         return "whsec_" + base64.b64encode(raw).decode(), sealed
 
     def _endpoint(self, profile_id: str, endpoint_id: str) -> Endpoint:
+        return self._stored(profile_id, endpoint_id)[1]
+
+    def _stored(self, profile_id: str, endpoint_id: str) -> tuple[str, Endpoint]:
+        """The endpoint's stored JSON and the endpoint; 404 unless it is the profile's."""
         self.check_profile(profile_id)
         raw = self.store.endpoint(endpoint_id) if ENDPOINT_PATTERN.fullmatch(endpoint_id) else None
         endpoint = Endpoint.from_json(raw) if raw else None
-        if endpoint is None or endpoint.profile != profile_id:
+        if raw is None or endpoint is None or endpoint.profile != profile_id:
             raise errors.WebhookEndpointNotFound(
                 f"no endpoint {endpoint_id[:40]} in profile {profile_id}"
             )
-        return endpoint
+        return raw, endpoint
+
+    def _change(
+        self, profile_id: str, endpoint_id: str, change: Callable[[Endpoint], Endpoint]
+    ) -> Endpoint:
+        """``change`` made to the endpoint as stored and saved, unless something else
+        saved it meanwhile (another operator, the worker disabling it): then made again
+        over that, so that neither change is lost."""
+        for _ in range(CHANGE_ATTEMPTS):
+            raw, current = self._stored(profile_id, endpoint_id)
+            updated = change(current)
+            if self.store.save_endpoint(endpoint_id, updated.to_json(), "update", raw):
+                return updated
+        raise errors.Conflict("the endpoint kept changing while this change was saved; try again")
 
     def _delivery(self, endpoint_id: str, delivery_id: str) -> DeliveryRecord:
         record = (

@@ -138,10 +138,12 @@ class WebhookStore:
         raw = self.redis.hget(self.endpoints_key, endpoint_id)
         return None if raw is None else _text(raw)
 
-    def save_endpoint(self, endpoint_id: str, record: str, mode: str) -> bool:
-        """mode create | update | delete; False when it exists (create) or not (else)."""
+    def save_endpoint(self, endpoint_id: str, record: str, mode: str, made_from: str = "") -> bool:
+        """mode create | update | delete; False when it exists (create) or not (else), or
+        when an update's ``made_from`` (the JSON it changed) is no longer what is stored."""
         keys = [self.endpoints_key, self.version_key, self.failing_key]
-        return bool(self.store.run("webhook_endpoint_save", keys, [endpoint_id, record, mode]))
+        args = [endpoint_id, record, mode, made_from]
+        return bool(self.store.run("webhook_endpoint_save", keys, args))
 
     # -- deliveries -----------------------------------------------------------------------
     def enqueue(self, deliveries: list[NewDelivery], now: int) -> int:

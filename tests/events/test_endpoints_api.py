@@ -4,16 +4,18 @@ private, loopback, link-local or metadata address)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ipaddress
 import socket
+import time
 from typing import Any
 
 import pytest
 
 from otp_service import errors
 from otp_service.config import Settings
-from otp_service.events.endpoints import EndpointService
+from otp_service.events.endpoints import Endpoint, EndpointService
 from otp_service.store.webhooks import WebhookStore
 from tests.conftest import ApiClient
 
@@ -234,3 +236,27 @@ def test_deliveries_page_by_page_reach_every_one_even_within_one_millisecond(adm
         refused = admin.get(here, query_string=query)
         assert refused.status_code == 422
         assert refused.get_json()["code"] == "invalid_request"
+
+
+def test_a_change_made_while_another_is_underway_is_not_lost(settings: Settings, redis_client, app):
+    """Two operators at once: a secret rotated while a PATCH of the same endpoint is being
+    checked still signs after the PATCH is saved (the PATCH does not write back the
+    secrets it read before), and the PATCH's change is kept too."""
+    store = WebhookStore(app.extensions["otp"].store)
+    plain = EndpointService(settings, store, _Audit(), lambda profile_id: None)
+    made = plain.create("default", {"url": "http://127.0.0.1:9/h"}, actor="t")["data"]
+    rotated: list[str] = []
+
+    def resolve_and_rotate(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if not rotated:  # the other operator, while this PATCH checks its URL
+            rotated.append(plain.rotate_secret("default", made["id"], actor="u")["data"]["secret"])
+        return fake_resolver("127.0.0.1")(host, port)
+
+    patching = EndpointService(
+        settings, store, _Audit(), lambda profile_id: None, resolve=resolve_and_rotate
+    )
+    patching.update("default", made["id"], {"url": "http://hooks.example.com/h"}, actor="t")
+    endpoint = Endpoint.from_json(store.endpoint(made["id"]))
+    assert endpoint.url == "http://hooks.example.com/h"
+    signing = plain.signing_secrets(endpoint, int(time.time() * 1000))
+    assert base64.b64decode(rotated[0].removeprefix("whsec_")) in signing

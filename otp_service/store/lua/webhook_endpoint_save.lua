@@ -1,9 +1,16 @@
 -- Write (or delete) one webhook endpoint and bump the version workers poll.
 -- KEYS[1] endpoints (id -> JSON)   KEYS[2] version   KEYS[3] failing (endpoint -> since)
--- ARGV: id, JSON ('' deletes), mode ('create' | 'update' | 'delete')
--- Returns 1, or 0 when the endpoint exists (create) or does not (update, delete)
+-- ARGV: id, JSON ('' deletes), mode ('create' | 'update' | 'delete'), and for an update
+--       the JSON it was made from ('' for none): if another change came first, nothing
+--       is written and the caller makes its change again over that one
+-- Returns 1, or 0 when the endpoint exists (create), does not (update, delete), or is no
+-- longer the JSON the update was made from
 local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
 if (ARGV[3] == 'create') == exists then
+  return 0
+end
+if ARGV[3] == 'update' and (ARGV[4] or '') ~= ''
+    and redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[4] then
   return 0
 end
 if ARGV[3] == 'delete' then
