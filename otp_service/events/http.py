@@ -124,7 +124,7 @@ def check_url(
     (127.0.0.0/8, ::1, so ``localhost``) as well; every other range is refused the same.
     ``trusted`` networks (OTP_WEBHOOK_TRUSTED_NETWORKS: an operator's own, e.g. the
     backend's private network) are allowed, and a host only in them may use http.
-    No user name or password in the URL; any port. Raises ``UnsafeURL``.
+    No user name or password in the URL; any TCP port (1-65535). Raises ``UnsafeURL``.
     """
     return list(_vet(url, production=production, resolve=resolve, trusted=trusted).addresses)
 
@@ -150,7 +150,9 @@ def _vet(
     host = parsed.raw_host.decode("ascii")
     if not host:
         raise UnsafeURL("webhook_url_invalid", "The webhook URL has no host.")
-    port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
+    port = _DEFAULT_PORTS[parsed.scheme] if parsed.port is None else parsed.port
+    if not 0 < port < 65536:  # httpx takes any number: no delivery could ever connect
+        raise UnsafeURL("webhook_url_invalid", "The webhook URL's port must be 1 to 65535.")
     literal, addresses = _addresses(host, port, resolve)
     inside = [any(address in network for network in trusted) for address in addresses]
     if production and parsed.scheme == "http" and not all(inside):

@@ -127,6 +127,9 @@ def test_changes_are_audited(admin, receiver):
 
 def test_development_allows_a_loopback_http_url_and_refuses_a_private_one(admin):
     assert admin.post(BASE, json={"url": "http://127.0.0.1:9/hook"}).status_code == 201
+    no_port = admin.post(BASE, json={"url": "http://127.0.0.1:99999/hook"})
+    assert no_port.status_code == 422
+    assert no_port.get_json()["reason"] == "webhook_url_invalid"
     refused = admin.post(BASE, json={"url": "http://10.0.0.5/hook"})
     assert refused.status_code == 422
     assert refused.get_json()["code"] == "webhook_url_not_allowed"

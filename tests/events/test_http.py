@@ -150,7 +150,17 @@ def test_a_url_with_a_user_name_or_password_is_refused():
     assert "hunter2" not in str(refused.value)
 
 
-@pytest.mark.parametrize("url", ["not a url", "https://", "https://exa\x00mple.com/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "https://",
+        "https://exa\x00mple.com/",
+        "https://hooks.example.com:0/",  # no TCP port: every delivery would fail
+        "https://hooks.example.com:65536/",
+        "https://93.184.216.34:99999/",
+    ],
+)
 def test_what_is_not_a_url_is_refused(url):
     with pytest.raises(UnsafeURL) as refused:
         check_url(url, production=True, resolve=no_dns)
