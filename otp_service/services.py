@@ -106,7 +106,9 @@ def build_services(
     ring_client = connect(settings.redis_url, client_name="otp-profile-keys")
     ring_store = Store(ring_client, prefix=settings.key_prefix)
     ring = KeyRing(ProfileStore(ring_store), settings, clock=clock)
-    profiles = ProfileService(settings, ProfileStore(store), ring, audit, clock)
+    profiles = ProfileService(
+        settings, ProfileStore(store), ring, audit, clock, webhooks=WebhookStore(store)
+    )
     return Services(
         settings=settings,
         store=store,

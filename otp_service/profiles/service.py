@@ -33,6 +33,7 @@ from otp_service.profiles.model import (
 )
 from otp_service.profiles.settings import ProfileSettings, effective
 from otp_service.store.profiles import ProfileStore, StoredKey
+from otp_service.store.webhooks import WebhookStore
 from otp_service.timefmt import iso_time
 
 __all__ = ["Auditor", "ProfileService", "new_profile_id"]
@@ -75,9 +76,11 @@ class ProfileService:
         ring: KeyRing,
         audit: Auditor,
         clock: Callable[[], float] = time.time,
+        webhooks: WebhookStore | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.webhooks = webhooks  # a deleted profile's endpoints go with it
         self.ring = ring
         self.audit = audit
         self.clock = clock
@@ -166,12 +169,16 @@ class ProfileService:
         return self._dict(updated)
 
     def delete(self, profile_id: str, *, actor: str) -> None:
-        """Delete the profile; its keys are revoked in the same step."""
+        """Delete the profile; its keys are revoked in the same step, then its webhook
+        endpoints deleted (no route reaches them once it is gone)."""
         with self.audit.audited(actor, "profile.delete", profile_id[:64], {}) as outcome:
             self._writable(profile_id)
             if not self.store.delete(profile_id):
                 raise errors.ProfileNotFound(f"no profile {profile_id}")
-            outcome.update(result="deleted", status=204)
+            detail: dict[str, Any] = {}
+            if self.webhooks is not None:
+                detail["webhook_endpoints"] = self.webhooks.delete_profile_endpoints(profile_id)
+            outcome.update(result="deleted", status=204, detail=detail)
         self.ring.reload()
 
     def preview(

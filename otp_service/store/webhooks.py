@@ -18,6 +18,7 @@ ms), sc (last status code), er (last error), rt (1 once an operator retried it).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +145,14 @@ class WebhookStore:
         keys = [self.endpoints_key, self.version_key, self.failing_key]
         args = [endpoint_id, record, mode, made_from]
         return bool(self.store.run("webhook_endpoint_save", keys, args))
+
+    def delete_profile_endpoints(self, profile_id: str) -> int:
+        """Delete every endpoint of a deleted profile; how many there were."""
+        gone = 0
+        for endpoint_id, record in self.endpoints().items():
+            if json.loads(record).get("profile") == profile_id:
+                gone += self.save_endpoint(endpoint_id, "", "delete")
+        return gone
 
     # -- deliveries -----------------------------------------------------------------------
     def enqueue(self, deliveries: list[NewDelivery], now: int) -> int:

@@ -250,3 +250,25 @@ def test_attempts_never_made_do_not_count_toward_disabling_an_endpoint(
     drain(worker)  # the retry finds the endpoint gone
     webhooks = app.extensions["otp"].endpoints.store
     assert webhooks.redis.hget(webhooks.failing_key, gone["id"]) is None
+
+
+def test_deleting_a_profile_deletes_its_endpoints_and_their_events_stop(
+    admin, app, client, worker, receiver: Receiver, clock: FakeClock
+):
+    """Deleted with its profile, an endpoint no one could see, change or delete any more
+    (every route of a deleted profile is 404) gets nothing: not even the expiry of a
+    verification sent before."""
+    profile = admin.post("/v1/admin/profiles", json={"name": "gone"}).get_json()["data"]
+    base = f"/v1/admin/profiles/{profile['id']}/webhooks"
+    made = admin.post(base, json={"url": receiver.url}).get_json()["data"]
+    key = admin.post(f"/v1/admin/profiles/{profile['id']}/keys").get_json()["data"]["key"]
+    create(ApiClient(client.flask, key))
+    drain(worker)
+    assert sorted(receiver.types()) == ["verification.created", "verification.sent"]
+    assert admin.delete(f"/v1/admin/profiles/{profile['id']}").status_code == 204
+    assert app.extensions["otp"].endpoints.store.endpoint(made["id"]) is None
+    [entry, *_] = admin.get("/v1/admin/audit").get_json()["data"]
+    assert (entry["action"], entry["detail"]) == ("profile.delete", {"webhook_endpoints": 1})
+    clock.advance(700)  # the verification expires
+    drain(worker)
+    assert sorted(receiver.types()) == ["verification.created", "verification.sent"]
