@@ -31,7 +31,6 @@ from otp_service.store.webhooks import DeliveryRecord, NewDelivery, WebhookStore
 from otp_service.timefmt import iso_time, parse_iso
 
 __all__ = [
-    "DELIVERY_PATTERN",
     "ENDPOINT_PATTERN",
     "Endpoint",
     "EndpointService",

@@ -18,7 +18,6 @@ from otp_service.admin import Page
 from otp_service.api.console import web
 from otp_service.api.http import services
 from otp_service.events.catalog import EVENT_TYPES
-from otp_service.events.endpoints import DELIVERY_PATTERN
 from otp_service.ids import DEFAULT_PROFILE
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -74,9 +73,11 @@ def create_endpoint(profile_id: str) -> Response:
 
 @bp.get("/<profile_id>/<endpoint_id>")
 def show_endpoint(profile_id: str, endpoint_id: str) -> Response:
-    cursor = request.args.get("cursor", "")
-    valid = DELIVERY_PATTERN.fullmatch(cursor) is not None
-    return _endpoint_page(profile_id, endpoint_id, cursor=cursor if valid else None)
+    cursor = request.args.get("cursor", "")[:40] or None
+    try:
+        return _endpoint_page(profile_id, endpoint_id, cursor=cursor)
+    except errors.InvalidRequest:  # not a cursor this page made: the newest page
+        return _endpoint_page(profile_id, endpoint_id)
 
 
 def _endpoint_page(

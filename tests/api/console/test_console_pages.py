@@ -251,6 +251,9 @@ def test_an_endpoints_deliveries_page_on_to_every_one(console, admin, monkeypatc
         older = re.search(r'href="([^"]+)" id="older"', text)
         url = html.unescape(older.group(1)) if older else ""
     assert sorted(seen) == sorted(queued) and len(seen) == 5
+    newest = console.get(f"/console/webhooks/default/{made['id']}?cursor=dlv_nonsense")
+    assert newest.status_code == 200
+    assert re.findall(r'data-delivery-id="([^"]+)"', newest.get_data(as_text=True)) == seen[:2]
 
 
 def test_an_endpoint_is_disabled_rotated_tested_retried_replayed_and_deleted(
