@@ -42,7 +42,8 @@ DELIVERIES_PAGE = 20
 
 
 def _body(schema: Schema) -> dict[str, Any]:
-    if not request.content_length:
+    """The JSON body; none is ``{}``. A chunked body has no Content-Length but is one."""
+    if not request.content_length and "HTTP_TRANSFER_ENCODING" not in request.environ:
         return {}
     return json_body(schema)
 

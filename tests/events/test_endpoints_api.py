@@ -263,3 +263,21 @@ def test_a_change_made_while_another_is_underway_is_not_lost(settings: Settings,
     assert endpoint.url == "http://hooks.example.com/h"
     signing = plain.signing_secrets(endpoint, int(time.time() * 1000))
     assert base64.b64decode(rotated[0].removeprefix("whsec_")) in signing
+
+
+# a chunked request body as gunicorn hands it over: no Content-Length, the stream ended
+CHUNKED = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True}
+
+
+def test_a_chunked_body_is_read_like_any_other(admin, receiver):
+    """A client that streams its body (Transfer-Encoding: chunked) is not answered as if
+    it had sent none: a PATCH that disables is not a 200 that changed nothing."""
+    made = admin.post(BASE, json={"url": receiver.url}, environ_overrides=CHUNKED)
+    assert made.status_code == 201, made.get_json()
+    here = f"{BASE}/{made.get_json()['data']['id']}"
+    patched = admin.patch(here, json={"enabled": False}, environ_overrides=CHUNKED)
+    assert patched.get_json()["data"]["enabled"] is False
+    replay = admin.post(
+        f"{here}/replay", json={"since": "2020-01-01T00:00:00Z"}, environ_overrides=CHUNKED
+    )
+    assert replay.status_code == 202
