@@ -374,6 +374,11 @@ class EndpointPoster:
             network_backend=_PinnedBackend(self._pins),
         )
 
+    @property
+    def timeout(self) -> float:
+        """The most one ``post`` takes, in seconds."""
+        return self._timeout
+
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> PostResult:
         """POST ``body`` to ``url`` once, within ``timeout`` seconds all told; never raises
         for anything the endpoint or the network does."""

@@ -14,7 +14,8 @@ there is none:
    no-receipt timers of profiles that fall back (``receipt_timer.lua``: an internal event,
    ``verification.no_receipt``, that the fallback consumer acts on).
 3. **Deliveries** that are due (retries, an operator's retry or replay, a test ping)
-   are claimed with a lease (a dead worker's come back when it ends) and posted from a
+   are claimed with a lease (a dead worker's come back when it ends), no more than the
+   pool can post before it ends (``batch``), and posted from a
    thread pool that grows while receivers are slow (``_post_all``): signed
    (``signing.py``), with ``http.py``'s limits.
    A 2xx within the timeout is success; otherwise the next attempt is due after
@@ -123,6 +124,11 @@ class Worker:
         # it over: longer than one attempt (the poster's timeout), or two would send it
         self.lease_ms = lease_ms
         self.threads = threads
+        # the posts of one pass, all ended well before the lease of the first: a batch
+        # still posting when its leases end would be claimed and sent again by another
+        # worker (all of it: a batch is recorded when the whole of it is done)
+        rounds = max(1, lease_ms // max(1, int(poster.timeout * 1000)) - 1)
+        self.batch = max(1, min(BATCH, threads * rounds))
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_version = -1
@@ -236,6 +242,9 @@ class Worker:
         worker that dies here leaves them to another (at least once)."""
         if not deliveries:
             return
+        # more than a pass may post: the rest is stored due now, for a claim with a lease
+        self.webhooks.enqueue(deliveries[self.batch :], self.now_ms())
+        deliveries = deliveries[: self.batch]
         endpoints = self._current_endpoints_by_id()
         claimed = [
             Claimed(d.id, d.endpoint_id, d.webhook_id, d.type, d.body, 0) for d in deliveries
@@ -304,7 +313,7 @@ class Worker:
     def deliver_due(self) -> int:
         """Claim what is due, post it from the thread pool, then record every attempt in
         one round trip."""
-        claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, BATCH)
+        claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, self.batch)
         if not claimed:
             return 0
         endpoints = self._current_endpoints_by_id()

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,3 +197,74 @@ def test_make_run_starts_a_worker_that_delivers(tmp_path: Path, receiver: Receiv
         admin.close()
     finally:
         stop_service(service)
+
+
+def test_a_batch_to_a_slow_receiver_is_not_sent_again_by_a_second_worker(
+    app, admin, receiver: Receiver, clock: FakeClock
+):
+    """A worker claims no more deliveries than it can post before their lease ends: one
+    that took a batch it could not finish in time had it claimed and sent again by
+    another worker, each of them, the ones it had delivered already too (it records a
+    batch when the whole of it is done). Here one thread, 0.5 s a post at most, a 1.5 s
+    lease, and a receiver taking 0.4 s an answer: a batch of six would take 2.4 s."""
+    services = app.extensions["otp"]
+    made = admin.post(BASE, json={"url": receiver.url}).get_json()["data"]
+    for _ in range(6):
+        admin.post(f"{BASE}/{made['id']}/test")  # pings, due at once
+    receiver.delays = [0.4] * 6
+    workers = [
+        build_worker(
+            services,
+            name,
+            clock=clock,
+            threads=1,
+            poster=EndpointPoster(production=False, timeout=0.5),
+            sweep_every_ms=0,
+            lease_ms=1500,
+        )
+        for name in ("first", "second")
+    ]
+    try:
+        started = time.monotonic()
+        first = threading.Thread(target=workers[0].deliver_due)
+        first.start()
+        time.sleep(max(0.0, 1.6 - (time.monotonic() - started)))
+        clock.advance(1.6)  # the time that passed: the first worker's leases ended
+        workers[1].deliver_due()
+        first.join()
+        while any(w.deliver_due() for w in workers):
+            pass
+    finally:
+        for w in workers:
+            w.close()
+    sent = [r.headers["webhook-id"] for r in receiver.started]
+    assert len(sent) == 6 and len(set(sent)) == 6
+
+
+def test_events_beyond_a_pass_are_stored_due_and_each_delivered_once(
+    app, admin, client, receiver: Receiver, clock: FakeClock
+):
+    """Handed over more events than a pass may post (two here), a worker posts those and
+    stores the rest due now: they are claimed, with a lease, and delivered like retries."""
+    admin.post(BASE, json={"url": receiver.url, "events": ["verification.canceled"]})
+    runner = build_worker(
+        app.extensions["otp"],
+        "small",
+        clock=clock,
+        threads=1,
+        poster=EndpointPoster(production=False, timeout=0.5),
+        sweep_every_ms=0,
+        lease_ms=1500,
+    )
+    try:
+        for n in range(5):
+            phone = f"+1312555{n:04d}"
+            created = client.post("/v1/verifications", json={"phone_number": phone}).get_json()
+            client.post(f"/v1/verifications/{created['id']}/cancel")
+        runner.run_once()
+        drain(runner)
+    finally:
+        runner.close()
+    assert runner.batch == 2
+    sent = [r.headers["webhook-id"] for r in receiver.started]
+    assert len(sent) == len(set(sent)) == 5
