@@ -372,11 +372,16 @@ class EndpointService:
     ) -> Endpoint:
         """``change`` made to the endpoint as stored and saved, unless something else
         saved it meanwhile (another operator, the worker disabling it): then made again
-        over that, so that neither change is lost."""
+        over that, so that neither change is lost. Turned back on, or given another URL,
+        an endpoint's failing clock starts again (failures before say nothing of it)."""
         for _ in range(CHANGE_ATTEMPTS):
             raw, current = self._stored(profile_id, endpoint_id)
             updated = change(current)
-            if self.store.save_endpoint(endpoint_id, updated.to_json(), "update", raw):
+            fresh = (updated.enabled and not current.enabled) or updated.url != current.url
+            saved = self.store.save_endpoint(
+                endpoint_id, updated.to_json(), "update", raw, fresh_start=fresh
+            )
+            if saved:
                 return updated
         raise errors.Conflict("the endpoint kept changing while this change was saved; try again")
 

@@ -139,11 +139,20 @@ class WebhookStore:
         raw = self.redis.hget(self.endpoints_key, endpoint_id)
         return None if raw is None else _text(raw)
 
-    def save_endpoint(self, endpoint_id: str, record: str, mode: str, made_from: str = "") -> bool:
+    def save_endpoint(
+        self,
+        endpoint_id: str,
+        record: str,
+        mode: str,
+        made_from: str = "",
+        *,
+        fresh_start: bool = False,
+    ) -> bool:
         """mode create | update | delete; False when it exists (create) or not (else), or
-        when an update's ``made_from`` (the JSON it changed) is no longer what is stored."""
+        when an update's ``made_from`` (the JSON it changed) is no longer what is stored.
+        ``fresh_start``: the update forgets since when the endpoint's attempts fail."""
         keys = [self.endpoints_key, self.version_key, self.failing_key]
-        args = [endpoint_id, record, mode, made_from]
+        args = [endpoint_id, record, mode, made_from, "1" if fresh_start else ""]
         return bool(self.store.run("webhook_endpoint_save", keys, args))
 
     def delete_profile_endpoints(self, profile_id: str) -> int:

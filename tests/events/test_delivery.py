@@ -272,3 +272,28 @@ def test_deleting_a_profile_deletes_its_endpoints_and_their_events_stop(
     clock.advance(700)  # the verification expires
     drain(worker)
     assert sorted(receiver.types()) == ["verification.created", "verification.sent"]
+
+
+@pytest.mark.parametrize("change", ["enable", "url"])
+def test_an_endpoint_turned_back_on_or_moved_starts_its_failing_clock_afresh(
+    admin, worker, receiver: Receiver, clock: FakeClock, endpoint, change
+):
+    """Failing, then disabled by its operator while they fix it (or pointed at another
+    URL): days later its first failed attempt does not disable it as if it had been
+    failing all along."""
+    here = f"{BASE}/{endpoint['id']}"
+    receiver.default = 500
+    admin.post(f"{here}/test")
+    drain(worker)  # failing since now
+    clock.advance(3600)
+    if change == "enable":
+        admin.patch(here, json={"enabled": False})
+        clock.advance(6 * 86_400)
+        admin.patch(here, json={"enabled": True})
+    else:
+        clock.advance(6 * 86_400)
+        admin.patch(here, json={"url": receiver.url.replace("/hooks", "/v2/hooks")})
+    admin.post(f"{here}/test")
+    drain(worker)
+    shown = admin.get(here).get_json()["data"]
+    assert (shown["enabled"], shown["disabled_reason"]) == (True, None)

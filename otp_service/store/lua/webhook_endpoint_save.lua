@@ -2,7 +2,8 @@
 -- KEYS[1] endpoints (id -> JSON)   KEYS[2] version   KEYS[3] failing (endpoint -> since)
 -- ARGV: id, JSON ('' deletes), mode ('create' | 'update' | 'delete'), and for an update
 --       the JSON it was made from ('' for none): if another change came first, nothing
---       is written and the caller makes its change again over that one
+--       is written and the caller makes its change again over that one; and '1' when
+--       the update restarts the endpoint's failing clock (turned back on, a new URL)
 -- Returns 1, or 0 when the endpoint exists (create), does not (update, delete), or is no
 -- longer the JSON the update was made from
 local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
@@ -18,6 +19,9 @@ if ARGV[3] == 'delete' then
   redis.call('HDEL', KEYS[3], ARGV[1])
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  if ARGV[5] == '1' then
+    redis.call('HDEL', KEYS[3], ARGV[1])
+  end
 end
 redis.call('INCR', KEYS[2])
 return 1
