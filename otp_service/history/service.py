@@ -9,6 +9,7 @@ plain. A search without a number reads the days' records newest first, at most
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -47,6 +48,10 @@ class HistoryService:
     def _now(self) -> int:
         return int(self.clock() * 1000)
 
+    def _days(self, now: int) -> tuple[int, int]:
+        """The first and last days whose records the history may still hold."""
+        return (now - self.days * DAY_MS) // DAY_MS, now // DAY_MS + 1
+
     # -- history --------------------------------------------------------------------------
     def search(
         self,
@@ -76,16 +81,19 @@ class HistoryService:
                     errors={"phone_number": ["must be a phone number, e.g. +13125550123"]},
                 ) from exc
             now = self._now()
-            first, last = (now - self.days * DAY_MS) // DAY_MS, now // DAY_MS + 1
+            first, last = self._days(now)
             tag = self.tagger.tag(phone)
             found = [r for r in self.history.of_number(tag, first, last) if keep(r)]
             found.sort(key=lambda r: r.created_at, reverse=True)
             return {"data": [record_view(r) for r in found[:limit]], "meta": {"next_cursor": None}}
 
         now = self._now()
-        newest = (created_before or now) + 86_400_000  # ended up to a day after creation
-        oldest = created_after if created_after is not None else now - self.days * DAY_MS
-        if cursor is not None and not _valid_cursor(cursor):
+        # only the days the history can still hold: a date far out reads no more days
+        first_day, last_day = self._days(now)
+        newest = (created_before if created_before is not None else now) + DAY_MS
+        before_day = min(newest // DAY_MS, last_day)  # ended up to a day after creation
+        after_day = max(created_after // DAY_MS if created_after is not None else 0, first_day)
+        if cursor is not None and not _valid_cursor(cursor, before_day):
             raise errors.InvalidRequest(
                 "cursor is not valid", errors={"cursor": ["use a next_cursor of an answer"]}
             )
@@ -93,8 +101,8 @@ class HistoryService:
         scanned, next_cursor = 0, cursor
         while len(rows) < limit and scanned < SCAN_BUDGET:
             page, next_cursor = self.history.newest(
-                before_day=newest // DAY_MS,
-                after_day=oldest // DAY_MS,
+                before_day=before_day,
+                after_day=after_day,
                 cursor=next_cursor,
                 budget=min(500, SCAN_BUDGET - scanned),
             )
@@ -113,7 +121,7 @@ class HistoryService:
         parts = ids.split_id(verification_id)
         if parts is not None:
             now = self._now()
-            first, last = (now - self.days * DAY_MS) // DAY_MS, now // DAY_MS + 1
+            first, last = self._days(now)
             for record in self.history.of_number(parts[0], first, last):
                 if record.id == verification_id:
                     return {"data": {**record_view(record), "timeline": timeline(record)}}
@@ -264,9 +272,16 @@ def _percentiles(m: dict[str, float], histogram: str) -> dict[str, int | None]:
     return out
 
 
-def _valid_cursor(cursor: str) -> bool:
-    day, _, entry = cursor.partition("/")
-    return day.isdigit() and len(cursor) < 64 and entry.replace("-", "").isdigit()
+# '<day>/<stream entry id>': ASCII digits, an entry id Redis takes after '(' (64-bit
+# parts, not 0-0)
+_CURSOR = re.compile(r"([0-9]{1,9})/([1-9][0-9]{0,18}-[0-9]{1,19})")
+
+
+def _valid_cursor(cursor: str, before_day: int) -> bool:
+    """Whether ``cursor`` is one an answer could have given: no day after the newest the
+    search reads (a day far ahead would be walked back day by day)."""
+    match = _CURSOR.fullmatch(cursor)
+    return match is not None and int(match.group(1)) <= before_day
 
 
 def record_view(r: HistoryRecord) -> dict[str, Any]:

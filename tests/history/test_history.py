@@ -3,6 +3,7 @@ event, searched and summed through the admin API; on one Redis and on a cluster.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -142,6 +143,55 @@ def test_browsing_filters_by_profile_status_and_time(client, admin, sandbox, wor
     after = ids(limit="1", cursor=page["meta"]["next_cursor"])
     assert after == [first["id"]]
     assert admin.get("/v1/admin/verifications", query_string={"status": "x"}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "²/1-1",  # a digit to str.isdigit, not to int()
+        "{day}/1-2-3",  # not a stream entry id
+        "{day}/1-",
+        "{day}/²",
+        "{day}/0-0",  # nothing is before the first entry id
+        "{day}/99999999999999999999999-0",  # past Redis's 64 bits
+        "99999999/1-1",  # a day far ahead: nothing an answer gave, and days to walk back
+    ],
+)
+def test_a_forged_cursor_is_refused_with_422(client, admin, sandbox, worker, clock, cursor):
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    day = int(clock() * 1000) // 86_400_000
+    started = time.monotonic()
+    answer = admin.get("/v1/admin/verifications", query_string={"cursor": cursor.format(day=day)})
+    assert time.monotonic() - started < 5
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.mimetype == "application/problem+json"
+    assert answer.get_json()["code"] == "invalid_request"
+    assert list(answer.get_json()["errors"]) == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    ("params", "found"),
+    [
+        ({"created_before": "9999-12-31T23:59:59Z"}, True),
+        ({"created_after": "1970-01-01T00:00:00Z", "status": "canceled"}, True),
+        ({"created_before": "1970-01-01T00:00:00Z"}, False),
+    ],
+)
+def test_a_search_reads_only_the_days_the_history_can_hold(
+    client, admin, sandbox, worker, clock, params, found
+):
+    """Dates far out answer at once (no day outside OTP_HISTORY_DAYS is read), and rightly."""
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    started = time.monotonic()
+    answer = admin.get("/v1/admin/verifications", query_string=params)
+    assert time.monotonic() - started < 5
+    assert answer.status_code == 200, answer.get_json()
+    assert [r["id"] for r in answer.get_json()["data"]] == ([created["id"]] if found else [])
+    assert answer.get_json()["meta"]["next_cursor"] is None
 
 
 def test_expired_and_failed_verifications_are_kept(client, admin, sandbox, worker, clock):
