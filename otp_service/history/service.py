@@ -3,8 +3,9 @@ and the summary and route numbers computed from the hourly counters. No Flask.
 
 The search by number is exact: the number is normalised and tagged as the service tags
 it (``ids.PhoneTagger``), and the number's own index is read, so no number is kept in
-plain. A search without a number reads the days' records newest first, at most
-``SCAN_BUDGET`` a page, and says where to go on (``next_cursor``).
+plain; ``next_cursor`` is then the id of the page's last record. A search without a number
+reads the days' records newest first, at most ``SCAN_BUDGET`` a page, and says where to
+go on (``next_cursor``).
 """
 
 from __future__ import annotations
@@ -84,8 +85,20 @@ class HistoryService:
             first, last = self._days(now)
             tag = self.tagger.tag(phone)
             found = [r for r in self.history.of_number(tag, first, last) if keep(r)]
-            found.sort(key=lambda r: r.created_at, reverse=True)
-            return {"data": [record_view(r) for r in found[:limit]], "meta": {"next_cursor": None}}
+            found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            if cursor is not None:  # the id of the last record of the page before
+                if not ids.ID_PATTERN.fullmatch(cursor):
+                    raise errors.InvalidRequest(
+                        "cursor is not valid",
+                        errors={"cursor": ["use a next_cursor of an answer"]},
+                    )
+                after = (n + 1 for n, r in enumerate(found) if r.id == cursor)
+                found = found[next(after, len(found)) :]  # gone since: nothing older either
+            more = len(found) > limit
+            return {
+                "data": [record_view(r) for r in found[:limit]],
+                "meta": {"next_cursor": found[limit - 1].id if more else None},
+            }
 
         now = self._now()
         # only the days the history can still hold: a date far out reads no more days

@@ -145,6 +145,33 @@ def test_browsing_filters_by_profile_status_and_time(client, admin, sandbox, wor
     assert admin.get("/v1/admin/verifications", query_string={"status": "x"}).status_code == 422
 
 
+def test_a_number_with_more_records_than_the_limit_is_paged_with_next_cursor(
+    client, admin, sandbox, worker, clock
+):
+    made = []
+    for _ in range(3):
+        created = create(client)
+        client.post(f"/v1/verifications/{created['id']}/cancel")
+        made.append(created["id"])
+        clock.advance(60)
+    drain(worker)
+
+    seen, cursor = [], None
+    for _ in range(3):
+        params = {"phone_number": PHONE, "limit": "2"}
+        if cursor:
+            params["cursor"] = cursor
+        answer = admin.get("/v1/admin/verifications", query_string=params)
+        assert answer.status_code == 200, answer.get_json()
+        seen += [r["id"] for r in answer.get_json()["data"]]
+        cursor = answer.get_json()["meta"]["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == made[::-1]  # newest first, each once, none left out
+    forged = {"phone_number": PHONE, "cursor": "not a cursor"}
+    assert admin.get("/v1/admin/verifications", query_string=forged).status_code == 422
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
