@@ -5,8 +5,8 @@ Called with each outbox batch (``Worker.consumers``): a ``verification.delivery_
 event (a ``delivery_failed`` or ``sending_failed`` receipt of the latest send) or an
 internal ``verification.no_receipt`` (its timer fired with no ``delivered`` receipt). A
 fallback is a send like a resend: ``fallback.lua`` reserves it in one step — only while
-the verification is pending, not opted out, not delivered, the failed send still its
-latest, within ``max_fallbacks``, ``max_sends`` and the per-number caps, beside the
+the verification is pending, not opted out, no live code delivered, the failed send still
+its latest, within ``max_fallbacks``, ``max_sends`` and the per-number caps, beside the
 SMS-pumping guard's shared counters — then the message goes out and ``record.lua`` notes
 it (``verification.sent`` and ``verification.fallback_sent``). A refused send is rolled
 back as a create's is. The earlier codes stay valid until the verification ends.

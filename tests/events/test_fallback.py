@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import ApiClient, FakeClock, Sandbox
 from tests.events.conftest import drain
+from tests.support.receipts import finalized, post_signed
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -271,3 +272,37 @@ def test_a_bad_fallback_policy_is_refused(admin):
     answer = admin.post("/v1/admin/profiles", json={"name": "Bad", "fallback": {"to": "pigeon"}})
     assert answer.status_code == 422
     assert "to" in answer.get_json()["errors"]["fallback"][0]
+
+
+THREE_SMS = {
+    "*": [
+        {"type": "long_code", "from": SMS},
+        {"type": "long_code", "from": "+13125550102"},
+        {"type": "long_code", "from": "+13125550103"},
+    ]
+}
+TWO_NEXT = {"on": ["no_receipt"], "no_receipt_seconds": 20, "to": "next_sender", "max_fallbacks": 2}
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(THREE_SMS), OTP_FALLBACK=json.dumps(TWO_NEXT))
+@pytest.mark.parametrize(("first_receipt", "sends"), [("delivered", 2), ("delivery_failed", 3)])
+def test_no_fallback_once_an_earlier_send_is_delivered(
+    client, sandbox, worker, clock: FakeClock, first_receipt, sends
+):
+    """The first SMS's receipt comes late, after the first fallback went out: when it
+    says delivered, its code (still valid) has arrived, so the fallback's missing receipt
+    sends no third code; when it says failed, the second fallback goes out."""
+    for sender in (SMS, "+13125550102", "+13125550103"):
+        sender_fault(sandbox, sender, "dropped")
+    created = create(client)
+    clock.advance(31)
+    drain(worker)
+    assert [m["from"] for m in reversed(sandbox.messages(PHONE))] == [SMS, "+13125550102"]
+    first = created["delivery"]["message_id"]
+    answer = post_signed(client.flask, finalized(first, PHONE, first_receipt), KEY)
+    assert answer.status_code == 200
+    clock.advance(31)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == sends
+    now = client.get(f"/v1/verifications/{created['id']}").get_json()
+    assert (now["sends"], now["fallbacks"]) == (sends, sends - 1)
