@@ -306,3 +306,22 @@ def test_no_fallback_once_an_earlier_send_is_delivered(
     assert len(sandbox.messages(PHONE)) == sends
     now = client.get(f"/v1/verifications/{created['id']}").get_json()
     assert (now["sends"], now["fallbacks"]) == (sends, sends - 1)
+
+
+def test_a_late_receipt_of_an_earlier_send_counts_for_its_route(
+    client, admin, sandbox, worker, clock: FakeClock
+):
+    """The SMS's receipt comes after the WhatsApp fallback went out: route health counts
+    it for the SMS route (sent 1, delivered 1), as it would have without the fallback."""
+    sender_fault(sandbox, SMS, "dropped")
+    created = create(client)
+    clock.advance(31)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 2
+    first = created["delivery"]["message_id"]
+    assert post_signed(client.flask, finalized(first, PHONE, "delivered"), KEY).status_code == 200
+    drain(worker)
+    routes = admin.get("/v1/admin/insights/routes").get_json()["data"]
+    by_type = {r["sender"]["type"]: r["windows"]["1h"] for r in routes}
+    assert (by_type["long_code"]["sends"], by_type["long_code"]["delivered"]) == (1, 1)
+    assert by_type["whatsapp"]["delivered"] == 0
