@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service.events.http import EndpointPoster
@@ -360,6 +361,17 @@ def test_summary_refuses_bad_queries(admin):
         "to": "2027-01-01T00:00:00Z",
     }
     assert admin.get("/v1/admin/insights/summary", query_string=backwards).status_code == 422
+
+
+def test_route_health_refuses_any_query_parameter_and_says_it_takes_none(admin):
+    answer = admin.get("/v1/admin/insights/routes", query_string={"window": "1h"})
+    assert answer.status_code == 422
+    assert answer.get_json()["code"] == "invalid_request"
+    assert answer.get_json()["errors"] == {
+        "window": ["unknown; this route takes no query parameters"]
+    }
+    documented = yaml.safe_load(admin.flask.get("/openapi.yaml").get_data())["paths"]
+    assert "422" in documented["/v1/admin/insights/routes"]["get"]["responses"]
 
 
 @pytest.mark.many_numbers
