@@ -254,6 +254,7 @@ def _numbers(m: dict[str, float]) -> dict[str, Any]:
         "failed": int(m.get("failed", 0)),
         "canceled": int(m.get("canceled", 0)),
         "expired": int(m.get("expired", 0)),
+        "fallbacks": int(m.get("fallback_sent", 0)),
         "delivery_rate": round(delivered / sent, 4) if sent else None,
         "conversion_rate": round(approved / created, 4) if created else None,
         "time_to_delivery_seconds": _percentiles(m, "ttd"),

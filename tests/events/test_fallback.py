@@ -127,6 +127,9 @@ def test_a_failed_sms_falls_back_to_whatsapp_and_either_code_approves(
     routes = admin.get("/v1/admin/insights/routes").get_json()["data"]
     approvals = {r["sender"]["type"]: r["windows"]["1h"]["approved"] for r in routes}
     assert approvals == {"long_code": 1 - which, "whatsapp": which}
+    # route health's fallbacks: the fallback sends that went through the route
+    fallbacks = {r["sender"]["type"]: r["windows"]["24h"]["fallbacks"] for r in routes}
+    assert fallbacks == {"long_code": 0, "whatsapp": 1}
     [record] = admin.get(
         "/v1/admin/verifications", query_string={"phone_number": PHONE}
     ).get_json()["data"]
