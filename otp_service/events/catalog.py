@@ -46,9 +46,11 @@ EVENT_TYPES = (
 # send before the latest, for the insights), never sent out
 INTERNAL_TYPES = frozenset({"verification.no_receipt", "verification.earlier_receipt"})
 # the events whose verification's delivery history the worker's consumers read: a
-# verification's history record (it ended), Telnyx's cost of a message (a final receipt)
+# verification's history record (it ended), Telnyx's cost of a message (a final receipt),
+# the senders a fallback has used already (a failed or missing receipt)
 HISTORY_TYPES = frozenset(
     {
+        "verification.no_receipt",
         "verification.approved",
         "verification.failed",
         "verification.canceled",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from otp_service.store.insights import Count
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import ApiClient, FakeClock, Sandbox
 from tests.events.conftest import drain
@@ -328,3 +329,45 @@ def test_a_late_receipt_of_an_earlier_send_counts_for_its_route(
     by_type = {r["sender"]["type"]: r["windows"]["1h"] for r in routes}
     assert (by_type["long_code"]["sends"], by_type["long_code"]["delivered"]) == (1, 1)
     assert by_type["whatsapp"]["delivered"] == 0
+
+
+BETTER = "+13125550120"
+ADAPTIVE = {
+    "US": {
+        "order": "adaptive",
+        "min_sends": 10,
+        "exploration": 0,
+        "senders": [{"type": "long_code", "from": SMS}, {"type": "long_code", "from": BETTER}],
+    }
+}
+NEXT = {"on": ["delivery_failed"], "to": "next_sender", "max_fallbacks": 2}
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(ADAPTIVE), OTP_FALLBACK=json.dumps(NEXT))
+def test_an_adaptive_routes_first_choice_falls_back_to_its_other_sender(
+    app, client, sandbox, worker, clock: FakeClock
+):
+    """The adaptive route sends through its second sender, which converts better; when
+    that one fails, next_sender is the route's other sender, not none — and never one
+    this verification was sent through already."""
+    services = app.extensions["otp"]
+    at = int(clock() * 1000)
+    services.history.insights.add(
+        Count(at, metric, "default", "US", f"long_code:{sender}", "sms", amount)
+        for sender, approved in ((SMS, 10), (BETTER, 90))
+        for metric, amount in (("sent", 100), ("approved", approved))
+    )
+    services.verifications.delivery.ranker.refresh()
+    sender_fault(sandbox, SMS, "delivery_failed")
+    sender_fault(sandbox, BETTER, "delivery_failed")
+    created = create(client)
+    assert created["sender"]["from"] == BETTER
+    for _ in range(2):
+        pass_receipts_on(client, sandbox)
+        drain(worker)
+    assert [m["from"] for m in reversed(sandbox.messages(PHONE))] == [BETTER, SMS]
+    now = client.get(f"/v1/verifications/{created['id']}").get_json()
+    assert (now["fallbacks"], now["sender"]["chosen_because"]) == (
+        1,
+        "fallback after delivery_failed",
+    )
