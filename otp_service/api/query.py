@@ -57,9 +57,10 @@ def only(query: Query, allowed: tuple[str, ...]) -> None:
     """Refuse any name not in ``allowed``."""
     unknown = sorted(set(query) - set(allowed))
     if unknown:
+        takes = ", ".join(allowed) or "no query parameters"
         raise errors.InvalidRequest(
             f"unknown query parameter(s): {', '.join(unknown)}",
-            errors={name: [f"unknown; this route takes {', '.join(allowed)}"] for name in unknown},
+            errors={name: [f"unknown; this route takes {takes}"] for name in unknown},
         )
 
 

@@ -6,8 +6,9 @@ of a profile (``fallback``) or of the service (``OTP_FALLBACK``), as JSON::
 
 - ``on``: the triggers — a ``delivery_failed`` or ``sending_failed`` receipt, or no
   ``delivered`` receipt within ``no_receipt_seconds`` (``no_receipt``; 0, the default, is off).
-- ``to``: ``next_sender`` (the route's next sender of the same channel), ``whatsapp`` or
-  ``sms`` (the destination's senders of that channel).
+- ``to``: ``next_sender`` (the route's next sender of the same channel: after the one that
+  failed, then before it; none used already), ``whatsapp`` or ``sms`` (the destination's
+  senders of that channel).
 - ``max_fallbacks``: fallback sends per verification (1 to 3, default 1).
 
 The worker sends them (``verification/fallback.py``); this module only reads the policy.

@@ -42,18 +42,22 @@ EVENT_TYPES = (
     "factor.verified",
     "factor.deleted",
 )
-# in the outbox for the worker's own use (a no-receipt timer fired), never sent out
-INTERNAL_TYPES = frozenset({"verification.no_receipt"})
+# in the outbox for the worker's own use (a no-receipt timer fired; a final receipt of a
+# send before the latest, for the insights), never sent out
+INTERNAL_TYPES = frozenset({"verification.no_receipt", "verification.earlier_receipt"})
 # the events whose verification's delivery history the worker's consumers read: a
-# verification's history record (it ended), Telnyx's cost of a message (a final receipt)
+# verification's history record (it ended), Telnyx's cost of a message (a final receipt),
+# the senders a fallback has used already (a failed or missing receipt)
 HISTORY_TYPES = frozenset(
     {
+        "verification.no_receipt",
         "verification.approved",
         "verification.failed",
         "verification.canceled",
         "verification.expired",
         "verification.delivered",
         "verification.delivery_failed",
+        "verification.earlier_receipt",
     }
 )
 # sent only by an operator's test of an endpoint, whatever it subscribes to

@@ -39,6 +39,14 @@ METRICS = {
     **ENDINGS,
 }
 FINAL_RECEIPTS = {"delivered", "delivery_failed", "sending_failed", "delivery_unconfirmed"}
+# verification.earlier_receipt (delivery_event.lua): a final receipt of a send before the
+# latest, counted for that send's route as the latest send's receipts are
+EARLIER_RECEIPT = "verification.earlier_receipt"
+RECEIPT_METRICS = {
+    "delivered": "delivered",
+    "delivery_failed": "delivery_failed",
+    "sending_failed": "delivery_failed",
+}
 
 
 def _fields(entry: OutboxEntry) -> dict[str, Any]:
@@ -95,6 +103,8 @@ def _channel(sender: str | None, stored: Any) -> str:
 
 
 def counts_of(entry: OutboxEntry) -> list[Count]:
+    if entry.type == EARLIER_RECEIPT:
+        return _earlier_receipt_counts(entry)
     metric = METRICS.get(entry.type)
     f = _fields(entry)
     if metric is None or entry.kind != "v" or str(f.get("sd") or "").startswith("test|"):
@@ -125,6 +135,54 @@ def counts_of(entry: OutboxEntry) -> list[Count]:
                 counts.append(
                     Count(entry.at, f"cost:{cost.get('currency', '')}", amount=amount, **base)
                 )
+    return counts
+
+
+def _earlier_receipt_counts(entry: OutboxEntry) -> list[Count]:
+    """A final receipt of a send before the latest (a fallback went out after it), counted
+    for that send's route: the history's send entry names its sender and time."""
+    f = _fields(entry)
+    history = _history(entry)
+    send = next(
+        (
+            item
+            for item in history
+            if item.get("event_type") == "send" and item.get("message_id") == entry.message_id
+        ),
+        None,
+    )
+    receipt = next(
+        (
+            item
+            for item in reversed(history)
+            if item.get("message_id") == entry.message_id
+            and item.get("event_type") != "send"
+            and item.get("status") in RECEIPT_METRICS
+        ),
+        None,
+    )
+    if send is None or receipt is None or str(send.get("sender") or "").startswith("test|"):
+        return []
+    sender = send.get("sender")
+    phone = str(f.get("ph") or "")
+    base = {
+        "profile": entry.profile,
+        "country": _country(phone) or "" if phone else "",
+        "sender": _sender_key(sender),
+        "channel": _channel(sender, f.get("ch")),
+    }
+    metric = RECEIPT_METRICS[receipt["status"]]
+    counts = [Count(entry.at, metric, **base)]
+    if metric == "delivered" and send.get("occurred_at") and receipt.get("occurred_at"):
+        seconds = (int(receipt["occurred_at"]) - int(send["occurred_at"])) / 1000
+        counts.append(Count(entry.at, f"ttd:{bucket_of(max(seconds, 0))}", **base))
+    cost = receipt.get("cost")
+    if isinstance(cost, dict):
+        try:
+            amount = float(cost["amount"])
+        except (KeyError, TypeError, ValueError):
+            return counts
+        counts.append(Count(entry.at, f"cost:{cost.get('currency', '')}", amount=amount, **base))
     return counts
 
 

@@ -3,12 +3,14 @@ and the summary and route numbers computed from the hourly counters. No Flask.
 
 The search by number is exact: the number is normalised and tagged as the service tags
 it (``ids.PhoneTagger``), and the number's own index is read, so no number is kept in
-plain. A search without a number reads the days' records newest first, at most
-``SCAN_BUDGET`` a page, and says where to go on (``next_cursor``).
+plain; ``next_cursor`` is then the id of the page's last record. A search without a number
+reads the days' records newest first, at most ``SCAN_BUDGET`` a page, and says where to
+go on (``next_cursor``).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -47,6 +49,10 @@ class HistoryService:
     def _now(self) -> int:
         return int(self.clock() * 1000)
 
+    def _days(self, now: int) -> tuple[int, int]:
+        """The first and last days whose records the history may still hold."""
+        return (now - self.days * DAY_MS) // DAY_MS, now // DAY_MS + 1
+
     # -- history --------------------------------------------------------------------------
     def search(
         self,
@@ -76,16 +82,31 @@ class HistoryService:
                     errors={"phone_number": ["must be a phone number, e.g. +13125550123"]},
                 ) from exc
             now = self._now()
-            first, last = (now - self.days * DAY_MS) // DAY_MS, now // DAY_MS + 1
+            first, last = self._days(now)
             tag = self.tagger.tag(phone)
             found = [r for r in self.history.of_number(tag, first, last) if keep(r)]
-            found.sort(key=lambda r: r.created_at, reverse=True)
-            return {"data": [record_view(r) for r in found[:limit]], "meta": {"next_cursor": None}}
+            found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            if cursor is not None:  # the id of the last record of the page before
+                if not ids.ID_PATTERN.fullmatch(cursor):
+                    raise errors.InvalidRequest(
+                        "cursor is not valid",
+                        errors={"cursor": ["use a next_cursor of an answer"]},
+                    )
+                after = (n + 1 for n, r in enumerate(found) if r.id == cursor)
+                found = found[next(after, len(found)) :]  # gone since: nothing older either
+            more = len(found) > limit
+            return {
+                "data": [record_view(r) for r in found[:limit]],
+                "meta": {"next_cursor": found[limit - 1].id if more else None},
+            }
 
         now = self._now()
-        newest = (created_before or now) + 86_400_000  # ended up to a day after creation
-        oldest = created_after if created_after is not None else now - self.days * DAY_MS
-        if cursor is not None and not _valid_cursor(cursor):
+        # only the days the history can still hold: a date far out reads no more days
+        first_day, last_day = self._days(now)
+        newest = (created_before if created_before is not None else now) + DAY_MS
+        before_day = min(newest // DAY_MS, last_day)  # ended up to a day after creation
+        after_day = max(created_after // DAY_MS if created_after is not None else 0, first_day)
+        if cursor is not None and not _valid_cursor(cursor, before_day):
             raise errors.InvalidRequest(
                 "cursor is not valid", errors={"cursor": ["use a next_cursor of an answer"]}
             )
@@ -93,8 +114,8 @@ class HistoryService:
         scanned, next_cursor = 0, cursor
         while len(rows) < limit and scanned < SCAN_BUDGET:
             page, next_cursor = self.history.newest(
-                before_day=newest // DAY_MS,
-                after_day=oldest // DAY_MS,
+                before_day=before_day,
+                after_day=after_day,
                 cursor=next_cursor,
                 budget=min(500, SCAN_BUDGET - scanned),
             )
@@ -113,7 +134,7 @@ class HistoryService:
         parts = ids.split_id(verification_id)
         if parts is not None:
             now = self._now()
-            first, last = (now - self.days * DAY_MS) // DAY_MS, now // DAY_MS + 1
+            first, last = self._days(now)
             for record in self.history.of_number(parts[0], first, last):
                 if record.id == verification_id:
                     return {"data": {**record_view(record), "timeline": timeline(record)}}
@@ -233,6 +254,7 @@ def _numbers(m: dict[str, float]) -> dict[str, Any]:
         "failed": int(m.get("failed", 0)),
         "canceled": int(m.get("canceled", 0)),
         "expired": int(m.get("expired", 0)),
+        "fallbacks": int(m.get("fallback_sent", 0)),
         "delivery_rate": round(delivered / sent, 4) if sent else None,
         "conversion_rate": round(approved / created, 4) if created else None,
         "time_to_delivery_seconds": _percentiles(m, "ttd"),
@@ -264,9 +286,16 @@ def _percentiles(m: dict[str, float], histogram: str) -> dict[str, int | None]:
     return out
 
 
-def _valid_cursor(cursor: str) -> bool:
-    day, _, entry = cursor.partition("/")
-    return day.isdigit() and len(cursor) < 64 and entry.replace("-", "").isdigit()
+# '<day>/<stream entry id>': ASCII digits, an entry id Redis takes after '(' (64-bit
+# parts, not 0-0)
+_CURSOR = re.compile(r"([0-9]{1,9})/([1-9][0-9]{0,18}-[0-9]{1,19})")
+
+
+def _valid_cursor(cursor: str, before_day: int) -> bool:
+    """Whether ``cursor`` is one an answer could have given: no day after the newest the
+    search reads (a day far ahead would be walked back day by day)."""
+    match = _CURSOR.fullmatch(cursor)
+    return match is not None and int(match.group(1)) <= before_day
 
 
 def record_view(r: HistoryRecord) -> dict[str, Any]:

@@ -4,8 +4,9 @@
                          <channel>' -> count (cost: a decimal sum); expires after
                          OTP_HISTORY_DAYS
 
-Metrics: created, sent, delivered, delivery_failed, fallback_sent, approved (counted for the
-send whose code was used: a fallback's earlier code counts for its own route), failed,
+Metrics: created, sent, delivered, delivery_failed (for the send the receipt is about: an
+earlier send's, after a fallback, for its own route), fallback_sent, approved (counted for
+the send whose code was used: a fallback's earlier code counts for its own route), failed,
 canceled, expired,
 ``refused:<reason>`` (the SMS-pumping guard), ``cost:<currency>``, and two histograms:
 ``ttd:<bucket>`` (seconds from a send to its delivery receipt) and ``tta:<bucket>``

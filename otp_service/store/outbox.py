@@ -42,6 +42,7 @@ class OutboxEntry:
     snapshot: Any  # v: view.lua's fields (a list), f: the factor's fields (a dict)
     history: list[Any] = field(default_factory=list)
     checks: str = ""  # a verification's checks (check.lua's 'ck')
+    message_id: str = ""  # verification.earlier_receipt: the message the receipt is about
 
     @classmethod
     def parse(cls, shard: str, entry_id: bytes, fields: dict[bytes, bytes]) -> OutboxEntry:
@@ -60,6 +61,7 @@ class OutboxEntry:
             snapshot=json.loads(fields.get(b"s") or b"null"),
             history=history if isinstance(history, list) else [],  # Lua's {} is an object
             checks=text(b"c"),
+            message_id=text(b"m"),
         )
 
 

@@ -689,6 +689,7 @@ class Store:
             self.undo_key(tag, profile),
             self.timers_key(self.shard(tag)),
             receipt_key,
+            self.history_key(tag, profile),
         ]
         keys += [self.phone_key(tag, other) for other in other_profiles if other != profile]
         caps = request.caps

@@ -5,8 +5,8 @@ Called with each outbox batch (``Worker.consumers``): a ``verification.delivery_
 event (a ``delivery_failed`` or ``sending_failed`` receipt of the latest send) or an
 internal ``verification.no_receipt`` (its timer fired with no ``delivered`` receipt). A
 fallback is a send like a resend: ``fallback.lua`` reserves it in one step — only while
-the verification is pending, not opted out, not delivered, the failed send still its
-latest, within ``max_fallbacks``, ``max_sends`` and the per-number caps, beside the
+the verification is pending, not opted out, no live code delivered, the failed send still
+its latest, within ``max_fallbacks``, ``max_sends`` and the per-number caps, beside the
 SMS-pumping guard's shared counters — then the message goes out and ``record.lua`` notes
 it (``verification.sent`` and ``verification.fallback_sent``). A refused send is rolled
 back as a create's is. The earlier codes stay valid until the verification ends.
@@ -18,6 +18,7 @@ and the send leaves the reserved code unsent (the earlier ones still work).
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -56,19 +57,28 @@ def _same(sender: Sender, info: SenderInfo) -> bool:
 
 
 def fallback_senders(
-    to: str, channel: str, current: SenderInfo | None, route: Callable[[str], tuple[Sender, ...]]
+    to: str,
+    channel: str,
+    current: SenderInfo | None,
+    route: Callable[[str], tuple[Sender, ...]],
+    used: tuple[SenderInfo, ...] = (),
 ) -> tuple[str, tuple[Sender, ...]]:
     """(channel, senders) of a fallback ``to`` next_sender | whatsapp | sms, from the
-    configured ones ``route(channel)`` gives; never the sender that failed."""
+    configured ones ``route(channel)`` gives; never the sender that failed.
+
+    ``next_sender``: the route's senders after the one that failed, then those before it
+    (an adaptive route may have started anywhere in its list), but none the verification
+    was sent through already (``used``: its earlier sends' senders)."""
     target = channel if to == "next_sender" else to
     senders = route(target)
     if current is None:
         return target, senders
     for index, sender in enumerate(senders):
         if _same(sender, current):
-            return target, senders[index + 1 :] if to == "next_sender" else senders[
-                :index
-            ] + senders[index + 1 :]
+            if to != "next_sender":
+                return target, senders[:index] + senders[index + 1 :]
+            after = senders[index + 1 :] + senders[:index]
+            return target, tuple(s for s in after if not any(_same(s, u) for u in used))
     return target, senders
 
 
@@ -97,17 +107,29 @@ class Fallbacks:
                 continue
             if record.sender is None or record.sender.startswith("test|"):
                 continue  # refused for good before anything went out, or a test number
-            self.fall_back(entry.tag, record, p, trigger)
+            self.fall_back(entry.tag, record, p, trigger, _earlier_senders(entry, record))
 
-    def fall_back(self, tag: str, record: Record, p: ProfileSettings, trigger: str) -> str:
-        """Send the verification's fallback code; what became of it (for logs and tests)."""
+    def fall_back(
+        self,
+        tag: str,
+        record: Record,
+        p: ProfileSettings,
+        trigger: str,
+        used: tuple[SenderInfo, ...] = (),
+    ) -> str:
+        """Send the verification's fallback code; what became of it (for logs and tests).
+        ``used``: the senders of its sends before the latest."""
         v = self.v
         policy = p.fallback
         assert policy is not None
         phone = record.phone_number
         current = SenderInfo.decode(record.sender) if record.sender else None
         channel, senders = fallback_senders(
-            policy.to, record.channel, current, lambda c: v.delivery.senders(phone, c, p.routes)
+            policy.to,
+            record.channel,
+            current,
+            lambda c: v.delivery.senders(phone, c, p.routes),
+            used,
         )
         if not senders:
             return self._done(trigger, "no_sender", phone)
@@ -194,6 +216,25 @@ class Fallbacks:
 
 
 _SEND_OUTCOMES = {"sent": "accepted"}
+
+
+def _earlier_senders(entry: OutboxEntry, record: Record) -> tuple[SenderInfo, ...]:
+    """The senders of the verification's sends before the latest: the 'send' entries of
+    its delivery history (record.lua), read with the event."""
+    used = []
+    for raw in entry.history:
+        try:
+            item = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        except ValueError:
+            continue
+        if (
+            isinstance(item, dict)
+            and item.get("event_type") == "send"
+            and item.get("v") == record.suffix
+            and item.get("sender")
+        ):
+            used.append(SenderInfo.decode(str(item["sender"])))
+    return tuple(used)
 
 
 def _encoded(sender: SenderInfo | None) -> str:

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from otp_service.store.insights import Count
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import ApiClient, FakeClock, Sandbox
 from tests.events.conftest import drain
+from tests.support.receipts import finalized, post_signed
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -126,6 +128,9 @@ def test_a_failed_sms_falls_back_to_whatsapp_and_either_code_approves(
     routes = admin.get("/v1/admin/insights/routes").get_json()["data"]
     approvals = {r["sender"]["type"]: r["windows"]["1h"]["approved"] for r in routes}
     assert approvals == {"long_code": 1 - which, "whatsapp": which}
+    # route health's fallbacks: the fallback sends that went through the route
+    fallbacks = {r["sender"]["type"]: r["windows"]["24h"]["fallbacks"] for r in routes}
+    assert fallbacks == {"long_code": 0, "whatsapp": 1}
     [record] = admin.get(
         "/v1/admin/verifications", query_string={"phone_number": PHONE}
     ).get_json()["data"]
@@ -271,3 +276,98 @@ def test_a_bad_fallback_policy_is_refused(admin):
     answer = admin.post("/v1/admin/profiles", json={"name": "Bad", "fallback": {"to": "pigeon"}})
     assert answer.status_code == 422
     assert "to" in answer.get_json()["errors"]["fallback"][0]
+
+
+THREE_SMS = {
+    "*": [
+        {"type": "long_code", "from": SMS},
+        {"type": "long_code", "from": "+13125550102"},
+        {"type": "long_code", "from": "+13125550103"},
+    ]
+}
+TWO_NEXT = {"on": ["no_receipt"], "no_receipt_seconds": 20, "to": "next_sender", "max_fallbacks": 2}
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(THREE_SMS), OTP_FALLBACK=json.dumps(TWO_NEXT))
+@pytest.mark.parametrize(("first_receipt", "sends"), [("delivered", 2), ("delivery_failed", 3)])
+def test_no_fallback_once_an_earlier_send_is_delivered(
+    client, sandbox, worker, clock: FakeClock, first_receipt, sends
+):
+    """The first SMS's receipt comes late, after the first fallback went out: when it
+    says delivered, its code (still valid) has arrived, so the fallback's missing receipt
+    sends no third code; when it says failed, the second fallback goes out."""
+    for sender in (SMS, "+13125550102", "+13125550103"):
+        sender_fault(sandbox, sender, "dropped")
+    created = create(client)
+    clock.advance(31)
+    drain(worker)
+    assert [m["from"] for m in reversed(sandbox.messages(PHONE))] == [SMS, "+13125550102"]
+    first = created["delivery"]["message_id"]
+    answer = post_signed(client.flask, finalized(first, PHONE, first_receipt), KEY)
+    assert answer.status_code == 200
+    clock.advance(31)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == sends
+    now = client.get(f"/v1/verifications/{created['id']}").get_json()
+    assert (now["sends"], now["fallbacks"]) == (sends, sends - 1)
+
+
+def test_a_late_receipt_of_an_earlier_send_counts_for_its_route(
+    client, admin, sandbox, worker, clock: FakeClock
+):
+    """The SMS's receipt comes after the WhatsApp fallback went out: route health counts
+    it for the SMS route (sent 1, delivered 1), as it would have without the fallback."""
+    sender_fault(sandbox, SMS, "dropped")
+    created = create(client)
+    clock.advance(31)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 2
+    first = created["delivery"]["message_id"]
+    assert post_signed(client.flask, finalized(first, PHONE, "delivered"), KEY).status_code == 200
+    drain(worker)
+    routes = admin.get("/v1/admin/insights/routes").get_json()["data"]
+    by_type = {r["sender"]["type"]: r["windows"]["1h"] for r in routes}
+    assert (by_type["long_code"]["sends"], by_type["long_code"]["delivered"]) == (1, 1)
+    assert by_type["whatsapp"]["delivered"] == 0
+
+
+BETTER = "+13125550120"
+ADAPTIVE = {
+    "US": {
+        "order": "adaptive",
+        "min_sends": 10,
+        "exploration": 0,
+        "senders": [{"type": "long_code", "from": SMS}, {"type": "long_code", "from": BETTER}],
+    }
+}
+NEXT = {"on": ["delivery_failed"], "to": "next_sender", "max_fallbacks": 2}
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(ADAPTIVE), OTP_FALLBACK=json.dumps(NEXT))
+def test_an_adaptive_routes_first_choice_falls_back_to_its_other_sender(
+    app, client, sandbox, worker, clock: FakeClock
+):
+    """The adaptive route sends through its second sender, which converts better; when
+    that one fails, next_sender is the route's other sender, not none — and never one
+    this verification was sent through already."""
+    services = app.extensions["otp"]
+    at = int(clock() * 1000)
+    services.history.insights.add(
+        Count(at, metric, "default", "US", f"long_code:{sender}", "sms", amount)
+        for sender, approved in ((SMS, 10), (BETTER, 90))
+        for metric, amount in (("sent", 100), ("approved", approved))
+    )
+    services.verifications.delivery.ranker.refresh()
+    sender_fault(sandbox, SMS, "delivery_failed")
+    sender_fault(sandbox, BETTER, "delivery_failed")
+    created = create(client)
+    assert created["sender"]["from"] == BETTER
+    for _ in range(2):
+        pass_receipts_on(client, sandbox)
+        drain(worker)
+    assert [m["from"] for m in reversed(sandbox.messages(PHONE))] == [BETTER, SMS]
+    now = client.get(f"/v1/verifications/{created['id']}").get_json()
+    assert (now["fallbacks"], now["sender"]["chosen_because"]) == (
+        1,
+        "fallback after delivery_failed",
+    )

@@ -3,10 +3,12 @@ event, searched and summed through the admin API; on one Redis and on a cluster.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service.events.http import EndpointPoster
@@ -142,6 +144,82 @@ def test_browsing_filters_by_profile_status_and_time(client, admin, sandbox, wor
     after = ids(limit="1", cursor=page["meta"]["next_cursor"])
     assert after == [first["id"]]
     assert admin.get("/v1/admin/verifications", query_string={"status": "x"}).status_code == 422
+
+
+def test_a_number_with_more_records_than_the_limit_is_paged_with_next_cursor(
+    client, admin, sandbox, worker, clock
+):
+    made = []
+    for _ in range(3):
+        created = create(client)
+        client.post(f"/v1/verifications/{created['id']}/cancel")
+        made.append(created["id"])
+        clock.advance(60)
+    drain(worker)
+
+    seen, cursor = [], None
+    for _ in range(3):
+        params = {"phone_number": PHONE, "limit": "2"}
+        if cursor:
+            params["cursor"] = cursor
+        answer = admin.get("/v1/admin/verifications", query_string=params)
+        assert answer.status_code == 200, answer.get_json()
+        seen += [r["id"] for r in answer.get_json()["data"]]
+        cursor = answer.get_json()["meta"]["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == made[::-1]  # newest first, each once, none left out
+    forged = {"phone_number": PHONE, "cursor": "not a cursor"}
+    assert admin.get("/v1/admin/verifications", query_string=forged).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "²/1-1",  # a digit to str.isdigit, not to int()
+        "{day}/1-2-3",  # not a stream entry id
+        "{day}/1-",
+        "{day}/²",
+        "{day}/0-0",  # nothing is before the first entry id
+        "{day}/99999999999999999999999-0",  # past Redis's 64 bits
+        "99999999/1-1",  # a day far ahead: nothing an answer gave, and days to walk back
+    ],
+)
+def test_a_forged_cursor_is_refused_with_422(client, admin, sandbox, worker, clock, cursor):
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    day = int(clock() * 1000) // 86_400_000
+    started = time.monotonic()
+    answer = admin.get("/v1/admin/verifications", query_string={"cursor": cursor.format(day=day)})
+    assert time.monotonic() - started < 5
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.mimetype == "application/problem+json"
+    assert answer.get_json()["code"] == "invalid_request"
+    assert list(answer.get_json()["errors"]) == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    ("params", "found"),
+    [
+        ({"created_before": "9999-12-31T23:59:59Z"}, True),
+        ({"created_after": "1970-01-01T00:00:00Z", "status": "canceled"}, True),
+        ({"created_before": "1970-01-01T00:00:00Z"}, False),
+    ],
+)
+def test_a_search_reads_only_the_days_the_history_can_hold(
+    client, admin, sandbox, worker, clock, params, found
+):
+    """Dates far out answer at once (no day outside OTP_HISTORY_DAYS is read), and rightly."""
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    started = time.monotonic()
+    answer = admin.get("/v1/admin/verifications", query_string=params)
+    assert time.monotonic() - started < 5
+    assert answer.status_code == 200, answer.get_json()
+    assert [r["id"] for r in answer.get_json()["data"]] == ([created["id"]] if found else [])
+    assert answer.get_json()["meta"]["next_cursor"] is None
 
 
 def test_expired_and_failed_verifications_are_kept(client, admin, sandbox, worker, clock):
@@ -283,6 +361,17 @@ def test_summary_refuses_bad_queries(admin):
         "to": "2027-01-01T00:00:00Z",
     }
     assert admin.get("/v1/admin/insights/summary", query_string=backwards).status_code == 422
+
+
+def test_route_health_refuses_any_query_parameter_and_says_it_takes_none(admin):
+    answer = admin.get("/v1/admin/insights/routes", query_string={"window": "1h"})
+    assert answer.status_code == 422
+    assert answer.get_json()["code"] == "invalid_request"
+    assert answer.get_json()["errors"] == {
+        "window": ["unknown; this route takes no query parameters"]
+    }
+    documented = yaml.safe_load(admin.flask.get("/openapi.yaml").get_data())["paths"]
+    assert "422" in documented["/v1/admin/insights/routes"]["get"]["responses"]
 
 
 @pytest.mark.many_numbers

@@ -16,6 +16,9 @@
 -- KEYS[6] outbox stream (a final status is an event: see apply_delivery)
 -- ARGV: message_id, status, occurred_at_ms, errors_json, event_type, dedupe_ttl_ms,
 --       history_max, cost_json ('' none: Telnyx's cost of the message, kept in the event)
+-- A final receipt of an earlier send (a fallback went out after it: its code still works)
+-- is not the verification's delivery status, but it is its route's: the internal event
+-- verification.earlier_receipt (never sent to an endpoint) has the insights count it.
 -- Returns 'updated' | 'kept' | 'parked' | 'duplicate' | 'unknown'
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[6]) then
   return 'duplicate'
@@ -44,4 +47,10 @@ if not known then
   redis.call('HSET', KEYS[1], 'mi', ARGV[1])  -- the send timed out: this is its message
   latest = ARGV[1]
 end
-return apply_delivery(KEYS[1], KEYS[4], KEYS[6], event, tonumber(ARGV[7]), {latest, delivery, id})
+local outcome = apply_delivery(KEYS[1], KEYS[4], KEYS[6], event, tonumber(ARGV[7]),
+                               {latest, delivery, id})
+if latest ~= ARGV[1] and DELIVERY_EVENTS[event.status] then
+  emit_verification(KEYS[6], 'verification.earlier_receipt', KEYS[1], KEYS[4],
+                    event.occurred_at, ARGV[1])
+end
+return outcome

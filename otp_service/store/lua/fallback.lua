@@ -8,9 +8,15 @@
 -- retried one, reserves nothing. Like create.lua it keeps an undo record, so a send that
 -- provably did not happen is rolled back by undo.lua; record.lua confirms the send.
 --
+-- Never once a code still live has been delivered: the latest send's ('ds'), or an
+-- earlier one kept by a fallback before (its receipt came after the next send went out:
+-- it is only in the number's delivery history, whose 'send' entries say which send
+-- each message carried).
+--
 -- KEYS[1] phone hash   KEYS[2] opt-out marker   KEYS[3] undo record
 -- KEYS[4] the shard's timer buckets   KEYS[5] the no-receipt bucket of the new send
--- KEYS[6..] the number's hashes in every other profile (the service's per-number caps)
+-- KEYS[6] the number's delivery history
+-- KEYS[7..] the number's hashes in every other profile (the service's per-number caps)
 -- ARGV: id, the triggering send's number, now_ms, code_hmac, max_sends, max_fallbacks,
 --       token, guard mode, hour window id, hourly cap, day window id, daily cap,
 --       the profile's own guard mode, hourly cap, daily cap,
@@ -34,6 +40,33 @@ if cur[4] ~= ARGV[2] then
   return {'stale', cur[4]}
 end
 local done = tonumber(cur[5] or '0')
+
+-- the earlier sends whose codes are live (k<n>: '<send>:<hmac>'; a resend drops them)
+local live = {}
+for i = 1, done do
+  local kept = redis.call('HGET', KEYS[1], 'k' .. i)
+  local colon = kept and string.find(kept, ':', 1, true)
+  if colon then
+    live[string.sub(kept, 1, colon - 1)] = true
+  end
+end
+if next(live) then
+  local entries = redis.call('LRANGE', KEYS[6], 0, -1)
+  local carried = {}  -- message id -> it carried a live code
+  for _, raw in ipairs(entries) do
+    local e = cjson.decode(raw)
+    if e.v == ARGV[1] and e.event_type == 'send' and e.n and live[tostring(e.n)] then
+      carried[e.message_id] = true
+    end
+  end
+  for _, raw in ipairs(entries) do
+    local e = cjson.decode(raw)
+    if e.v == ARGV[1] and e.status == 'delivered' and carried[e.message_id] then
+      return {'delivered', ''}
+    end
+  end
+end
+
 if done >= tonumber(ARGV[6]) then
   return {'max_fallbacks', ''}
 end
@@ -46,7 +79,7 @@ if cur[7] and tonumber(cur[7]) > now then
 end
 
 local hour_count, day_count, all_hour, all_day =
-  phone_counts({cur[10], cur[11], cur[12], cur[13]}, ARGV[9], ARGV[11], 6)
+  phone_counts({cur[10], cur[11], cur[12], cur[13]}, ARGV[9], ARGV[11], 7)
 local function over(mode, name, hour, day, hour_cap, day_cap)
   if mode ~= 'enforce' then
     return nil

@@ -3,7 +3,8 @@
 -- change, so it is written exactly when the change is, and never without it.
 -- Each entry: t (event type), k (v: verification, f: factor), g (the number's or
 -- subject's tag), p (profile), at (ms), s (JSON: the snapshot the event carries),
--- c (a verification's checks). A verification's delivery history is not copied here
+-- c (a verification's checks), m (the message an earlier send's receipt is about, only
+-- in verification.earlier_receipt). A verification's delivery history is not copied here
 -- (up to 20 entries: the biggest part of an event); the worker reads it where it needs
 -- it, once for a batch (store/outbox.py: with_history). The worker (events/) reads
 -- the streams.
@@ -11,16 +12,22 @@
 -- cannot fill Redis: past OUTBOX_MAX undelivered events, the oldest are dropped.
 local OUTBOX_MAX = 1000000
 
-local function emit(stream, kind, event_type, owner_key, now, snapshot, checks)
+local function emit(stream, kind, event_type, owner_key, now, snapshot, checks, message_id)
   local tag, profile = key_owner(owner_key)
-  redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', 't', event_type, 'k', kind,
-             'g', tag, 'p', profile, 'at', now, 's', cjson.encode(snapshot), 'c', checks)
+  local fields = {'t', event_type, 'k', kind, 'g', tag, 'p', profile, 'at', now,
+                  's', cjson.encode(snapshot), 'c', checks}
+  if message_id then
+    fields[#fields + 1] = 'm'
+    fields[#fields + 1] = message_id
+  end
+  redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', unpack(fields))
 end
 
 -- a verification's event: its fields as view.lua reads them, and its checks so far
 -- (check.lua's 'ck'); `hkey` (its delivery history) is the worker's to read
-local function emit_verification(stream, event_type, vkey, hkey, now)
-  emit(stream, 'v', event_type, vkey, now, view(vkey), redis.call('HGET', vkey, 'ck') or '')
+local function emit_verification(stream, event_type, vkey, hkey, now, message_id)
+  emit(stream, 'v', event_type, vkey, now, view(vkey), redis.call('HGET', vkey, 'ck') or '',
+       message_id)
 end
 
 -- a factor's event: its fields but the sealed secret
