@@ -118,6 +118,8 @@ def effective(
     }
     given = overrides or {}
     chosen = {name: given[name] for name in OVERRIDABLE if given.get(name) is not None}
+    if "code_length" in chosen:  # a floor raised since the profile was saved holds
+        chosen["code_length"] = max(chosen["code_length"], settings.min_code_length)
     for mapping in ("templates", "test_numbers"):
         if mapping in chosen:
             chosen[mapping] = dict(chosen[mapping])

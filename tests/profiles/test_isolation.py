@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from otp_service import errors
+from otp_service import create_app, errors
+from otp_service.config import Settings
 from otp_service.profiles import effective
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from otp_service.timefmt import parse_iso
 from otp_service.verification import CreateRequest
+from tests.conftest import ADMIN_KEY, ApiClient
+from tests.profiles.conftest import make_key, make_profile
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -76,6 +79,25 @@ def test_a_profiles_own_template_is_the_text_sent(svc, sandbox):
     create(svc, own)
     code = sandbox.last_code(PHONE)
     assert sandbox.messages(PHONE)[0]["text"] == f"Alpha: {code} (10 min)"
+
+
+def test_a_raised_code_length_floor_holds_for_a_profile_saved_below_it(app, env, clock, sandbox):
+    """OTP_MIN_CODE_LENGTH raised after a profile saved a shorter code_length: its codes
+    get the floor's length, and the profile shows the length it sends with."""
+    admin = ApiClient(app.test_client(), ADMIN_KEY)
+    profile = make_profile(admin, name="Shop", code_length=6)
+    key = make_key(admin, profile["id"])["key"]
+    raised = create_app(Settings.from_env({**env, "OTP_MIN_CODE_LENGTH": "8"}), clock=clock)
+    try:
+        shop = ApiClient(raised.test_client(), key)
+        assert shop.post("/v1/verifications", json={"phone_number": PHONE}).status_code == 201
+        assert len(sandbox.last_code(PHONE)) == 8
+        shown = ApiClient(raised.test_client(), ADMIN_KEY).get(
+            f"/v1/admin/profiles/{profile['id']}"
+        )
+        assert shown.get_json()["data"]["settings"]["code_length"] == 8
+    finally:
+        raised.extensions["otp"].close()
 
 
 @pytest.mark.parametrize("other", ["default", B])
