@@ -259,6 +259,8 @@ def _test_numbers(value: Any, settings: Settings) -> dict[str, str] | None:
             phone = normalize(phone)
         except InvalidPhone as exc:
             raise _Refused(f"{phone}: {exc}") from None
+        if phone in digests:
+            raise _Refused(f"{phone}: each phone_number may be listed once")
         low = settings.min_code_length
         if not isinstance(code, str) or not CODE.fullmatch(code) or not low <= len(code) <= 10:
             raise _Refused(f"each code must be a string of {low} to 10 ASCII digits")

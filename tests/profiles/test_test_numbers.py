@@ -75,6 +75,14 @@ def test_the_fixed_code_is_kept_only_as_a_digest(admin, shop, redis_client):
         ([{"phone_number": TEST_NUMBER, "code": "12"}], "digits"),
         ([{"phone_number": TEST_NUMBER}], "phone_number, code"),
         ([{"phone_number": f"+1312555{n:04d}", "code": FIXED} for n in range(21)], "20"),
+        # listed twice, with two codes: one of them would be dropped without a word
+        (
+            [
+                {"phone_number": TEST_NUMBER, "code": FIXED},
+                {"phone_number": TEST_NUMBER, "code": "111111"},
+            ],
+            "once",
+        ),
     ],
 )
 def test_bad_test_numbers_are_refused_naming_the_field(admin, numbers, field_says):
