@@ -68,7 +68,7 @@ def _form_values() -> tuple[dict[str, Any], dict[str, str]]:
         if not text:
             values[name] = None
         elif kind == "integer":
-            if text.isdigit():
+            if text.isascii() and text.isdigit():  # "²" is a digit that int() refuses
                 values[name] = int(text)
             else:
                 problems[name] = ["must be a whole number"]

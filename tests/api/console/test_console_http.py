@@ -141,6 +141,12 @@ def test_a_bad_field_is_shown_on_the_page_not_a_500(console):
     response = console.post("/console/profiles", data={"code_length": "six", "csrf_token": token})
     assert response.status_code == 422
     assert "must be a whole number" in response.get_data(as_text=True)
+    for digits in ("²", "６"):  # str.isdigit() says yes; not ASCII digits
+        response = console.post(
+            "/console/profiles", data={"code_length": digits, "csrf_token": token}
+        )
+        assert response.status_code == 422
+        assert "must be a whole number" in response.get_data(as_text=True)
     response = console.get("/console/profiles/pf_nope")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
