@@ -58,8 +58,8 @@ PREVIEW = PreviewSchema()
 
 
 def _body(schema: Schema) -> dict[str, Any]:
-    """The JSON body; an empty one is ``{}``."""
-    if not request.content_length:
+    """The JSON body; none is ``{}``. A chunked body has no Content-Length: it is read."""
+    if not request.content_length and "HTTP_TRANSFER_ENCODING" not in request.environ:
         return {}
     return json_body(schema)
 

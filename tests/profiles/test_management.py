@@ -3,7 +3,10 @@ checks of every field, the template refusals, the preview, and the read-only def
 
 from __future__ import annotations
 
+import io
+import json
 import re
+from typing import Any
 
 import pytest
 
@@ -50,6 +53,35 @@ def test_a_deleted_profile_is_gone(admin):
     assert gone.status_code == 404
     assert gone.get_json()["code"] == "profile_not_found"
     assert admin.delete(f"/v1/admin/profiles/{created['id']}").status_code == 404
+
+
+def test_a_chunked_body_is_read_not_taken_for_an_empty_one(admin):
+    """A body sent without a Content-Length (Transfer-Encoding: chunked, as gunicorn
+    passes it on) is the change asked for, as on the client routes."""
+    created = make_profile(admin, name="Shop")
+
+    def chunked(method: str, path: str, body: dict) -> Any:
+        return admin.flask.open(
+            path,
+            method=method,
+            input_stream=io.BytesIO(json.dumps(body).encode()),
+            headers={
+                "Authorization": f"Bearer {admin.key}",
+                "Content-Type": "application/json",
+                "Transfer-Encoding": "chunked",
+            },
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    path = f"/v1/admin/profiles/{created['id']}"
+    updated = chunked("PATCH", path, {"code_length": 8})
+    assert updated.status_code == 200
+    assert updated.get_json()["data"]["overrides"] == {"code_length": 8}
+    made = chunked("POST", "/v1/admin/profiles", {"name": "Bank", "ttl_seconds": 120})
+    assert made.status_code == 201
+    assert made.get_json()["data"]["overrides"] == {"ttl_seconds": 120}
+    preview = chunked("POST", f"{path}/preview", {"code_length": 10})
+    assert preview.get_json()["data"]["sample_code"] == "1234567890"
 
 
 @pytest.mark.parametrize(
