@@ -629,6 +629,9 @@ def profiles_list(as_json: bool) -> None:
 
     with _admin() as services:
         body = services.profiles.list_page(Page(1, 250))
+        total = body["meta"]["total_results"]
+        if total > 250:  # every one, on one page
+            body = services.profiles.list_page(Page(1, total))
     if as_json:
         return _echo_json(body)
     rows = [[p["id"], p.get("name"), p["created_at"]] for p in body["data"]]

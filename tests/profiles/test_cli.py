@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from otp_service.cli import main
 from otp_service.store.redis_server import RedisServer
 from tests.conftest import ApiClient, Sandbox, make_env
+from tests.profiles.conftest import make_profile
 
 
 @pytest.fixture
@@ -84,3 +85,13 @@ def test_the_guard_routes_and_whatsapp_fields_go_through_the_cli(run: Any) -> No
     refused = run("profiles", "update", profile["id"], '{"routes": {"US": [{"type": "fax"}]}}')
     assert refused.exit_code == 1 and "invalid_request (422)" in refused.output
     assert "must be one of short_code" in refused.output
+
+
+def test_the_list_shows_every_profile_past_one_page(run: Any, admin: ApiClient) -> None:
+    ids = [make_profile(admin, name=f"app {n}")["id"] for n in range(251)]
+    listed = run("profiles", "list")
+    assert listed.exit_code == 0, listed.output
+    assert all(pid in listed.output for pid in ids)
+    as_json = json.loads(run("profiles", "list", "--json").output)
+    assert len(as_json["data"]) == 252  # default first
+    assert as_json["meta"]["total_results"] == 252
