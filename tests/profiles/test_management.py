@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.profiles.conftest import make_profile
+from tests.test_openapi import load_spec
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -276,3 +277,29 @@ def test_the_preview_of_the_default_profile_uses_the_environment(admin):
     assert body["data"]["text"] == (
         "123456 is your otp-service verification code. It expires in 10 minutes."
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("post", "/v1/admin/profiles"),
+        ("patch", "/v1/admin/profiles/{profile_id}"),
+        ("post", "/v1/admin/profiles/{profile_id}/preview"),
+    ],
+)
+def test_the_spec_lists_what_a_bad_body_gets(admin, method, route):
+    path = route.format(profile_id=make_profile(admin, name="Shop")["id"])
+    documented = load_spec()["paths"][route][method]["responses"]
+    for content_type, body, status in [
+        ("text/plain", "{}", 415),
+        ("application/json", "{", 400),
+        ("application/json", '{"name": "' + "x" * 20000 + '"}', 413),
+    ]:
+        response = admin.flask.open(
+            path,
+            method=method.upper(),
+            data=body,
+            headers={"Authorization": f"Bearer {admin.key}", "Content-Type": content_type},
+        )
+        assert response.status_code == status
+        assert str(status) in documented, (route, method, status)
