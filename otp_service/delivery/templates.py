@@ -39,6 +39,7 @@ __all__ = [
     "render_text",
     "segments",
     "template_for",
+    "units",
 ]
 
 
@@ -154,15 +155,19 @@ def encoding(text: str) -> str:
     return "GSM-7" if is_gsm7(text) else "UCS-2"
 
 
+def units(text: str) -> int:
+    """What an SMS's length counts: GSM-7 septets (an extension character takes two), or
+    UCS-2 code units (a character outside the BMP takes two)."""
+    if is_gsm7(text):
+        return sum(2 if c in _GSM7_EXTENSION else 1 for c in text)
+    return len(text.encode("utf-16-le")) // 2
+
+
 def segments(text: str) -> int:
     """SMS parts: GSM-7 160 septets (153 per part when split), UCS-2 70 (67) code units."""
-    if is_gsm7(text):
-        units = sum(2 if c in _GSM7_EXTENSION else 1 for c in text)
-        single, part = GSM7_SINGLE, GSM7_PART
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part = UCS2_SINGLE, UCS2_PART
-    return 1 if units <= single else math.ceil(units / part)
+    single, part = (GSM7_SINGLE, GSM7_PART) if is_gsm7(text) else (UCS2_SINGLE, UCS2_PART)
+    counted = units(text)
+    return 1 if counted <= single else math.ceil(counted / part)
 
 
 # The two optional lines' values (OTP_WEBOTP_DOMAIN, OTP_ANDROID_APP_HASH, or a profile's):

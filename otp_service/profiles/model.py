@@ -26,6 +26,7 @@ from otp_service.delivery.templates import (
     is_webotp_domain,
     render_text,
     segments,
+    units,
 )
 from otp_service.errors import ConfigError
 from otp_service.ids import CodeHasher, PhoneTagger
@@ -361,10 +362,12 @@ def template_problem(text: str) -> str | None:
     sample = _fill(text, SAMPLE_LONGEST_CODE, SAMPLE_APP_NAME, SAMPLE_MINUTES)
     parts = segments(sample)
     if parts > 1:
+        gsm7 = encoding(sample) == "GSM-7"
+        counted = f"{units(sample)} {'septets' if gsm7 else 'UCS-2 code units'}"
         return (
             f"takes {parts} SMS segments in {encoding(sample)} with a 10-digit code, a "
-            f"30-character app name and 10 minutes ({len(sample)} characters): it must fit "
-            "one (160 GSM-7 or 70 UCS-2 characters)"
+            f"30-character app name and 10 minutes ({counted}): it must fit one (160 GSM-7 "
+            "septets, two for each of ^ { } [ ] ~ | € and backslash; or 70 UCS-2 code units)"
         )
     return None
 

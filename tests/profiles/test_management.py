@@ -236,6 +236,16 @@ def test_a_template_of_two_segments_is_refused_saying_its_encoding_and_segments(
     assert "2 SMS segments in UCS-2" in message
 
 
+def test_gsm7_extension_characters_count_two_septets_and_the_refusal_says_so(admin):
+    # each of ^ [ ] ~ | € and backslash is two septets: 11 + 10 * 14 + 8 = 159 of 160
+    fits = "{code} " + "^[]~|€\\" * 10 + "x" * 8
+    response = admin.post("/v1/admin/profiles", json={"templates": {"en": fits}})
+    assert response.status_code == 201, response.get_json()
+    message = _template_error(admin, fits + "|")  # 161 septets in 90 characters
+    assert "2 SMS segments in GSM-7" in message
+    assert "161 septets" in message
+
+
 def test_a_template_just_fitting_one_segment_is_taken(admin):
     # 10 + 30 + 2 + len(filler) = 160 characters with the longest values
     text = "{code} {app_name} " + "x" * (160 - 10 - 30 - 2)
