@@ -13,7 +13,7 @@ from otp_service import errors
 from otp_service.admin import BULK_MAX_NUMBERS, IMPORT_MAX_BYTES, Page
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import json_body, json_response, raw_body, services
+from otp_service.api.http import json_body, json_response, optional_json_body, raw_body, services
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 bp.before_request(require_admin)
@@ -171,9 +171,7 @@ def remove_optout(phone_number: str) -> Response:
 
 @bp.post("/opt-outs/sync")
 def sync_optouts() -> Response:
-    data: dict[str, Any] = {}
-    if request.content_length:  # the body is optional
-        data = json_body(SYNC)
+    data = optional_json_body(SYNC)
     return json_response(services().optout_admin.sync_optouts(actor=_actor(), **data))
 
 

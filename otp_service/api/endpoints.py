@@ -7,14 +7,12 @@ that is allowed, known event types) is ``events.endpoints``'s, shared with the C
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, g, request
 from marshmallow import RAISE, Schema, fields
 
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import json_body, json_response, services
+from otp_service.api.http import json_response, optional_json_body, services
 
 bp = Blueprint("endpoints", __name__, url_prefix="/v1/admin/profiles/<profile_id>/webhooks")
 bp.before_request(require_admin)
@@ -41,16 +39,9 @@ REPLAY = ReplaySchema()
 DELIVERIES_PAGE = 20
 
 
-def _body(schema: Schema) -> dict[str, Any]:
-    """The JSON body; none is ``{}``. A chunked body has no Content-Length but is one."""
-    if not request.content_length and "HTTP_TRANSFER_ENCODING" not in request.environ:
-        return {}
-    return json_body(schema)
-
-
 @bp.post("")
 def create_endpoint(profile_id: str) -> Response:
-    body = _body(ENDPOINT)
+    body = optional_json_body(ENDPOINT)
     answer = services().endpoints.create(profile_id, body, actor=g.key_id)
     location = f"/v1/admin/profiles/{profile_id}/webhooks/{answer['data']['id']}"
     return json_response(answer, 201, {"Location": location})
@@ -68,7 +59,7 @@ def get_endpoint(profile_id: str, endpoint_id: str) -> Response:
 
 @bp.patch("/<endpoint_id>")
 def update_endpoint(profile_id: str, endpoint_id: str) -> Response:
-    body = _body(ENDPOINT)
+    body = optional_json_body(ENDPOINT)
     return json_response(services().endpoints.update(profile_id, endpoint_id, body, actor=g.key_id))
 
 
@@ -115,5 +106,7 @@ def retry_delivery(profile_id: str, endpoint_id: str, delivery_id: str) -> Respo
 
 @bp.post("/<endpoint_id>/replay")
 def replay(profile_id: str, endpoint_id: str) -> Response:
-    answer = services().endpoints.replay(profile_id, endpoint_id, _body(REPLAY), actor=g.key_id)
+    answer = services().endpoints.replay(
+        profile_id, endpoint_id, optional_json_body(REPLAY), actor=g.key_id
+    )
     return json_response(answer, 202)

@@ -19,6 +19,7 @@ __all__ = [
     "body_fingerprint",
     "json_body",
     "json_response",
+    "optional_json_body",
     "parse_json",
     "raw_body",
     "services",
@@ -58,12 +59,32 @@ def raw_body(max_bytes: int | None = None, environ: dict[str, Any] | None = None
 def json_body(schema: Schema) -> Any:
     """The body, parsed as JSON and validated by ``schema``."""
     environ = request.environ
+    _require_json(environ)
+    return _load(schema, raw_body(environ=environ), environ)
+
+
+def optional_json_body(schema: Schema) -> Any:
+    """As ``json_body``, for a route whose body may be left out: no body at all is
+    ``{}``. A chunked body (no Content-Length, as gunicorn passes it on) is read first:
+    it may be empty too."""
+    environ = request.environ
+    raw = raw_body(environ=environ)
+    if not raw:
+        return {}
+    _require_json(environ)
+    return _load(schema, raw, environ)
+
+
+def _require_json(environ: dict[str, Any]) -> None:
     # request.mimetype parses the header on every access: only when it is not plain
     if environ.get("CONTENT_TYPE") != "application/json":
         mimetype = request.mimetype
         if not (mimetype == "application/json" or mimetype.endswith("+json")):
             raise errors.UnsupportedMediaType("send the body as application/json")
-    data = parse_json(raw_body(environ=environ))
+
+
+def _load(schema: Schema, raw: bytes, environ: dict[str, Any]) -> Any:
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise errors.InvalidRequest("the body must be a JSON object", status=400)
     try:

@@ -6,14 +6,12 @@ the ranges and the template checks are ``profiles.model``'s, shared with the CLI
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, g, request
 from marshmallow import RAISE, Schema, fields
 
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import json_body, json_response, services
+from otp_service.api.http import json_response, optional_json_body, services
 from otp_service.api.schemas import StrictInteger
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/admin/profiles")
@@ -57,13 +55,6 @@ PROFILE = ProfileSchema()
 PREVIEW = PreviewSchema()
 
 
-def _body(schema: Schema) -> dict[str, Any]:
-    """The JSON body; none is ``{}``. A chunked body has no Content-Length: it is read."""
-    if not request.content_length and "HTTP_TRANSFER_ENCODING" not in request.environ:
-        return {}
-    return json_body(schema)
-
-
 @bp.get("")
 def list_profiles() -> Response:
     params = query.single_values(request.args)
@@ -73,7 +64,7 @@ def list_profiles() -> Response:
 
 @bp.post("")
 def create_profile() -> Response:
-    body = services().profiles.create(_body(PROFILE), actor=g.key_id)
+    body = services().profiles.create(optional_json_body(PROFILE), actor=g.key_id)
     return json_response({"data": body}, 201, {"Location": f"/v1/admin/profiles/{body['id']}"})
 
 
@@ -84,7 +75,7 @@ def get_profile(profile_id: str) -> Response:
 
 @bp.patch("/<profile_id>")
 def update_profile(profile_id: str) -> Response:
-    body = services().profiles.update(profile_id, _body(PROFILE), actor=g.key_id)
+    body = services().profiles.update(profile_id, optional_json_body(PROFILE), actor=g.key_id)
     return json_response({"data": body})
 
 
@@ -96,7 +87,7 @@ def delete_profile(profile_id: str) -> Response:
 
 @bp.post("/<profile_id>/preview")
 def preview_profile(profile_id: str) -> Response:
-    data = _body(PREVIEW)
+    data = optional_json_body(PREVIEW)
     return json_response(services().profiles.preview(profile_id, **data))
 
 

@@ -502,3 +502,20 @@ def test_audit_pages_newest_first_and_filters_by_action(admin: ApiClient, servic
     assert by_key["data"] == []
     bad = admin.get("/v1/admin/audit", query_string={"action": "drop_tables"})
     assert bad.status_code == 422
+
+
+def test_sync_reads_a_chunked_body_and_takes_an_empty_one_for_none(
+    admin: ApiClient, services: Any, sandbox: Sandbox
+) -> None:
+    """A body streamed without a Content-Length (chunked, as gunicorn passes it on) is the
+    body sent, not none: the sync is of the profile it names; an empty one syncs all."""
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True}
+    primary = PROFILE_IDS["primary"]
+    one = admin.post(
+        "/v1/admin/opt-outs/sync", json={"messaging_profile_id": primary}, environ_overrides=chunked
+    )
+    assert one.status_code == 200
+    assert one.json["fetched"] == len(OPTED_OUT_NUMBERS) // 2
+    every = admin.post("/v1/admin/opt-outs/sync", environ_overrides=chunked)
+    assert every.status_code == 200
+    assert every.json["fetched"] == len(OPTED_OUT_NUMBERS)

@@ -83,6 +83,16 @@ def test_a_chunked_body_is_read_not_taken_for_an_empty_one(admin):
     assert made.get_json()["data"]["overrides"] == {"ttl_seconds": 120}
     preview = chunked("POST", f"{path}/preview", {"code_length": 10})
     assert preview.get_json()["data"]["sample_code"] == "1234567890"
+    # an empty chunked body is no body, as an empty one with a length: nothing changes
+    empty = admin.flask.open(
+        path,
+        method="PATCH",
+        input_stream=io.BytesIO(b""),
+        headers={"Authorization": f"Bearer {admin.key}", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert empty.status_code == 200
+    assert empty.get_json()["data"]["overrides"] == {"code_length": 8}
 
 
 @pytest.mark.parametrize(
