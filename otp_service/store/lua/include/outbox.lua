@@ -14,13 +14,14 @@ local OUTBOX_MAX = 1000000
 
 local function emit(stream, kind, event_type, owner_key, now, snapshot, checks, message_id)
   local tag, profile = key_owner(owner_key)
-  local fields = {'t', event_type, 'k', kind, 'g', tag, 'p', profile, 'at', now,
-                  's', cjson.encode(snapshot), 'c', checks}
-  if message_id then
-    fields[#fields + 1] = 'm'
-    fields[#fields + 1] = message_id
+  if message_id then  -- rare (an earlier send's receipt): the usual call builds no table
+    redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', 't', event_type, 'k', kind,
+               'g', tag, 'p', profile, 'at', now, 's', cjson.encode(snapshot), 'c', checks,
+               'm', message_id)
+    return
   end
-  redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', unpack(fields))
+  redis.call('XADD', stream, 'MAXLEN', '~', OUTBOX_MAX, '*', 't', event_type, 'k', kind,
+             'g', tag, 'p', profile, 'at', now, 's', cjson.encode(snapshot), 'c', checks)
 end
 
 -- a verification's event: its fields as view.lua reads them, and its checks so far
