@@ -27,6 +27,9 @@ __all__ = ["GROUPS", "HistoryService", "STATUSES", "WINDOWS"]
 STATUSES = ("approved", "failed", "canceled", "expired")
 GROUPS = ("country", "sender", "channel", "profile")
 SCAN_BUDGET = 2000
+# route health's windows, in hours: each also takes the clock hour under way (the
+# counters are hourly), so "1h" holds 60 to 120 minutes, never just the minutes of an
+# hour that has barely begun
 WINDOWS = {"1h": 1, "24h": 24, "7d": 168}
 _GROUP_INDEX = {"profile": 1, "country": 2, "sender": 3, "channel": 4}
 
@@ -163,9 +166,10 @@ class HistoryService:
         }
 
     def routes(self) -> dict[str, Any]:
-        """Route health: per profile × country × sender × channel, over 1 h, 24 h, 7 days."""
+        """Route health: per profile × country × sender × channel, over 1 h, 24 h, 7 days
+        (whole hours, and the one under way)."""
         last = self._now() // HOUR_MS
-        hours = self.insights.hours(last - WINDOWS["7d"] + 1, last)
+        hours = self.insights.hours(last - WINDOWS["7d"], last)
         routes: dict[tuple[str, ...], dict[str, dict[str, float]]] = defaultdict(
             lambda: {w: defaultdict(float) for w in WINDOWS}
         )
@@ -175,7 +179,7 @@ class HistoryService:
                 if len(route) != 4 or not route[2]:  # refusals have no sender
                     continue
                 for window, span in WINDOWS.items():
-                    if hour > last - span:
+                    if hour >= last - span:
                         routes[tuple(route)][window][metric] += value
         rows = []
         for (profile, country, sender, channel), windows in sorted(routes.items()):

@@ -363,6 +363,26 @@ def test_summary_refuses_bad_queries(admin):
     assert admin.get("/v1/admin/insights/summary", query_string=backwards).status_code == 422
 
 
+def test_route_health_last_hour_is_never_just_an_hour_begun(client, admin, sandbox, worker, clock):
+    """The counters are hourly: "1h" is the hour under way and the one before it, so a
+    look at 12:05 still shows what happened at 11:50; two hours on it is gone from "1h",
+    not from "24h"."""
+    clock.advance(3600 - clock() % 3600 - 600)  # ten minutes before an hour ends
+    created = create(client)
+    assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
+    drain(worker)
+
+    def approved(window: str) -> int:
+        [route] = admin.get("/v1/admin/insights/routes").get_json()["data"]
+        return route["windows"][window]["approved"]
+
+    assert approved("1h") == 1
+    clock.advance(900)  # five minutes into the next hour
+    assert (approved("1h"), approved("24h")) == (1, 1)
+    clock.advance(3600)
+    assert (approved("1h"), approved("24h")) == (0, 1)
+
+
 def test_route_health_refuses_any_query_parameter_and_says_it_takes_none(admin):
     answer = admin.get("/v1/admin/insights/routes", query_string={"window": "1h"})
     assert answer.status_code == 422
