@@ -85,6 +85,9 @@ def _search(
             if next_cursor and not phone
             else None
         ),
+        # a number's older ones: by the dates (a link would have to carry the number)
+        more_of_number=bool(phone and next_cursor),
+        page_size=PAGE_SIZE,
         problem=problem,
     )
 

@@ -107,6 +107,35 @@ def test_a_search_by_number_finds_it_in_any_format_and_shows_it_masked(traffic, 
     assert 'id="no-verifications"' in other.get_data(as_text=True)
 
 
+def test_a_number_with_more_than_a_page_says_so_and_its_dates_reach_the_rest(
+    client, sandbox, clock, worker, console, monkeypatch
+):
+    """A search by number is a form (the number stays out of URLs), so its older results
+    are not a link: the page says there are more, and the dates narrow to them."""
+    phone = "+13125550777"
+    made = []
+    for _ in range(3):
+        answer = client.post("/v1/verifications", json={"phone_number": phone})
+        assert answer.status_code == 201, answer.get_json()
+        made.append(answer.get_json())
+        assert client.post(f"/v1/verifications/{made[-1]['id']}/cancel").status_code == 200
+        clock.advance(61)
+    drain(worker)
+    monkeypatch.setattr("otp_service.api.console.verifications.PAGE_SIZE", 2)
+    token = csrf_of(console.get("/console/verifications"))
+    form = {"phone_number": phone, "csrf_token": token}
+    text = console.post("/console/verifications", data=form).get_data(as_text=True)
+    assert re.findall(r'data-id="([^"]+)"', text) == [made[2]["id"], made[1]["id"]]
+    assert 'id="more-of-number"' in text
+    no_full_number(text)
+    before = made[1]["created_at"][:19]  # as the form's datetime-local field sends it
+    text = console.post("/console/verifications", data={**form, "created_before": before}).get_data(
+        as_text=True
+    )
+    assert re.findall(r'data-id="([^"]+)"', text) == [made[0]["id"]]
+    assert 'id="more-of-number"' not in text
+
+
 def test_a_search_without_its_csrf_token_is_refused(traffic, console):
     page = console.post("/console/verifications", data={"phone_number": "+13125550211"})
     assert page.status_code == 403
