@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import secrets
+import socket
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 from otp_service import errors
 from otp_service.config import Settings
 from otp_service.events.catalog import EVENT_TYPES, PING, Event, body_of
-from otp_service.events.http import UnsafeURL, check_url
+from otp_service.events.http import UnsafeURL, check_url, resolve_within
 from otp_service.ids import new_suffix
 from otp_service.sealing import SecretBox
 from otp_service.store.webhooks import DeliveryRecord, NewDelivery, WebhookStore
@@ -42,6 +43,7 @@ ROTATION_OVERLAP_MS = 24 * 3_600_000
 ENDPOINT_PATTERN = re.compile(r"ep_[a-z2-7]{16}")
 DELIVERY_PATTERN = re.compile(r"dlv_[0-9a-f]{24}")
 URL_MAX = 2048
+LOOKUP_SECONDS = 5.0  # a URL's host that has not resolved by then is refused (422)
 CHANGE_ATTEMPTS = 5  # saves of one change raced by others before it is refused (409)
 DESCRIPTION_MAX = 200
 
@@ -434,13 +436,12 @@ class EndpointService:
         return out
 
     def _check_url(self, url: str) -> None:
-        kwargs = {"resolve": self._resolve} if self._resolve is not None else {}
         try:
             check_url(
                 url,
                 production=self.settings.is_production,
                 trusted=self.settings.webhook_trusted_networks,
-                **kwargs,
+                resolve=resolve_within(self._resolve or socket.getaddrinfo, LOOKUP_SECONDS),
             )
         except UnsafeURL as exc:
             raise errors.WebhookUrlNotAllowed(str(exc), reason=exc.code) from exc

@@ -39,7 +39,15 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["USER_AGENT", "EndpointPoster", "IPNetwork", "PostResult", "UnsafeURL", "check_url"]
+__all__ = [
+    "USER_AGENT",
+    "EndpointPoster",
+    "IPNetwork",
+    "PostResult",
+    "UnsafeURL",
+    "check_url",
+    "resolve_within",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -47,6 +55,36 @@ Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 
 USER_AGENT = "otp-service-webhooks/1"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def resolve_within(resolve: Resolver, seconds: float) -> Resolver:
+    """``resolve``, given up (``OSError``: the host does not resolve) after ``seconds``.
+    getaddrinfo has no timeout of its own (the system's resolver may wait 5 s a server,
+    and try again): the lookup runs in a daemon thread of its own, which ends when the
+    resolver gives up, and keeps no process from exiting meanwhile."""
+
+    def bounded(host: str, port: int, **kwargs: Any) -> Sequence[tuple[Any, ...]]:
+        answer: list[tuple[bool, Any]] = []
+
+        def lookup() -> None:
+            try:
+                answer.append((True, resolve(host, port, **kwargs)))
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+                answer.append((False, exc))
+
+        thread = threading.Thread(target=lookup, name="webhook-dns", daemon=True)
+        thread.start()
+        thread.join(max(seconds, 0.0))
+        if not answer:
+            raise OSError(f"no answer within {seconds:g} s")
+        ok, value = answer[0]
+        if not ok:
+            raise value
+        return value
+
+    return bounded
+
+
 # sent with every delivery; the caller's headers (the signature's) are added to these
 _HEADERS = {
     "user-agent": ("User-Agent", USER_AGENT),
@@ -386,7 +424,10 @@ class EndpointPoster:
         deadline = started + self._timeout
         try:
             target = _vet(
-                url, production=self._production, resolve=self._resolve, trusted=self._trusted
+                url,
+                production=self._production,
+                resolve=resolve_within(self._resolve, self._timeout),
+                trusted=self._trusted,
             )
         except UnsafeURL as exc:
             gone = exc.code == "webhook_url_unresolvable"

@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from otp_service.events.http import USER_AGENT, EndpointPoster, UnsafeURL, check_url
+from otp_service.events.http import (
+    USER_AGENT,
+    EndpointPoster,
+    UnsafeURL,
+    check_url,
+    resolve_within,
+)
 
 PUBLIC_V4 = "93.184.216.34"
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -517,3 +523,27 @@ def test_tls_refuses_an_untrusted_certificate(make_poster, tls_receiver):
 def test_production_keeps_certificate_checks_on():
     with pytest.raises(ValueError, match="certificate"):
         EndpointPoster(production=True, verify=False)
+
+
+def test_a_resolver_that_never_answers_costs_a_delivery_its_timeout_not_the_worker(
+    make_poster,
+):
+    """getaddrinfo has no timeout of its own: a DNS server that never answers would hold a
+    delivery (and the worker's lease) for as long as the system's resolver waits. The
+    post gives up at its own deadline, as a connection that could not be made."""
+    released = threading.Event()
+
+    def hanging(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple]:
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    poster = make_poster(timeout=0.3, resolve=hanging)
+    try:
+        result = poster.post("http://hooks.test/otp", b"{}", SIGNED)
+        assert (result.status, result.error) == (None, "connect_error")
+        assert result.elapsed_ms < 3000  # the deadline held (0.3 s), not the resolver's wait
+        with pytest.raises(UnsafeURL) as refused:
+            check_url("https://hooks.test/", production=True, resolve=resolve_within(hanging, 0.1))
+        assert refused.value.code == "webhook_url_unresolvable"
+    finally:
+        released.set()
