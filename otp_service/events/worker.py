@@ -51,6 +51,7 @@ from otp_service.events.catalog import (
 from otp_service.events.endpoints import Endpoint, EndpointService, delivery_id_of
 from otp_service.events.http import EndpointPoster, PostResult
 from otp_service.events.signing import signed_headers
+from otp_service.sealing import InvalidTag
 from otp_service.store.outbox import OutboxEntry, OutboxStore
 from otp_service.store.webhooks import Attempt, Claimed, NewDelivery, WebhookStore
 
@@ -332,7 +333,17 @@ class Worker:
         if not endpoint.enabled:
             return None, "endpoint_disabled"
         sent_at = int(time.time())  # the signature's time: the receiver's clock is real
-        secrets = self._secrets(endpoint)
+        try:
+            secrets = self._secrets(endpoint)
+        except InvalidTag:
+            # sealed under another OTP_SECRET: nothing can be signed, but the other
+            # endpoints' deliveries go on, and this one is retried on schedule (the
+            # operator may put the secret back, or rotate the endpoint's)
+            log.error(
+                "endpoint %s: its signing secret cannot be opened (was OTP_SECRET changed?)",
+                endpoint.id,
+            )
+            return PostResult(None, "secret_unreadable", b"", 0), None
         headers = signed_headers(secrets, claimed.webhook_id, sent_at, claimed.body)
         return self.poster.post(endpoint.url, claimed.body, headers), None
 

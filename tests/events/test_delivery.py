@@ -4,13 +4,17 @@ replayable by operators; on one Redis and on a cluster."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import threading
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from otp_service.events.endpoints import Endpoint
 from otp_service.events.worker import RETRY_SCHEDULE
+from otp_service.sealing import SecretBox
 from tests.conftest import ApiClient, FakeClock, Sandbox
 from tests.events.conftest import Receiver, drain
 
@@ -297,3 +301,29 @@ def test_an_endpoint_turned_back_on_or_moved_starts_its_failing_clock_afresh(
     drain(worker)
     shown = admin.get(here).get_json()["data"]
     assert (shown["enabled"], shown["disabled_reason"]) == (True, None)
+
+
+def test_a_secret_sealed_under_another_otp_secret_fails_its_deliveries_not_the_worker(
+    admin, client, sandbox: Sandbox, worker, receiver: Receiver, endpoint
+):
+    """OTP_SECRET changed under a stored endpoint: its secret cannot be opened. The worker
+    goes on (the other endpoint's delivery is made), and the delivery is a failed attempt
+    that says why, retried on schedule, with nothing sent."""
+    made = admin.post(BASE, json={"url": receiver.url}).get_json()["data"]
+    store = worker.endpoints.store
+    stored = store.endpoint(made["id"])
+    before = Endpoint.from_json(stored)
+    elsewhere = SecretBox(b"another OTP_SECRET", b"otp-service webhook secret v1")
+    blob = base64.b64encode(elsewhere.seal(made["id"], b"k" * 24)).decode()
+    resealed = dataclasses.replace(before.secrets[0], sealed=blob)
+    changed = dataclasses.replace(before, secrets=(resealed,))
+    assert store.save_endpoint(made["id"], changed.to_json(), "update", stored)
+    approve(client, sandbox)
+    drain(worker)
+    assert receiver.types().count("verification.approved") == 1  # the readable endpoint's
+    rows = admin.get(f"{BASE}/{made['id']}/deliveries").get_json()["data"]
+    assert sorted((r["event_type"], r["status"], r["last_error"], r["attempts"]) for r in rows) == [
+        (f"verification.{kind}", "pending", "secret_unreadable", 1)
+        for kind in ("approved", "created", "sent")
+    ]
+    assert all(r["next_attempt_at"] is not None for r in rows)
