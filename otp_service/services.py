@@ -28,6 +28,7 @@ from otp_service.ids import PhoneTagger
 from otp_service.inbound import InboundEvents
 from otp_service.metrics import observe_telnyx
 from otp_service.profiles import KeyRing, ProfileService
+from otp_service.profiles.purge import ProfilePurge
 from otp_service.store import Store, connect
 from otp_service.store.history import HistoryStore
 from otp_service.store.insights import InsightsStore
@@ -191,4 +192,5 @@ def build_worker(
             Recorder(services.history.history, services.history.insights),
             Fallbacks(services.verifications, services.profiles.settings_for),
         ),
+        chores=(ProfilePurge(ProfileStore(services.store)),),
     )

@@ -106,6 +106,7 @@ class Worker:
         threads: int = 16,
         rng: random.Random | None = None,
         consumers: tuple[Callable[[list[OutboxEntry]], None], ...] = (),
+        chores: tuple[Callable[[], int], ...] = (),
         sweep_every_ms: int = BUSY_SHARDS_EVERY_MS,
         lease_ms: int = LEASE_MS,
     ) -> None:
@@ -120,6 +121,8 @@ class Worker:
         self.rng = rng or random.Random()
         # what else learns from every batch (history, insights, fallback sends)
         self.consumers = consumers
+        # other background work, a bounded piece a pass (a deleted profile's data)
+        self.chores = chores
         self.sweep_every_ms = sweep_every_ms
         # how long a delivery or an outbox entry stays with a worker before another takes
         # it over: longer than one attempt (the poster's timeout), or two would send it
@@ -177,6 +180,8 @@ class Worker:
             done += self._hand_over(shard, self.outbox.read(shard, self.name, BATCH))
             done += self._fire_timers(shard, now)
         done += self.deliver_due()
+        for chore in self.chores:
+            done += chore()
         return done
 
     def close(self) -> None:

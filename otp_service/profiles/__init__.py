@@ -3,7 +3,8 @@
 ``settings`` holds what a profile may change and how it falls back on the service-wide
 environment settings (the profile ``default``); ``model`` a stored profile, its checks
 and its preview; ``keys`` the keys and every process's cache of them (``KeyRing``);
-``service`` what operators and requests call (``ProfileService``).
+``service`` what operators and requests call (``ProfileService``); ``purge`` the worker's
+removal of a deleted profile's data.
 """
 
 from otp_service.profiles.keys import KeyRing

@@ -170,7 +170,8 @@ class ProfileService:
 
     def delete(self, profile_id: str, *, actor: str) -> None:
         """Delete the profile; its keys are revoked in the same step, then its webhook
-        endpoints deleted (no route reaches them once it is gone)."""
+        endpoints deleted (no route reaches them once it is gone); the worker then removes
+        its verifications and TOTP factors from Redis (``profiles/purge.py``)."""
         with self.audit.audited(actor, "profile.delete", profile_id[:64], {}) as outcome:
             self._writable(profile_id)
             if not self.store.delete(profile_id):

@@ -5,6 +5,7 @@
     otp:{profiles}:keys           hash: key id -> JSON (profile id, SHA-256 hex, prefix, time)
     otp:{profiles}:keys:<profile> set: the profile's key ids (deleting a profile revokes them)
     otp:{profiles}:used           hash: key id -> last used (ms), written by the refresher
+    otp:{profiles}:purge          set: deleted profiles whose data is still to be removed
 
 Workers poll ``version`` (one round trip) and read everything else in one more when it
 moved (``snapshot``). A key is stored only as its digest; its plaintext never reaches Redis.
@@ -13,6 +14,7 @@ moved (``snapshot``). A key is stored only as its digest; its plaintext never re
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,8 +123,25 @@ class ProfileStore:
     def delete(self, profile_id: str) -> bool:
         """Delete the profile and revoke its keys in one step."""
         k = self.keys
-        keys = [k.profiles, k.version, k.keys, k.used, k.of_profile(profile_id)]
+        keys = [k.profiles, k.version, k.keys, k.used, k.of_profile(profile_id), k.purge]
         return bool(self.store.run("profile_delete", keys, [profile_id]))
+
+    # -- a deleted profile's data (the worker removes it: profiles/purge.py) -------------
+    def to_purge(self) -> list[str]:
+        """Deleted profiles whose verifications and factors may still be in Redis."""
+        return sorted(_text(p) for p in self.store.redis.smembers(self.keys.purge))
+
+    def data_keys(self, profile_id: str) -> Iterator[str]:
+        """The keys of the profile's own data: every per-number and per-subject key ends
+        with its id (``store/scripts.py``: ``_scope``). One SCAN over every master."""
+        pattern = f"{self.store.prefix}:{{*}}:*:{profile_id}"
+        return (_text(k) for k in self.store.redis.scan_iter(match=pattern, count=1000))
+
+    def unlink(self, keys: list[str]) -> None:
+        self.store.redis.unlink(*keys)  # on a cluster, split by slot by redis-py
+
+    def purged(self, profile_id: str) -> None:
+        self.store.redis.srem(self.keys.purge, profile_id)
 
     def add_key(self, key: StoredKey) -> bool:
         """False when the profile does not exist (any more)."""

@@ -312,6 +312,7 @@ class ProfileKeys:
     profiles: str  # hash: profile id -> JSON
     keys: str  # hash: key id -> JSON (profile id, SHA-256 digest, prefix, created_at)
     used: str  # hash: key id -> last used (ms)
+    purge: str  # set: profiles deleted whose data the worker has still to remove
     base: str
 
     def of_profile(self, profile_id: str) -> str:
@@ -441,6 +442,7 @@ class Store:
             profiles=f"{base}:all",
             keys=f"{base}:keys",
             used=f"{base}:used",
+            purge=f"{base}:purge",
             base=base,
         )
 

@@ -1,6 +1,8 @@
--- Delete a profile and revoke all its keys in the same step.
+-- Delete a profile and revoke all its keys in the same step; note it for the worker,
+-- which then removes its verifications and TOTP factors (profiles/purge.py).
 -- KEYS[1] profiles hash   KEYS[2] version   KEYS[3] keys hash   KEYS[4] used hash
--- KEYS[5] the profile's set of key ids   ARGV: id
+-- KEYS[5] the profile's set of key ids   KEYS[6] the deleted profiles still to purge
+-- ARGV: id
 -- 1 deleted, 0 no such profile
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
   return 0
@@ -11,5 +13,6 @@ for _, id in ipairs(ids) do
   redis.call('HDEL', KEYS[4], id)
 end
 redis.call('DEL', KEYS[5])
+redis.call('SADD', KEYS[6], ARGV[1])
 redis.call('INCR', KEYS[2])
 return 1
