@@ -69,7 +69,13 @@ def int_param(query: Query, name: str, default: int, low: int, high: int) -> int
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    # no more digits than ``high`` has: int() refuses over 4300 of them (a 500)
+    if (
+        not raw.isascii()
+        or not raw.isdigit()
+        or len(raw) > len(str(high))
+        or not low <= int(raw) <= high
+    ):
         raise errors.InvalidRequest(
             f"{name} must be an integer from {low} to {high}",
             errors={name: [f"must be an integer from {low} to {high}"]},

@@ -216,7 +216,10 @@ def form_page() -> int:
 
 
 def _page(raw: str) -> int:
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 100_000 else 1
+    # ASCII digits, and few: int() refuses "²" (a digit to isdigit) and 4301 digits
+    if raw.isascii() and raw.isdigit() and len(raw) <= 6 and 0 < int(raw) <= 100_000:
+        return int(raw)
+    return 1
 
 
 def back_to(default: str) -> str:

@@ -150,6 +150,8 @@ def test_a_bad_field_is_shown_on_the_page_not_a_500(console):
     response = console.get("/console/profiles/pf_nope")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
+    for page in ("²", "9" * 5000):  # a digit int() refuses; more digits than it takes
+        assert console.get("/console/opt-outs", query_string={"page": page}).status_code == 200
 
 
 @pytest.mark.parametrize("idle", [True, False])
