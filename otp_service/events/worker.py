@@ -14,10 +14,10 @@ there is none:
    no-receipt timers of profiles that fall back (``receipt_timer.lua``: an internal event,
    ``verification.no_receipt``, that the fallback consumer acts on).
 3. **Deliveries** that are due (retries, an operator's retry or replay, a test ping)
-   are claimed with a lease (a dead worker's come back when it ends), no more than the
-   pool can post before it ends (``batch``), and posted from a
-   thread pool that grows while receivers are slow (``_post_all``): signed
-   (``signing.py``), with ``http.py``'s limits.
+   are claimed with a lease (a dead worker's come back when it ends), and posted from a
+   thread pool that grows while receivers are slow (``_post_all``), none begun too late
+   to end inside the lease (``_last_start``): signed (``signing.py``), with
+   ``http.py``'s limits.
    A 2xx within the timeout is success; otherwise the next attempt is due after
    ``RETRY_SCHEDULE`` (with ±10 % jitter), and after the last one the delivery is failed.
    An endpoint whose attempts have all failed for ``DISABLE_AFTER_MS`` is disabled, and
@@ -128,11 +128,6 @@ class Worker:
         # it over: longer than one attempt (the poster's timeout), or two would send it
         self.lease_ms = lease_ms
         self.threads = threads
-        # the posts of one pass, all ended well before the lease of the first: a batch
-        # still posting when its leases end would be claimed and sent again by another
-        # worker (all of it: a batch is recorded when the whole of it is done)
-        rounds = max(1, lease_ms // max(1, int(poster.timeout * 1000)) - 1)
-        self.batch = max(1, min(BATCH, threads * rounds))
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
         self._endpoints: dict[str, Endpoint] = {}
         self._endpoints_version = -1
@@ -192,6 +187,7 @@ class Worker:
     def _hand_over(self, shard: str, entries: list[OutboxEntry]) -> int:
         if not entries:
             return 0
+        leased = time.monotonic()  # the entries were just read: their lease runs from now
         endpoints = self._current_endpoints()
         wanted = {
             entry.entry_id: [
@@ -212,7 +208,7 @@ class Worker:
         for entry in entries:
             if wanted.get(entry.entry_id):
                 deliveries += self._deliveries_of(entry, wanted[entry.entry_id])
-        self._first_attempts(deliveries)
+        self._first_attempts(deliveries, leased)
         for consumer in self.consumers:
             consumer(entries)
         self.outbox.ack(shard, [entry.entry_id for entry in entries])
@@ -241,34 +237,43 @@ class Worker:
         return done
 
     # -- 3. deliveries ------------------------------------------------------------------------
-    def _first_attempts(self, deliveries: list[NewDelivery]) -> None:
+    def _first_attempts(self, deliveries: list[NewDelivery], leased: float) -> None:
         """Post new deliveries at once, then store each with how its attempt went (one
         round trip): a delivery that succeeds first time costs one write, not a store, a
         claim and a finish. The events stay unacknowledged until this is done, so a
-        worker that dies here leaves them to another (at least once)."""
+        worker that dies here leaves them to another (at least once). Those there was no
+        time to post (slow receivers) are stored due now, for a claim with a lease."""
         if not deliveries:
             return
-        # more than a pass may post: the rest is stored due now, for a claim with a lease
-        self.webhooks.enqueue(deliveries[self.batch :], self.now_ms())
-        deliveries = deliveries[: self.batch]
         endpoints = self._current_endpoints_by_id()
         claimed = [
             Claimed(d.id, d.endpoint_id, d.webhook_id, d.type, d.body, 0) for d in deliveries
         ]
-        attempts = self._attempts(claimed, endpoints)
+        attempts, left = self._attempts(claimed, endpoints, leased)
+        unposted = {item.id for item in left}
+        self.webhooks.enqueue([d for d in deliveries if d.id in unposted], self.now_ms())
+        posted = [d for d in deliveries if d.id not in unposted]
         answers = self.webhooks.first_attempts(
-            list(zip(deliveries, attempts, strict=True)), self.now_ms(), DISABLE_AFTER_MS
+            list(zip(posted, attempts, strict=True)), self.now_ms(), DISABLE_AFTER_MS
         )
         for attempt, (state, disabled) in zip(attempts, answers, strict=True):
             if state != "exists":
                 self._after(attempt, state, disabled, endpoints.get(attempt.claimed.endpoint_id))
 
-    def _attempts(self, claimed: list[Claimed], endpoints: dict[str, Endpoint]) -> list[Attempt]:
-        """Post each from the thread pool; how each went, and when the next is due."""
-        results = self._post_all(claimed, endpoints)
+    def _attempts(
+        self, claimed: list[Claimed], endpoints: dict[str, Endpoint], leased: float
+    ) -> tuple[list[Attempt], list[Claimed]]:
+        """Post each from the thread pool while there is time (``leased``: when their
+        lease began, on time.monotonic); how each posted one went and when the next is
+        due, and those left unposted."""
+        results = self._post_all(claimed, endpoints, self._last_start(leased))
         now = self.now_ms()
-        out = []
-        for item, (result, error) in zip(claimed, results, strict=True):
+        out, left = [], []
+        for item, posted in zip(claimed, results, strict=True):
+            if posted is None:
+                left.append(item)
+                continue
+            result, error = posted
             ok = result is not None and result.ok
             next_at = 0
             if not ok and error is None:
@@ -282,16 +287,26 @@ class Worker:
                     next_at=next_at,
                 )
             )
-        return out
+        return out, left
+
+    def _last_start(self, leased: float) -> float:
+        """The last moment (time.monotonic) a post of a batch leased at ``leased`` may
+        begin: it ends within the poster's timeout, and the batch is recorded, well before
+        the lease does. A batch still posting when its lease ends would be taken over and
+        sent again by another worker, all of it (a batch is recorded when it is done)."""
+        lease = self.lease_ms / 1000
+        return leased + lease - self.poster.timeout - lease / 4
 
     def _post_all(
-        self, claimed: list[Claimed], endpoints: dict[str, Endpoint]
-    ) -> list[tuple[PostResult | None, str | None]]:
+        self, claimed: list[Claimed], endpoints: dict[str, Endpoint], last_start: float
+    ) -> list[tuple[PostResult | None, str | None] | None]:
         """Post every one, in order of the list, from the pool: one thread at first, and
         one more every ``RAMP_SECONDS`` while some are still waiting. Receivers that answer
         at once get one thread posting back to back (threads contending for the GIL would
-        cost more than they overlap); slow ones get up to ``threads`` posting at once."""
-        results: list[tuple[PostResult | None, str | None]] = [(None, None)] * len(claimed)
+        cost more than they overlap); slow ones get up to ``threads`` posting at once.
+        None is begun past ``last_start`` but the first (a pass always gets somewhere):
+        those are left None."""
+        results: list[tuple[PostResult | None, str | None] | None] = [None] * len(claimed)
         waiting: SimpleQueue[int] = SimpleQueue()
         for index in range(len(claimed)):
             waiting.put(index)
@@ -302,6 +317,8 @@ class Worker:
                     index = waiting.get_nowait()
                 except Empty:
                     return
+                if index and time.monotonic() > last_start:
+                    continue  # no time left to post it inside the lease
                 item = claimed[index]
                 results[index] = self._post(item, endpoints.get(item.endpoint_id))
 
@@ -318,12 +335,14 @@ class Worker:
 
     def deliver_due(self) -> int:
         """Claim what is due, post it from the thread pool, then record every attempt in
-        one round trip."""
-        claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, self.batch)
+        one round trip. What there was no time to post is given back, due now."""
+        leased = time.monotonic()
+        claimed = self.webhooks.claim(self.now_ms(), self.lease_ms, BATCH)
         if not claimed:
             return 0
         endpoints = self._current_endpoints_by_id()
-        outcomes = self._attempts(claimed, endpoints)
+        outcomes, left = self._attempts(claimed, endpoints, leased)
+        self.webhooks.release([item.id for item in left], self.now_ms())
         answers = self.webhooks.finish_many(outcomes, self.now_ms(), DISABLE_AFTER_MS)
         for attempt, (state, disabled) in zip(outcomes, answers, strict=True):
             self._after(attempt, state, disabled, endpoints.get(attempt.claimed.endpoint_id))

@@ -172,6 +172,12 @@ class WebhookStore:
             args += [d.id, d.endpoint_id, d.profile, d.webhook_id, d.type, d.body]
         return int(self.store.run("webhook_enqueue", [self.due_key], args))
 
+    def release(self, ids: list[str], now: int) -> None:
+        """Claimed deliveries given back unposted: due now again (XX: one finished or
+        gone meanwhile is not brought back)."""
+        if ids:
+            self.store.redis.zadd(self.due_key, dict.fromkeys(ids, now), xx=True)
+
     def claim(self, now: int, lease_ms: int, count: int) -> list[Claimed]:
         flat = self.store.run("webhook_claim", [self.due_key], [self.base, now, lease_ms, count])
         return [
