@@ -498,7 +498,11 @@ class Store:
         paused, then resumed) leaves no pending verification without its SMS. A 'late'
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
-        deadline = int(time.time() * 1000) + self.timeout_ms if self.timeout_ms else 0
+        # a millisecond early: Redis compares whole milliseconds, and one that resumed in
+        # the millisecond the call gave up in (its TIME truncated to this deadline) ran a
+        # create whose 503 had been answered; a script run in that millisecond before
+        # the give-up answers 'late' in time, and is run again below
+        deadline = int(time.time() * 1000) + self.timeout_ms - 1 if self.timeout_ms else 0
         bucket_key, bucket, bucket_end = self.timer_bucket(tag, profile, now + new.ttl_ms)
         receipt_key, receipt, receipt_end = self.receipt_bucket(tag, profile, now, no_receipt_ms)
         keys = [
