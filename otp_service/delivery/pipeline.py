@@ -293,8 +293,9 @@ class Delivery:
                 app_name=message.app_name,
                 ttl_seconds=message.ttl_seconds,
                 locale=message.locale,
-                webotp_domain=message.webotp_domain or self.config.webotp_domain,
-                app_hash=message.android_app_hash or self.config.android_app_hash,
+                # a profile's own ('' for none), else the environment's
+                webotp_domain=_given(message.webotp_domain, self.config.webotp_domain),
+                app_hash=_given(message.android_app_hash, self.config.android_app_hash),
                 custom=message.templates,
             )
         sent = self._deliver(message.to, senders, content, self._webhook_url(message.profile_id))
@@ -419,3 +420,7 @@ def _refusal(status_code: int, tried: int) -> str:
     if tried == 1:
         return f"Telnyx refused the message (HTTP {status_code})"
     return f"Telnyx refused the message from all {tried} senders (last: HTTP {status_code})"
+
+
+def _given(value: str | None, default: str | None) -> str | None:
+    return default if value is None else value

@@ -211,6 +211,8 @@ def _check(name: str, value: Any, settings: Settings) -> Any:
     if name == "allowed_countries":
         return _countries(value)
     if name == "webotp_domain":
+        if value == "":  # none for this profile, whatever the environment's
+            return value
         domain = value.lower() if isinstance(value, str) else ""
         if not is_webotp_domain(domain):
             raise _Refused("must be a host name such as example.com (no scheme, port or path)")
@@ -237,6 +239,8 @@ def _check(name: str, value: Any, settings: Settings) -> Any:
             raise _Refused("must be true or false")
         return value
     if name == "android_app_hash":
+        if value == "":  # none for this profile, whatever the environment's
+            return value
         if not isinstance(value, str) or not is_app_hash(value):
             raise _Refused("must be the app's 11-character hash (A-Z, a-z, 0-9, + and /)")
         return value
