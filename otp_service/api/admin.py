@@ -13,7 +13,14 @@ from otp_service import errors
 from otp_service.admin import BULK_MAX_NUMBERS, IMPORT_MAX_BYTES, Page
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import json_body, json_response, optional_json_body, raw_body, services
+from otp_service.api.http import (
+    audited_body,
+    json_body,
+    json_response,
+    optional_json_body,
+    raw_body,
+    services,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 bp.before_request(require_admin)
@@ -102,7 +109,7 @@ def get_phone_number(number_id: str) -> Response:
 @bp.patch("/phone-numbers/<number_id>")
 def update_phone_number(number_id: str) -> Response:
     number_id = _number_id(number_id)
-    data = json_body(UPDATE_NUMBER)
+    data = audited_body(lambda: json_body(UPDATE_NUMBER), "phone_number.update", number_id)
     return json_response(
         services().numbers_admin.update_phone_number(number_id, actor=_actor(), **data)
     )
@@ -110,7 +117,7 @@ def update_phone_number(number_id: str) -> Response:
 
 @bp.post("/phone-numbers/bulk-updates")
 def create_bulk_update() -> Response:
-    data = json_body(BULK_UPDATE)
+    data = audited_body(lambda: json_body(BULK_UPDATE), "phone_numbers.bulk_update", "-")
     body = services().numbers_admin.bulk_update(actor=_actor(), **data)
     location = f"/v1/admin/phone-numbers/bulk-updates/{body['data'].get('order_id', '')}"
     return json_response(body, 202, {"Location": location})
@@ -171,7 +178,7 @@ def remove_optout(phone_number: str) -> Response:
 
 @bp.post("/opt-outs/sync")
 def sync_optouts() -> Response:
-    data = optional_json_body(SYNC)
+    data = audited_body(lambda: optional_json_body(SYNC), "optouts.sync", "*")
     return json_response(services().optout_admin.sync_optouts(actor=_actor(), **data))
 
 
@@ -187,10 +194,14 @@ def export_optouts() -> Response:
 
 @bp.post("/opt-outs/import")
 def import_optouts() -> Response:
+    data = audited_body(_csv_file, "optouts.import", "*")
+    return json_response(services().optout_admin.import_csv(data, actor=_actor()))
+
+
+def _csv_file() -> bytes:
     if request.mimetype != "text/csv":
         raise errors.UnsupportedMediaType("send the file as text/csv")
-    data = raw_body(IMPORT_MAX_BYTES)  # a file, not an API body
-    return json_response(services().optout_admin.import_csv(data, actor=_actor()))
+    return raw_body(IMPORT_MAX_BYTES)  # a file, not an API body
 
 
 # -- audit -----------------------------------------------------------------------------

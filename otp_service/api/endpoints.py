@@ -12,7 +12,7 @@ from marshmallow import RAISE, Schema, fields
 
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import json_response, optional_json_body, services
+from otp_service.api.http import audited_body, json_response, optional_json_body, services
 
 bp = Blueprint("endpoints", __name__, url_prefix="/v1/admin/profiles/<profile_id>/webhooks")
 bp.before_request(require_admin)
@@ -41,7 +41,9 @@ DELIVERIES_PAGE = 20
 
 @bp.post("")
 def create_endpoint(profile_id: str) -> Response:
-    body = optional_json_body(ENDPOINT)
+    body = audited_body(
+        lambda: optional_json_body(ENDPOINT), "webhook.create", "*", {"profile": profile_id[:64]}
+    )
     answer = services().endpoints.create(profile_id, body, actor=g.key_id)
     location = f"/v1/admin/profiles/{profile_id}/webhooks/{answer['data']['id']}"
     return json_response(answer, 201, {"Location": location})
@@ -59,7 +61,7 @@ def get_endpoint(profile_id: str, endpoint_id: str) -> Response:
 
 @bp.patch("/<endpoint_id>")
 def update_endpoint(profile_id: str, endpoint_id: str) -> Response:
-    body = optional_json_body(ENDPOINT)
+    body = audited_body(lambda: optional_json_body(ENDPOINT), "webhook.update", endpoint_id[:64])
     return json_response(services().endpoints.update(profile_id, endpoint_id, body, actor=g.key_id))
 
 
@@ -106,7 +108,6 @@ def retry_delivery(profile_id: str, endpoint_id: str, delivery_id: str) -> Respo
 
 @bp.post("/<endpoint_id>/replay")
 def replay(profile_id: str, endpoint_id: str) -> Response:
-    answer = services().endpoints.replay(
-        profile_id, endpoint_id, optional_json_body(REPLAY), actor=g.key_id
-    )
+    body = audited_body(lambda: optional_json_body(REPLAY), "webhook.replay", endpoint_id[:64])
+    answer = services().endpoints.replay(profile_id, endpoint_id, body, actor=g.key_id)
     return json_response(answer, 202)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError
 
 from otp_service import errors
@@ -16,6 +18,7 @@ from otp_service.api.flask_shortcuts import read_body
 __all__ = [
     "CURRENT_SERVICES",
     "MAX_JSON_DEPTH",
+    "audited_body",
     "body_fingerprint",
     "json_body",
     "json_response",
@@ -24,6 +27,8 @@ __all__ = [
     "raw_body",
     "services",
 ]
+
+log = logging.getLogger(__name__)
 
 # Deeper bodies are refused before parsing: the parser (and anything walking the result)
 # recurses once a level, and no request of ours nests more than a few.
@@ -54,6 +59,33 @@ def raw_body(max_bytes: int | None = None, environ: dict[str, Any] | None = None
     caller has it already (each ``request`` access resolves the proxy again)."""
     limit = services().settings.max_body_bytes if max_bytes is None else max_bytes
     return read_body(request.environ if environ is None else environ, limit)
+
+
+T = TypeVar("T")
+
+
+def audited_body(
+    read: Callable[[], T], action: str, target: str, detail: dict[str, Any] | None = None
+) -> T:
+    """``read()``: an admin change's body as its route takes it. One refused before the
+    change is tried (not JSON, an unknown field, a wrong type, too large) is in the audit
+    log like the changes the services refuse (``action``, the problem's code and status),
+    then answered as it would have been."""
+    try:
+        return read()
+    except errors.ServiceError as exc:
+        try:
+            services().audit.record(
+                key_id=g.key_id,
+                action=action,
+                target=target,
+                result=exc.code,
+                status=exc.status,
+                detail=detail or {},
+            )
+        except Exception:  # Redis down: the refusal itself stands, as the services' do
+            log.exception("audit entry for a refused %s not written", action)
+        raise
 
 
 def json_body(schema: Schema) -> Any:

@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, fields
 
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import json_response, optional_json_body, services
+from otp_service.api.http import audited_body, json_response, optional_json_body, services
 from otp_service.api.schemas import StrictInteger
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/admin/profiles")
@@ -64,7 +64,8 @@ def list_profiles() -> Response:
 
 @bp.post("")
 def create_profile() -> Response:
-    body = services().profiles.create(optional_json_body(PROFILE), actor=g.key_id)
+    fields = audited_body(lambda: optional_json_body(PROFILE), "profile.create", "*")
+    body = services().profiles.create(fields, actor=g.key_id)
     return json_response({"data": body}, 201, {"Location": f"/v1/admin/profiles/{body['id']}"})
 
 
@@ -75,7 +76,8 @@ def get_profile(profile_id: str) -> Response:
 
 @bp.patch("/<profile_id>")
 def update_profile(profile_id: str) -> Response:
-    body = services().profiles.update(profile_id, optional_json_body(PROFILE), actor=g.key_id)
+    fields = audited_body(lambda: optional_json_body(PROFILE), "profile.update", profile_id[:64])
+    body = services().profiles.update(profile_id, fields, actor=g.key_id)
     return json_response({"data": body})
 
 
