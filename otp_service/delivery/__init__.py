@@ -5,7 +5,13 @@ maps each sender type to its Telnyx endpoint, ``templates.py`` renders the SMS t
 locale, and ``pipeline.py`` sends through the route with its fallback rules.
 """
 
-from otp_service.delivery.adaptive import AdaptiveRanker, RouteOrder, RouteStats, sender_key
+from otp_service.delivery.adaptive import (
+    AdaptiveRanker,
+    RouteOrder,
+    RouteStats,
+    parse_sender_key,
+    sender_key,
+)
 from otp_service.delivery.fallback import FallbackPolicy, fallback_from
 from otp_service.delivery.pipeline import (
     FALLBACK_CODES,
@@ -34,6 +40,7 @@ __all__ = [
     "RouteOrder",
     "RouteStats",
     "fallback_from",
+    "parse_sender_key",
     "sender_key",
     "SENDER_TYPES",
     "Attempt",

@@ -4,8 +4,8 @@ insights counters), after a minimum sample, with a small exploration share.
 
 The counters are read every ``REFRESH_SECONDS`` by a thread of the process (never on the
 request: a create stays two Redis round trips), and only once a route asks for them.
-Only the route's configured senders are ever chosen. A sender without a ``from`` (a
-number pool) is measured over every number its type sent from.
+Only the route's configured senders are ever chosen. A number pool (a sender without a
+``from``) is measured over every number it sent from: its messaging profile is in its key.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from otp_service.delivery.senders import Sender
 
-__all__ = ["AdaptiveRanker", "RouteOrder", "RouteStats", "sender_key"]
+__all__ = ["AdaptiveRanker", "RouteOrder", "RouteStats", "parse_sender_key", "sender_key"]
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,20 @@ class RouteOrder:
     exploration: float = 0.05  # share of sends through another sender than the best
 
 
-def sender_key(kind: str, from_: str | None) -> str:
-    """A sender as the insights name it."""
-    return f"{kind}:{from_ or ''}"
+def sender_key(kind: str, from_: str | None, messaging_profile_id: str | None = None) -> str:
+    """A sender as the insights name it: ``type:from``, and for a number pool its messaging
+    profile too (``number_pool:+13125550111:<uuid>``), so two pools of a route stay apart."""
+    key = f"{kind}:{from_ or ''}"
+    if kind == "number_pool" and messaging_profile_id:
+        key += f":{messaging_profile_id}"
+    return key
+
+
+def parse_sender_key(key: str) -> tuple[str, str | None, str | None]:
+    """(type, from, a number pool's messaging profile) of a ``sender_key``."""
+    kind, _, rest = key.partition(":")
+    from_, _, pool = rest.partition(":")
+    return kind, from_ or None, pool or None
 
 
 class AdaptiveRanker:
@@ -93,10 +104,12 @@ class AdaptiveRanker:
         route = self.stats.get((profile, country, channel), {})
         if sender.from_:
             return route.get(sender_key(sender.type, sender.from_), (0.0, 0.0))
-        prefix = f"{sender.type}:"
-        sent = sum(v[0] for k, v in route.items() if k.startswith(prefix))
-        approved = sum(v[1] for k, v in route.items() if k.startswith(prefix))
-        return sent, approved
+        pool = [
+            v
+            for k, v in route.items()
+            if parse_sender_key(k)[::2] == (sender.type, sender.messaging_profile_id)
+        ]
+        return sum(v[0] for v in pool), sum(v[1] for v in pool)
 
     def order(
         self,

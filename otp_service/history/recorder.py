@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from otp_service.delivery import SenderInfo
+from otp_service.delivery import SenderInfo, sender_key
 from otp_service.metrics import ROUTE_EVENTS, child
 from otp_service.phones import country_of, mask_phone
 from otp_service.store.history import HistoryRecord, HistoryStore
@@ -69,7 +69,7 @@ def _sender_key(encoded: str | None) -> str:
     if not encoded:
         return ""
     info = SenderInfo.decode(encoded)
-    return f"{info.type}:{info.from_ or ''}"
+    return sender_key(info.type, info.from_, info.messaging_profile_id)
 
 
 def _history(entry: OutboxEntry) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otp_service import errors, ids
+from otp_service.delivery import parse_sender_key
 from otp_service.phones import normalize
 from otp_service.store.history import DAY_MS, HistoryRecord, HistoryStore
 from otp_service.store.insights import BUCKETS, HOUR_MS, InsightsStore
@@ -183,12 +184,12 @@ class HistoryService:
                         routes[tuple(route)][window][metric] += value
         rows = []
         for (profile, country, sender, channel), windows in sorted(routes.items()):
-            kind, _, from_ = sender.partition(":")
+            kind, from_, pool = parse_sender_key(sender)
             rows.append(
                 {
                     "profile_id": profile,
                     "country": country or None,
-                    "sender": {"type": kind, "from": from_ or None},
+                    "sender": {"type": kind, "from": from_, "messaging_profile_id": pool},
                     "channel": channel,
                     "windows": {w: _numbers(m) for w, m in windows.items()},
                 }

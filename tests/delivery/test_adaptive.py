@@ -98,8 +98,9 @@ def test_the_ranker_orders_by_conversion_once_every_sender_is_measured():
     stats = {
         ("default", "US", "sms"): {
             "long_code:+13125550100": (100.0, 30.0),
-            "number_pool:+13125550111": (60.0, 50.0),
-            "number_pool:+13125550112": (60.0, 50.0),
+            "number_pool:+13125550111:x": (60.0, 50.0),
+            "number_pool:+13125550112:x": (60.0, 50.0),
+            "number_pool:+13125550113:y": (500.0, 0.0),  # another pool of the route's
         }
     }
     ranker = AdaptiveRanker(lambda: stats, rng=random.Random(1))

@@ -11,11 +11,14 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from otp_service.delivery import Sender
 from otp_service.events.http import EndpointPoster
+from otp_service.sandbox.seed import PROFILE_IDS
 from otp_service.services import build_worker
 from otp_service.store.scripts import TIMER_BUCKET_MS
 from otp_service.telnyx.webhooks import public_key_b64
 from tests.conftest import ApiClient, FakeClock, Sandbox
+from tests.profiles.conftest import make_key, make_profile
 from tests.support.receipts import finalized, post_signed
 
 pytestmark = pytest.mark.topologies("single", "cluster")
@@ -422,3 +425,34 @@ def _ms(iso: str) -> int:
 def _plus(iso: str, seconds: int) -> str:
     at = datetime.fromisoformat(iso.replace("Z", "+00:00")) + timedelta(seconds=seconds)
     return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_two_number_pools_of_one_route_are_measured_apart(app, admin, sandbox, worker):
+    """A pool's sends are counted under its messaging profile as well as the number it
+    picked: the route health names it, and an adaptive route ranks each pool on its own."""
+    pools = [
+        {"type": "number_pool", "messaging_profile_id": PROFILE_IDS[name]}
+        for name in ("primary", "secondary")
+    ]
+    shop = make_profile(admin, routes={"US": {"order": "adaptive", "senders": pools}})
+    own = ApiClient(app.test_client(), make_key(admin, shop["id"])["key"])
+    created = create(own)
+    assert created["sender"]["messaging_profile_id"] == PROFILE_IDS["primary"]
+    assert check(own, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
+    drain(worker)
+
+    [route] = admin.get("/v1/admin/insights/routes").get_json()["data"]
+    assert route["sender"] == {
+        "type": "number_pool",
+        "from": created["sender"]["from"],
+        "messaging_profile_id": PROFILE_IDS["primary"],
+    }
+    assert route["windows"]["1h"]["approved"] == 1
+    ranker = app.extensions["otp"].verifications.delivery.ranker
+    ranker.refresh()
+    first, second = (
+        Sender("number_pool", messaging_profile_id=PROFILE_IDS[name])
+        for name in ("primary", "secondary")
+    )
+    assert ranker.measured(shop["id"], "US", "sms", first) == (1, 1)
+    assert ranker.measured(shop["id"], "US", "sms", second) == (0, 0)

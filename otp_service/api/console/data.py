@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otp_service.admin import OptOutFilter, Page
+from otp_service.delivery import parse_sender_key
 from otp_service.phones import mask_phone
 
 __all__ = ["Chart", "Overview", "Stat", "Table", "overview"]
@@ -176,11 +177,12 @@ def _sender_label(sender: str) -> str:
     everywhere in the console (short codes and alphanumeric senders are public)."""
     if sender == "unknown":  # what the summary calls refusals: nothing was sent
         return "none (refused)"
-    kind, _, from_ = sender.partition(":")
+    kind, from_, pool = parse_sender_key(sender)
     label = kind.replace("_", " ")
-    if from_.startswith("+"):
+    if from_ and from_.startswith("+"):
         from_ = mask_phone(from_)
-    return f"{label} {from_}" if from_ else label
+    label = f"{label} {from_}" if from_ else label
+    return f"{label} (pool {pool[:8]}…)" if pool else label
 
 
 def _summary_table(services: Any, group_by: str, title: str, label: Any) -> Table:

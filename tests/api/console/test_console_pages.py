@@ -64,6 +64,8 @@ def test_the_overview_charts_the_insights_of_a_seeded_run(traffic, console):
     assert sum(1 for v in countries["US"] if v) == 6  # six hours with traffic
     senders = series_of(charts["sends-per-sender"])
     assert {"short code 22395", "long code +1312****120"} <= set(senders)
+    pools = [name for name in senders if name.startswith("number pool")]
+    assert pools and all(name.endswith("(pool 1c0dfc8f…)") for name in pools)
     assert sum(map(sum, senders.values())) == 31 + 2  # every create, and two resends
     refusals = series_of(charts["refusals-per-hour"])
     assert {name: sum(v) for name, v in refusals.items()} == traffic.refusals
