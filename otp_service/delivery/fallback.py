@@ -17,12 +17,21 @@ The worker sends them (``verification/fallback.py``); this module only reads the
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from otp_service.delivery.senders import Sender
 from otp_service.errors import ConfigError
 
-__all__ = ["FALLBACK_TARGETS", "FALLBACK_TRIGGERS", "FallbackPolicy", "fallback_from"]
+__all__ = [
+    "FALLBACK_TARGETS",
+    "FALLBACK_TRIGGERS",
+    "FallbackPolicy",
+    "fallback_from",
+    "never_sends",
+]
 
 FALLBACK_TRIGGERS = ("delivery_failed", "sending_failed", "no_receipt")
 FALLBACK_TARGETS = ("next_sender", "whatsapp", "sms")
@@ -86,3 +95,26 @@ def fallback_from(raw: Any, name: str = "OTP_FALLBACK") -> FallbackPolicy:
     if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MAX_FALLBACKS:
         raise ConfigError(f'{name}: "max_fallbacks" must be an integer from 1 to {MAX_FALLBACKS}')
     return FallbackPolicy(frozenset(on), seconds, to, most)
+
+
+def never_sends(policy: FallbackPolicy, routes: Mapping[str, tuple[Sender, ...]]) -> str | None:
+    """Why ``policy`` could never send a fallback through ``routes``, or None: ``to`` a
+    channel no route has a sender of, or ``next_sender`` where no route has two senders of
+    one channel (a country's senders of a channel replace those of ``"*"``). A policy
+    of no triggers (``"on": []``, fallback off) has nothing to check."""
+    if not policy.on:
+        return None
+    if policy.to in ("sms", "whatsapp"):
+        if not any(s.channel == policy.to for senders in routes.values() for s in senders):
+            return f'"to": "{policy.to}" needs a {policy.to} sender in the routes: there is none'
+        return None
+    if not any(
+        most >= 2
+        for senders in routes.values()
+        for most in Counter(s.channel for s in senders).values()
+    ):
+        return (
+            '"to": "next_sender" needs a route with two senders of one channel: each route '
+            "has one, so a fallback would have no sender to try"
+        )
+    return None

@@ -40,7 +40,7 @@ from typing import Any
 import phonenumbers
 
 from otp_service.delivery.adaptive import RouteOrder
-from otp_service.delivery.fallback import FallbackPolicy, fallback_from
+from otp_service.delivery.fallback import FallbackPolicy, fallback_from, never_sends
 from otp_service.delivery.senders import SENDER_TYPES, Sender
 from otp_service.delivery.templates import is_app_hash, is_webotp_domain
 from otp_service.errors import ConfigError
@@ -181,6 +181,10 @@ def load_delivery_config(
             "OTP_ROUTES, TELNYX_FROM_NUMBER or TELNYX_MESSAGING_PROFILE_ID is required "
             "in production (no SMS sender configured)"
         )
+    policy = fallback_from(fallback, "OTP_FALLBACK") if fallback else None
+    why = never_sends(policy, routes) if policy else None
+    if why:
+        raise ConfigError(f"OTP_FALLBACK: {why}")
     return DeliveryConfig(
         routes=routes,
         allowed_countries=_countries(get("OTP_ALLOWED_COUNTRIES") or ""),
@@ -188,7 +192,7 @@ def load_delivery_config(
         webotp_domain=_webotp_domain(get("OTP_WEBOTP_DOMAIN")),
         android_app_hash=_app_hash(get("OTP_ANDROID_APP_HASH")),
         orders=route_orders_from(json.loads(source)) if source else {},
-        fallback=fallback_from(fallback, "OTP_FALLBACK") if fallback else None,
+        fallback=policy,
     )
 
 

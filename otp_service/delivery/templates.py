@@ -17,8 +17,9 @@ Two optional lines go at the end, both configured once for the service:
   origin-bound one-time code format browsers read — https://web.dev/articles/web-otp
 
 With both, the hash comes first and the WebOTP line last, so each reader finds its own.
-They add 12 and ``len(domain) + 14`` characters (GSM-7) that the one-segment test does
-not cover.
+They add 12 and ``len(domain) + 14`` characters (GSM-7) that the shipped templates'
+one-segment test does not cover; a profile's own templates are measured with them
+(``profiles/model.py``).
 """
 
 from __future__ import annotations

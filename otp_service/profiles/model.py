@@ -46,6 +46,7 @@ __all__ = [
     "SAMPLE_APP_NAME",
     "StoredProfile",
     "check_fields",
+    "message_problems",
     "preview",
     "profile_dict",
     "settings_dict",
@@ -374,6 +375,39 @@ def template_problem(text: str) -> str | None:
             "septets, two for each of ^ { } [ ] ~ | € and backslash; or 70 UCS-2 code units)"
         )
     return None
+
+
+def message_problems(profile: ProfileSettings) -> dict[str, list[str]]:
+    """Each of the profile's own templates that fits one segment alone but not with the
+    lines its messages end with (the app hash, the WebOTP line with the code), measured
+    with the longest code, app name and duration; {language: [why]}."""
+    lines = []
+    if profile.android_app_hash:
+        lines.append("the SMS Retriever app hash line")
+    if profile.webotp_domain:
+        lines.append(f"the WebOTP line (@{profile.webotp_domain} #code)")
+    problems: dict[str, list[str]] = {}
+    for language, text in sorted(profile.templates.items()) if lines else ():
+        sample = render_text(
+            code=SAMPLE_LONGEST_CODE,
+            app_name=SAMPLE_APP_NAME,
+            ttl_seconds=SAMPLE_MINUTES * 60,
+            locale=language,
+            webotp_domain=profile.webotp_domain,
+            app_hash=profile.android_app_hash,
+            custom={language: text},
+        )
+        parts = segments(sample)
+        if parts > 1:
+            gsm7 = encoding(sample) == "GSM-7"
+            counted = f"{units(sample)} {'septets' if gsm7 else 'UCS-2 code units'}"
+            problems[language] = [
+                f"takes {parts} SMS segments in {encoding(sample)} with "
+                f"{' and '.join(lines)} this profile adds, a 10-digit code and a 30-character "
+                f"app name ({counted}): shorten it, or set webotp_domain or android_app_hash "
+                'to "" (none for this profile)'
+            ]
+    return problems
 
 
 def _fill(text: str, code: str, app_name: str, minutes: int) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from otp_service import errors
 from otp_service.config import Settings
+from otp_service.delivery.fallback import never_sends
 from otp_service.ids import DEFAULT_PROFILE, PROFILE_PATTERN, new_suffix
 from otp_service.profiles.keys import KEY_ID_PATTERN, KeyRing, new_key, stored_key
 from otp_service.profiles.model import (
@@ -27,6 +28,7 @@ from otp_service.profiles.model import (
     RANGES,
     StoredProfile,
     check_fields,
+    message_problems,
     preview,
     profile_dict,
     settings_dict,
@@ -132,6 +134,7 @@ class ProfileService:
                 created_at=now,
                 updated_at=now,
             )
+            self._consistent(profile)
             if not self.store.create(profile_id, profile.to_json()):
                 raise errors.Conflict("a profile with this id exists; try again")
             outcome.update(result="created", status=201)
@@ -157,6 +160,7 @@ class ProfileService:
                 updated = StoredProfile(
                     profile_id, name, overrides, current.created_at, self._now_ms()
                 )
+                self._consistent(updated)
                 done = self.store.update(profile_id, raw, updated.to_json())
                 if done == 0:
                     raise errors.ProfileNotFound(f"no profile {profile_id}")
@@ -257,6 +261,24 @@ class ProfileService:
         if profile_id != DEFAULT_PROFILE and not PROFILE_PATTERN.fullmatch(profile_id):
             raise errors.ProfileNotFound("no such profile: ids are pf_ and 16 characters a-z, 2-7")
         return profile_id
+
+    def _consistent(self, profile: StoredProfile) -> None:
+        """Refuse what each field allows alone but not with the others (or with the
+        environment's values they fall back on)."""
+        settings = effective(self.settings, profile.id, profile.overrides)
+        problems: dict[str, Any] = {}
+        templates = message_problems(settings)
+        if templates:
+            problems["templates"] = templates
+        if "fallback" in profile.overrides and settings.fallback is not None:
+            routes = settings.routes
+            if routes is None:
+                routes = self.settings.delivery.routes if self.settings.delivery else {}
+            why = never_sends(settings.fallback, routes)
+            if why:
+                problems["fallback"] = [f"{why} (the profile's routes, else the environment's)"]
+        if problems:
+            raise errors.InvalidRequest("the profile is not valid", errors=problems)
 
     def _writable(self, profile_id: str) -> None:
         if self._known(profile_id) == DEFAULT_PROFILE:

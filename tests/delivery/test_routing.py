@@ -248,6 +248,16 @@ def sender(**fields: object) -> str:
         ({"OTP_WEBOTP_DOMAIN": "https://acme.example"}, "OTP_WEBOTP_DOMAIN", "host name"),
         ({"OTP_WEBOTP_DOMAIN": "acme.example:8443"}, "OTP_WEBOTP_DOMAIN", "host name"),
         ({"OTP_ANDROID_APP_HASH": "short"}, "OTP_ANDROID_APP_HASH", "11-character"),
+        (  # a fallback to a channel without a sender could never send
+            {"OTP_ROUTES": json.dumps(ROUTES), "OTP_FALLBACK": '{"to": "whatsapp"}'},
+            "OTP_FALLBACK",
+            "needs a whatsapp sender",
+        ),
+        (  # one sender per route: next_sender would never find another
+            {"TELNYX_FROM_NUMBER": "+13125550100", "OTP_FALLBACK": '{"to": "next_sender"}'},
+            "OTP_FALLBACK",
+            "two senders of one channel",
+        ),
         (  # values inside OTP_ROUTES are not stripped: the whole value must match
             {"OTP_ROUTES": sender(type="long_code", **{"from": "+13125550100\n"})},
             "OTP_ROUTES",

@@ -160,3 +160,50 @@ def test_a_bad_whatsapp_template_is_refused(admin, whatsapp, says):
     response = admin.post("/v1/admin/profiles", json={"whatsapp": whatsapp})
     assert response.status_code == 422
     assert says in response.get_json()["errors"]["whatsapp"][0]
+
+
+TWO_US_SMS = {
+    "US": [{"type": "short_code", "from": "22395"}, {"type": "long_code", "from": "+13125550120"}]
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        # the profile's routes have no WhatsApp sender
+        ({"routes": SHORT_CODE_ROUTES, "fallback": {"to": "whatsapp"}}, "whatsapp sender"),
+        # the environment's routes: one long code and one WhatsApp sender, one per channel
+        ({"fallback": {"to": "next_sender"}}, "two senders of one channel"),
+        (
+            {
+                "routes": {"*": [{"type": "whatsapp", "from": WHATSAPP_FROM}]},
+                "fallback": {"to": "sms"},
+            },
+            "sms sender",
+        ),
+    ],
+)
+def test_a_fallback_that_could_never_send_is_refused_and_nothing_stored(
+    admin, redis_client, fields, says
+):
+    before = redis_client.hgetall("otp:{profiles}:all")
+    refused = admin.post("/v1/admin/profiles", json=fields)
+    assert refused.status_code == 422, refused.get_json()
+    [why] = refused.get_json()["errors"]["fallback"]
+    assert says in why
+    assert redis_client.hgetall("otp:{profiles}:all") == before
+
+
+def test_a_fallback_with_a_sender_to_go_to_is_taken_and_a_route_change_that_strands_it_is_not(
+    admin,
+):
+    to_whatsapp = make_profile(admin, fallback={"to": "whatsapp"})  # the environment's routes
+    assert to_whatsapp["settings"]["fallback"]["to"] == "whatsapp"
+    path = f"/v1/admin/profiles/{to_whatsapp['id']}"
+    stranded = admin.patch(path, json={"routes": SHORT_CODE_ROUTES})
+    assert stranded.status_code == 422, stranded.get_json()
+    assert "whatsapp sender" in stranded.get_json()["errors"]["fallback"][0]
+    assert admin.get(path).get_json()["data"] == to_whatsapp  # unchanged
+    # two US SMS senders: next_sender has one to go to
+    next_sender = make_profile(admin, routes=TWO_US_SMS, fallback={"to": "next_sender"})
+    assert next_sender["settings"]["fallback"]["to"] == "next_sender"

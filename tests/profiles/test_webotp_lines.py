@@ -41,3 +41,39 @@ def test_a_profile_can_send_without_the_environments_webotp_and_app_hash_lines(
     # null gives the environment's back
     patched = admin.patch(f"/v1/admin/profiles/{shop['id']}", json={"webotp_domain": None})
     assert patched.get_json()["data"]["settings"]["webotp_domain"] == "bank.example.com"
+
+
+# the lines the environment adds: "\n" + the hash (12) and "\n@bank.example.com #" + the
+# 10-digit code (30); the longest code and app name take 10 + 30
+LINES = 12 + 30
+FITS = "{code} {app_name} " + "x" * (160 - LINES - 10 - 30 - 2)
+
+
+def test_a_template_must_fit_one_segment_with_the_lines_its_messages_end_with(
+    admin: ApiClient, redis_client
+):
+    profiles_before = redis_client.hgetall("otp:{profiles}:all")
+    refused = admin.post("/v1/admin/profiles", json={"templates": {"en": FITS + "x"}})
+    assert refused.status_code == 422, refused.get_json()
+    [why] = refused.get_json()["errors"]["templates"]["en"]
+    assert "2 SMS segments in GSM-7" in why and "161 septets" in why
+    assert "app hash" in why and "@bank.example.com" in why
+    assert redis_client.hgetall("otp:{profiles}:all") == profiles_before  # nothing stored
+    # the same text without the lines, or one character shorter, is taken
+    alone = {"templates": {"en": FITS + "x"}, "webotp_domain": "", "android_app_hash": ""}
+    assert admin.post("/v1/admin/profiles", json=alone).status_code == 201
+    shop = make_profile(admin, name="Shop", templates={"en": FITS})
+    preview = admin.post(f"/v1/admin/profiles/{shop['id']}/preview", json={"code_length": 10})
+    assert preview.get_json()["data"]["segments"] == 1
+
+
+def test_an_update_whose_longer_domain_would_split_the_message_is_refused(admin: ApiClient):
+    shop = make_profile(admin, name="Shop", templates={"en": FITS})
+    path = f"/v1/admin/profiles/{shop['id']}"
+    longer = admin.patch(path, json={"webotp_domain": "www.bank.example.com"})
+    assert longer.status_code == 422, longer.get_json()
+    assert "@www.bank.example.com" in longer.get_json()["errors"]["templates"]["en"][0]
+    assert admin.get(path).get_json()["data"] == shop  # unchanged
+    # a shorter domain makes room
+    shorter = admin.patch(path, json={"webotp_domain": "bank.example"})
+    assert shorter.status_code == 200, shorter.get_json()
