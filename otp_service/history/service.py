@@ -23,7 +23,9 @@ from otp_service.store.history import DAY_MS, HistoryRecord, HistoryStore
 from otp_service.store.insights import BUCKETS, HOUR_MS, InsightsStore
 from otp_service.timefmt import iso_time
 
-__all__ = ["GROUPS", "HistoryService", "STATUSES", "WINDOWS"]
+# parse_sender_key: the insights' sender names as the console reads them (it does not
+# import delivery/)
+__all__ = ["GROUPS", "STATUSES", "WINDOWS", "HistoryService", "parse_sender_key"]
 
 STATUSES = ("approved", "failed", "canceled", "expired")
 GROUPS = ("country", "sender", "channel", "profile")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otp_service.admin import OptOutFilter, Page
-from otp_service.delivery import parse_sender_key
+from otp_service.history.service import parse_sender_key
 from otp_service.phones import mask_phone
 
 __all__ = ["Chart", "Overview", "Stat", "Table", "overview"]
