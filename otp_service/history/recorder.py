@@ -1,5 +1,6 @@
 """What the worker learns from every event: the insights counters, and, when a
-verification ends (approved, failed, canceled, expired), its compact history record.
+verification ends (approved, failed, canceled, expired), its compact history record —
+amended when a send's final delivery receipt comes after that.
 
 Called with each batch the worker hands over (``Worker.consumers``), after its
 deliveries are stored and before the batch is acknowledged: a worker that dies between
@@ -10,6 +11,7 @@ of the counters: they are not traffic.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from typing import Any
 from otp_service.delivery import SenderInfo, sender_key
 from otp_service.metrics import ROUTE_EVENTS, child
 from otp_service.phones import country_of, mask_phone
-from otp_service.store.history import HistoryRecord, HistoryStore
+from otp_service.store.history import HistoryRecord, HistoryStore, day_of
 from otp_service.store.insights import Count, InsightsStore, bucket_of
 from otp_service.store.outbox import OutboxEntry
 
@@ -39,9 +41,13 @@ METRICS = {
     **ENDINGS,
 }
 FINAL_RECEIPTS = {"delivered", "delivery_failed", "sending_failed", "delivery_unconfirmed"}
+ENDED = ("a", "c", "f")  # the snapshot's status of an approved, canceled or failed one
 # verification.earlier_receipt (delivery_event.lua): a final receipt of a send before the
 # latest, counted for that send's route as the latest send's receipts are
 EARLIER_RECEIPT = "verification.earlier_receipt"
+# the events of a final receipt, which may come after the verification ended
+LATE_RECEIPTS = {"verification.delivered", "verification.delivery_failed", EARLIER_RECEIPT}
+AMEND_TRIES = 3
 RECEIPT_METRICS = {
     "delivered": "delivered",
     "delivery_failed": "delivery_failed",
@@ -193,6 +199,26 @@ def record_of(entry: OutboxEntry, checks: str) -> HistoryRecord | None:
     if outcome is None or entry.kind != "v" or not f.get("id") or not f.get("ca"):
         return None
     created = int(f["ca"])
+    phone = str(f.get("ph") or "")
+    return HistoryRecord(
+        id=entry.tag + str(f["id"]),
+        profile=entry.profile,
+        masked=mask_phone(phone) if phone else "",
+        country=(_country(phone) or "") if phone else "",
+        channel={"s": "sms", "w": "whatsapp"}.get(str(f.get("ch")), "sms"),
+        created_at=created,
+        ended_at=entry.at,
+        outcome=outcome,
+        attempts=int(f.get("at") or 0),
+        sends=_sends(entry, f, created),
+        checks=_checks(checks),
+        test=str(f.get("sd") or "").startswith("test|"),
+        approved_send=int(f.get("as") or f.get("sn") or 1) if outcome == "approved" else None,
+    )
+
+
+def _sends(entry: OutboxEntry, f: dict[str, Any], created: int) -> list[list[Any]]:
+    """Each send of the snapshot, with the receipt it had by then (HistoryRecord.sends)."""
     history = _history(entry)
     receipts: dict[str, dict[str, Any]] = {}
     for item in history:
@@ -225,22 +251,7 @@ def record_of(entry: OutboxEntry, checks: str) -> HistoryRecord | None:
                 round((int(delivered_at) - at) / 1000, 1) if delivered_at else None,
             ]
         )
-    phone = str(f.get("ph") or "")
-    return HistoryRecord(
-        id=entry.tag + str(f["id"]),
-        profile=entry.profile,
-        masked=mask_phone(phone) if phone else "",
-        country=(_country(phone) or "") if phone else "",
-        channel={"s": "sms", "w": "whatsapp"}.get(str(f.get("ch")), "sms"),
-        created_at=created,
-        ended_at=entry.at,
-        outcome=outcome,
-        attempts=int(f.get("at") or 0),
-        sends=sends,
-        checks=_checks(checks),
-        test=str(f.get("sd") or "").startswith("test|"),
-        approved_send=int(f.get("as") or f.get("sn") or 1) if outcome == "approved" else None,
-    )
+    return sends
 
 
 def _checks(packed: str) -> list[list[int]]:
@@ -254,10 +265,58 @@ def _checks(packed: str) -> list[list[int]]:
     return out
 
 
+def late_sends(entry: OutboxEntry) -> tuple[str, int, list[list[Any]]] | None:
+    """(record id, creation ms, sends) of a final receipt that came after its verification
+    ended; None for any other event."""
+    if entry.kind != "v" or entry.type not in LATE_RECEIPTS:
+        return None
+    f = _fields(entry)
+    if not f.get("id") or not f.get("ca"):
+        return None
+    status, expires = str(f.get("st") or ""), int(f.get("ea") or 0)
+    if status not in ENDED and not (status == "p" and expires and expires <= entry.at):
+        return None
+    created = int(f["ca"])
+    return entry.tag + str(f["id"]), created, _sends(entry, f, created)
+
+
+def merged_sends(kept: list[list[Any]], late: list[list[Any]]) -> list[list[Any]] | None:
+    """``kept`` with the final receipts only ``late`` has; None when it adds none (or the
+    two are not the same sends)."""
+    if len(kept) != len(late):
+        return None
+    out, changed = [], False
+    for old, new in zip(kept, late, strict=True):
+        if old[:3] != new[:3]:
+            return None
+        if old[3] not in FINAL_RECEIPTS and new[3] in FINAL_RECEIPTS:
+            out.append(new)
+            changed = True
+        else:
+            out.append(old)
+    return out if changed else None
+
+
 class Recorder:
     def __init__(self, history: HistoryStore, insights: InsightsStore) -> None:
         self.history = history
         self.insights = insights
+
+    def amend(self, record_id: str, created: int, sends: list[list[Any]], at: int) -> bool:
+        """Put a late receipt in the record of its ended verification (three round trips,
+        only for receipts that came after the end); False when there is nothing to add or
+        no record yet (its ending event not handed over yet: the record it gets has it)."""
+        for _ in range(AMEND_TRIES):
+            found = self.history.find(record_id, day_of(created), day_of(at))
+            if found is None:
+                return False
+            day, entry_id, record = found
+            merged = merged_sends(record.sends, sends)
+            if merged is None:
+                return False
+            if self.history.replace(day, entry_id, dataclasses.replace(record, sends=merged)):
+                return True
+        return False  # replaced by other workers each time: theirs carry receipts too
 
     def __call__(self, entries: list[OutboxEntry]) -> None:
         counts: list[Count] = []
@@ -274,6 +333,10 @@ class Recorder:
                 records.append(record)
         self.insights.add(counts)
         self.history.add(records)
+        for entry in entries:  # after the records: a batch may hold an end and its receipt
+            late = late_sends(entry)
+            if late is not None:
+                self.amend(*late, entry.at)
 
 
 Consumer = Callable[[list[OutboxEntry]], None]

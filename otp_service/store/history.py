@@ -5,7 +5,9 @@
     otp:{hist:<day>}:x:<c>    hash: the day's index by number: the number's tag (but its
                               first character, which is <c>) -> its entries' ids there
 
-Both expire HISTORY_DAYS after their day ends. A day lives in one slot of its own (on a
+Both expire HISTORY_DAYS after their day ends. A record is replaced (a new entry, the old
+one deleted, the index updated: history_replace.lua) when a final delivery receipt comes
+after its verification ended. A day lives in one slot of its own (on a
 cluster, 30 days spread over 30 slots). An exact-number search reads the number's field
 in each day's index (the tag is a keyed digest: no number is kept) and then only those
 entries; browsing reads the streams newest first. Budget: at most 250 bytes of Redis per
@@ -188,6 +190,32 @@ class HistoryStore:
 
     def of_number(self, tag: str, first_day: int, last_day: int) -> list[HistoryRecord]:
         """The number's records from ``first_day`` to ``last_day``."""
+        return [record for _day, _entry, record in self._of_number(tag, first_day, last_day)]
+
+    def find(
+        self, record_id: str, first_day: int, last_day: int
+    ) -> tuple[int, str, HistoryRecord] | None:
+        """(day, stream entry id, record) of the verification ``record_id``, ended between
+        ``first_day`` and ``last_day``; None when it has no record there."""
+        for day, entry_id, record in self._of_number(record_id[:16], first_day, last_day):
+            if record.id == record_id:
+                return day, entry_id, record
+        return None
+
+    def replace(self, day: int, entry_id: str, record: HistoryRecord) -> bool:
+        """Put ``record`` in place of the entry ``entry_id`` of ``day`` (one round trip);
+        False when that entry is gone (another worker replaced it first)."""
+        tag = record.id[:16]
+        new_id = self.store.run(
+            "history_replace",
+            [self.stream_key(day), self.index_key(day, tag)],
+            [entry_id, record.to_json(), tag[1:], self._expire_at(day)],
+        )
+        return bool(new_id)
+
+    def _of_number(
+        self, tag: str, first_day: int, last_day: int
+    ) -> list[tuple[int, str, HistoryRecord]]:
         days = list(range(first_day, last_day + 1))
         pipe = self.store.pipeline()
         for day in days:
@@ -204,9 +232,9 @@ class HistoryStore:
         for day, entry_id in wanted:
             pipe.xrange(self.stream_key(day), entry_id, entry_id)
         return [
-            HistoryRecord.from_json(fields[b"r"])
-            for entries in pipe.execute()
-            for _id, fields in entries
+            (day, _text(found_id), HistoryRecord.from_json(fields[b"r"]))
+            for (day, _entry_id), entries in zip(wanted, pipe.execute(), strict=True)
+            for found_id, fields in entries
         ]
 
     def newest(

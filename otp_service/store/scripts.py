@@ -126,6 +126,7 @@ SCRIPTS = (
     "webhook_retry",
     "webhook_page",
     "history_index",
+    "history_replace",
 )
 # The shard of one Redis: no slot rule, one outbox and one timer zset in all.
 SINGLE_SHARD = "o"

@@ -456,3 +456,60 @@ def test_two_number_pools_of_one_route_are_measured_apart(app, admin, sandbox, w
     )
     assert ranker.measured(shop["id"], "US", "sms", first) == (1, 1)
     assert ranker.measured(shop["id"], "US", "sms", second) == (0, 0)
+
+
+def test_a_receipt_after_the_approval_is_added_to_the_record(
+    client, admin, sandbox, worker, clock, redis_client
+):
+    """The user typed the code before the carrier's report came: the record, written at
+    the approval, gets the report once it comes — one record still, found every way."""
+    created = create(client)
+    clock.advance(4)
+    assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
+    drain(worker)
+    [before] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert before["sends"][0]["delivery_status"] is None
+
+    clock.advance(3)
+    delivered_at = _plus(created["created_at"], 6)
+    receipt(client, created["delivery"]["message_id"], PHONE, "delivered", occurred_at=delivered_at)
+    drain(worker)
+
+    [browsed] = admin.get("/v1/admin/verifications").get_json()["data"]
+    [searched] = admin.get(
+        "/v1/admin/verifications", query_string={"phone_number": PHONE}
+    ).get_json()["data"]
+    one = admin.get(f"/v1/admin/verifications/{created['id']}").get_json()["data"]
+    for record in (browsed, searched, one):
+        assert record["id"] == created["id"] and record["status"] == "approved"
+        [send] = record["sends"]
+        assert (send["delivery_status"], send["seconds_to_delivery"]) == ("delivered", 6.0)
+        assert [c["valid"] for c in record["checks"]] == [True]  # the rest is as it was
+        assert record["approved_send"] == 1
+    assert "delivered" in [e["event"] for e in one["timeline"]]
+    # the replaced entry is gone from the day's stream and its index
+    [stream] = [k for k in redis_client.keys("*{hist:*}:r")]
+    assert redis_client.xlen(stream) == 1
+    # the same report again (Telnyx retries) changes nothing
+    receipt(client, created["delivery"]["message_id"], PHONE, "delivered", occurred_at=delivered_at)
+    drain(worker)
+    assert admin.get("/v1/admin/verifications").get_json()["data"] == [browsed]
+
+
+def test_a_failure_report_after_a_cancel_is_added_and_a_kept_status_is_not_replaced(
+    client, admin, sandbox, worker, clock
+):
+    created = create(client)
+    receipt(client, created["delivery"]["message_id"], PHONE, "sent")  # not final
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    [before] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert before["sends"][0]["delivery_status"] == "sent"
+
+    failure = [{"code": "40008", "title": "Undeliverable"}]
+    receipt(client, created["delivery"]["message_id"], PHONE, "delivery_failed", errors=failure)
+    drain(worker)
+    [after] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert after["status"] == "canceled"
+    assert after["sends"][0]["delivery_status"] == "delivery_failed"
+    assert after["sends"][0]["errors"] == ["40008"]  # Telnyx's error codes came with it
