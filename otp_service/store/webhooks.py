@@ -50,6 +50,7 @@ class Claimed:
     type: str
     body: bytes
     attempts: int  # made before this one
+    claimed_at: int = 0  # ms: an operator's retry asked after it is not lost (finish)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ class WebhookStore:
                 type=_text(flat[i + 3]),
                 body=bytes(flat[i + 4]),
                 attempts=int(flat[i + 5]),
+                claimed_at=now,
             )
             for i in range(0, len(flat), 6)
         ]
@@ -216,6 +218,7 @@ class WebhookStore:
                     a.next_at,
                     a.claimed.endpoint_id,
                     disable_after_ms,
+                    a.claimed.claimed_at,
                 ],
             )
         return [(_text(state), bool(disabled)) for state, disabled in batch.execute()]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -327,3 +328,38 @@ def test_a_secret_sealed_under_another_otp_secret_fails_its_deliveries_not_the_w
         for kind in ("approved", "created", "sent")
     ]
     assert all(r["next_attempt_at"] is not None for r in rows)
+
+
+def test_a_retry_asked_while_an_attempt_is_under_way_is_not_lost_when_it_fails(
+    admin, client, sandbox, worker, receiver: Receiver, clock: FakeClock, endpoint
+):
+    """The operator asks for a retry while the worker is posting that delivery; the post
+    fails: the delivery goes again at once, not at the schedule's next step (5 min)."""
+    receiver.default = 500
+    approve(client, sandbox)
+    drain(worker)  # the first attempts fail: due again in ~5 s
+    path = f"{BASE}/{endpoint['id']}/deliveries"
+    deliveries = admin.get(path).get_json()["data"]
+    assert {d["attempts"] for d in deliveries} == {1}
+    clock.advance(RETRY_SCHEDULE[0] * 1.2)
+    receiver.default = 200
+    receiver.statuses = [500] * len(deliveries)  # the second attempts fail too ...
+    receiver.delays = [2.0] * len(deliveries)  # ... after 2 s each
+    passes = threading.Thread(target=drain, args=(worker,))
+    passes.start()
+    deadline = time.monotonic() + 10
+    while len(receiver.started) < 2 * len(deliveries) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(receiver.started) == 2 * len(deliveries)  # the second attempts are under way
+    clock.advance(1)
+    wanted = deliveries[0]
+    assert admin.post(f"{path}/{wanted['id']}/retry").status_code == 202
+    passes.join(30)
+    assert not passes.is_alive()
+
+    after = {d["id"]: d for d in admin.get(path).get_json()["data"]}
+    assert (after[wanted["id"]]["status"], after[wanted["id"]]["attempts"]) == ("succeeded", 3)
+    [got] = receiver.received
+    assert got.headers["webhook-id"] == wanted["webhook_id"]
+    others = [d for i, d in after.items() if i != wanted["id"]]
+    assert {(d["status"], d["attempts"]) for d in others} == {("pending", 2)}

@@ -1,5 +1,7 @@
 -- Make deliveries due now again (an operator's retry, or a replay of the failed ones):
--- one more attempt each, on the schedule's last step if it fails again.
+-- one more attempt each, on the schedule's last step if it fails again. 'rq' (asked at)
+-- keeps a retry asked while an attempt is under way: webhook_finish.lua makes it due
+-- again if that attempt fails.
 -- KEYS[1] due zset   KEYS[2] an endpoint's index (delivery id -> created ms)
 -- ARGV: prefix, now_ms, mode ('one' | 'failed_since'), delivery id | since_ms
 -- Returns the number of deliveries made due
@@ -15,7 +17,7 @@ for _, id in ipairs(ids) do
   local dkey = prefix .. ':d:' .. id
   local st = redis.call('HGET', dkey, 'st')
   if st and (ARGV[3] == 'one' or st == 'failed') then
-    redis.call('HSET', dkey, 'st', 'pending', 'na', now, 'rt', 1)
+    redis.call('HSET', dkey, 'st', 'pending', 'na', now, 'rt', 1, 'rq', now)
     redis.call('ZADD', KEYS[1], now, id)
     count = count + 1
   end
