@@ -23,6 +23,7 @@ from otp_service.delivery.routing import routes_from, routes_json, whatsapp_temp
 from otp_service.delivery.templates import (
     encoding,
     is_app_hash,
+    is_gsm7,
     is_webotp_domain,
     render_text,
     segments,
@@ -378,35 +379,48 @@ def template_problem(text: str) -> str | None:
 
 
 def message_problems(profile: ProfileSettings) -> dict[str, list[str]]:
-    """Each of the profile's own templates that fits one segment alone but not with the
-    lines its messages end with (the app hash, the WebOTP line with the code), measured
-    with the longest code, app name and duration; {language: [why]}."""
+    """Each of the profile's own templates that fits one segment alone (``template_problem``)
+    but not as the profile's messages carry it: with the lines they end with (the app hash,
+    the WebOTP line with the code), or with the profile's own app name where it is not
+    GSM-7 (that makes the message UCS-2); with the longest code and duration.
+    {language: [why]}."""
     lines = []
     if profile.android_app_hash:
         lines.append("the SMS Retriever app hash line")
     if profile.webotp_domain:
         lines.append(f"the WebOTP line (@{profile.webotp_domain} #code)")
+    names = [(SAMPLE_APP_NAME, "a 30-character app name")]
+    if not is_gsm7(profile.app_name):
+        names.append((profile.app_name, f"the profile's app name {profile.app_name} (not GSM-7)"))
+    if not lines and len(names) == 1:
+        return {}  # what template_problem measured already
+    added = f"{' and '.join(lines)} this profile adds, " if lines else ""
     problems: dict[str, list[str]] = {}
-    for language, text in sorted(profile.templates.items()) if lines else ():
-        sample = render_text(
-            code=SAMPLE_LONGEST_CODE,
-            app_name=SAMPLE_APP_NAME,
-            ttl_seconds=SAMPLE_MINUTES * 60,
-            locale=language,
-            webotp_domain=profile.webotp_domain,
-            app_hash=profile.android_app_hash,
-            custom={language: text},
-        )
-        parts = segments(sample)
-        if parts > 1:
-            gsm7 = encoding(sample) == "GSM-7"
-            counted = f"{units(sample)} {'septets' if gsm7 else 'UCS-2 code units'}"
-            problems[language] = [
-                f"takes {parts} SMS segments in {encoding(sample)} with "
-                f"{' and '.join(lines)} this profile adds, a 10-digit code and a 30-character "
-                f"app name ({counted}): shorten it, or set webotp_domain or android_app_hash "
-                'to "" (none for this profile)'
-            ]
+    for language, text in sorted(profile.templates.items()):
+        for app_name, named in names:
+            sample = render_text(
+                code=SAMPLE_LONGEST_CODE,
+                app_name=app_name,
+                ttl_seconds=SAMPLE_MINUTES * 60,
+                locale=language,
+                webotp_domain=profile.webotp_domain,
+                app_hash=profile.android_app_hash,
+                custom={language: text},
+            )
+            parts = segments(sample)
+            if parts > 1:
+                gsm7 = encoding(sample) == "GSM-7"
+                counted = f"{units(sample)} {'septets' if gsm7 else 'UCS-2 code units'}"
+                problems[language] = [
+                    f"takes {parts} SMS segments in {encoding(sample)} with {added}a 10-digit "
+                    f"code and {named} ({counted}): shorten it"
+                    + (
+                        ', or set webotp_domain or android_app_hash to "" (none for this profile)'
+                        if lines
+                        else ""
+                    )
+                ]
+                break
     return problems
 
 

@@ -264,6 +264,25 @@ def test_a_template_just_fitting_one_segment_is_taken(admin):
     assert "x" not in _template_error(admin, text + "x")
 
 
+def test_a_template_must_fit_one_segment_with_the_profiles_own_app_name_outside_gsm7(admin):
+    # 94 GSM-7 septets with any 30-character Latin name; with "Żabka" (Ż is
+    # not GSM-7) the message is UCS-2: 69 code units fit in 70, three more do not
+    text = "{code} is your {app_name} code. Never share it with anyone, " + "x" * 10
+    assert admin.post("/v1/admin/profiles", json={"templates": {"en": text}}).status_code == 201
+    fits = admin.post("/v1/admin/profiles", json={"app_name": "Żabka", "templates": {"en": text}})
+    assert fits.status_code == 201, fits.get_json()
+    longer = {"app_name": "Żabka", "templates": {"en": text + "xxx"}}
+    refused = admin.post("/v1/admin/profiles", json=longer)
+    assert refused.status_code == 422, refused.get_json()
+    [why] = refused.get_json()["errors"]["templates"]["en"]
+    assert "2 SMS segments in UCS-2" in why and "Żabka (not GSM-7)" in why
+    # renaming the app of a profile whose text then splits is refused the same way
+    shop = make_profile(admin, app_name="Shop", templates={"en": text + "xxx"})
+    renamed = admin.patch(f"/v1/admin/profiles/{shop['id']}", json={"app_name": "Żabka"})
+    assert renamed.status_code == 422
+    assert "templates" in renamed.get_json()["errors"]
+
+
 def test_the_preview_is_the_exact_text_with_a_sample_code(admin):
     profile = make_profile(
         admin,
