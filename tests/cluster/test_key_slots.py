@@ -234,6 +234,32 @@ def fallbacks(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: Fake
     assert len(sandbox.messages(phone)) == 2
 
 
+def late_receipt(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClock) -> None:
+    """a canceled verification's history record, replaced when its receipt comes later."""
+    phone = "+13125550131"
+    created = client.post("/v1/verifications", json={"phone_number": phone}).get_json()
+    assert client.post(f"/v1/verifications/{created['id']}/cancel").status_code == 200
+    services = client.flask.application.extensions["otp"]
+    worker = build_worker(
+        services,
+        "late",
+        clock=clock,
+        threads=2,
+        poster=EndpointPoster(production=False, timeout=1.0),
+        sweep_every_ms=0,
+    )
+    try:
+        worker.run_once()  # the record, without a receipt
+        to = [{"phone_number": phone, "status": "delivered"}]
+        payload = {"id": created["delivery"]["message_id"], "to": to, "errors": []}
+        assert post_event(client, _event("message.finalized", payload))["result"] == "updated"
+        worker.run_once()  # the record replaced, with it
+    finally:
+        worker.close()
+    [send] = admin.get(f"/v1/admin/verifications/{created['id']}").get_json()["data"]["sends"]
+    assert send["delivery_status"] == "delivered"
+
+
 FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     verifications,
     failed_sends,
@@ -243,6 +269,7 @@ FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     profiles,
     events,
     fallbacks,
+    late_receipt,
 ]
 
 
