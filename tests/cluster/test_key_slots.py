@@ -240,14 +240,8 @@ def late_receipt(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: F
     created = client.post("/v1/verifications", json={"phone_number": phone}).get_json()
     assert client.post(f"/v1/verifications/{created['id']}/cancel").status_code == 200
     services = client.flask.application.extensions["otp"]
-    worker = build_worker(
-        services,
-        "late",
-        clock=clock,
-        threads=2,
-        poster=EndpointPoster(production=False, timeout=1.0),
-        sweep_every_ms=0,
-    )
+    poster = EndpointPoster(production=False, timeout=1.0)
+    worker = build_worker(services, "late", clock=clock, threads=2, poster=poster, sweep_every_ms=0)
     try:
         worker.run_once()  # the record, without a receipt
         to = [{"phone_number": phone, "status": "delivered"}]
