@@ -302,12 +302,14 @@ class Recorder:
         self.history = history
         self.insights = insights
 
-    def amend(self, record_id: str, created: int, sends: list[list[Any]], at: int) -> bool:
+    def amend(self, record_id: str, created: int, sends: list[list[Any]]) -> bool:
         """Put a late receipt in the record of its ended verification (three round trips,
         only for receipts that came after the end); False when there is nothing to add or
-        no record yet (its ending event not handed over yet: the record it gets has it)."""
+        no record yet (its ending event not handed over yet: the record it gets has it).
+        A verification ends within its TTL of its last send (at most 10 minutes; at most
+        20 sends): its record is in the day it was created or the next."""
         for _ in range(AMEND_TRIES):
-            found = self.history.find(record_id, day_of(created), day_of(at))
+            found = self.history.find(record_id, day_of(created), day_of(created) + 1)
             if found is None:
                 return False
             day, entry_id, record = found
@@ -336,7 +338,7 @@ class Recorder:
         for entry in entries:  # after the records: a batch may hold an end and its receipt
             late = late_sends(entry)
             if late is not None:
-                self.amend(*late, entry.at)
+                self.amend(*late)
 
 
 Consumer = Callable[[list[OutboxEntry]], None]
