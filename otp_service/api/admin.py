@@ -17,6 +17,7 @@ from otp_service.api.http import (
     audited_body,
     json_body,
     json_response,
+    no_content,
     optional_json_body,
     raw_body,
     services,
@@ -173,7 +174,7 @@ def add_optout(phone_number: str) -> Response:
 @bp.delete("/opt-outs/<phone_number>")
 def remove_optout(phone_number: str) -> Response:
     services().optout_admin.remove_optout(phone_number, actor=_actor())
-    return Response(status=204)
+    return no_content()
 
 
 @bp.post("/opt-outs/sync")

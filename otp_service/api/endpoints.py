@@ -12,7 +12,13 @@ from marshmallow import RAISE, Schema, fields
 
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import audited_body, json_response, optional_json_body, services
+from otp_service.api.http import (
+    audited_body,
+    json_response,
+    no_content,
+    optional_json_body,
+    services,
+)
 
 bp = Blueprint("endpoints", __name__, url_prefix="/v1/admin/profiles/<profile_id>/webhooks")
 bp.before_request(require_admin)
@@ -68,7 +74,7 @@ def update_endpoint(profile_id: str, endpoint_id: str) -> Response:
 @bp.delete("/<endpoint_id>")
 def delete_endpoint(profile_id: str, endpoint_id: str) -> Response:
     services().endpoints.delete(profile_id, endpoint_id, actor=g.key_id)
-    return Response(status=204)
+    return no_content()
 
 
 @bp.post("/<endpoint_id>/rotate-secret")

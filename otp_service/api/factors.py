@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 
 from otp_service.api import schemas
 from otp_service.api.auth import require_client
-from otp_service.api.http import json_body, json_response, services
+from otp_service.api.http import json_body, json_response, no_content, services
 from otp_service.errors import InvalidRequest
 
 bp = Blueprint("factors", __name__, url_prefix="/v1/factors")
@@ -57,4 +57,4 @@ def check(factor_id: str) -> Response:
 @bp.delete("/<factor_id>")
 def delete(factor_id: str) -> Response:
     services().factors.delete(factor_id, g.profile_id)
-    return Response(status=204)
+    return no_content()

@@ -22,6 +22,7 @@ __all__ = [
     "body_fingerprint",
     "json_body",
     "json_response",
+    "no_content",
     "optional_json_body",
     "parse_json",
     "raw_body",
@@ -202,4 +203,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     response = Response(_encode(body), status=status, content_type="application/json")
     if headers:
         response.headers.update(headers)
+    return response
+
+
+def no_content() -> Response:
+    """A 204: no body, so no Content-Type (Flask would label it text/html)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
     return response

@@ -11,7 +11,13 @@ from marshmallow import RAISE, Schema, fields
 
 from otp_service.api import query
 from otp_service.api.auth import require_admin
-from otp_service.api.http import audited_body, json_response, optional_json_body, services
+from otp_service.api.http import (
+    audited_body,
+    json_response,
+    no_content,
+    optional_json_body,
+    services,
+)
 from otp_service.api.schemas import StrictInteger
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/admin/profiles")
@@ -84,7 +90,7 @@ def update_profile(profile_id: str) -> Response:
 @bp.delete("/<profile_id>")
 def delete_profile(profile_id: str) -> Response:
     services().profiles.delete(profile_id, actor=g.key_id)
-    return Response(status=204)
+    return no_content()
 
 
 @bp.post("/<profile_id>/preview")
@@ -106,4 +112,4 @@ def list_keys(profile_id: str) -> Response:
 @bp.delete("/<profile_id>/keys/<key_id>")
 def revoke_key(profile_id: str, key_id: str) -> Response:
     services().profiles.revoke_key(profile_id, key_id, actor=g.key_id)
-    return Response(status=204)
+    return no_content()

@@ -195,3 +195,23 @@ def test_each_request_finds_the_services_of_the_app_answering_it(env, clock):
     finally:
         first.extensions["otp"].close()
         second.extensions["otp"].close()
+
+
+def test_a_204_has_no_body_and_no_content_type(client, admin):
+    """Each delete answers 204 with nothing in it, not an empty text/html page."""
+    factor = client.post("/v1/factors", json={"type": "totp", "subject": "alice"}).get_json()
+    profile = admin.post("/v1/admin/profiles", json={"name": "Shop"}).get_json()["data"]
+    key = admin.post(f"/v1/admin/profiles/{profile['id']}/keys").get_json()["data"]
+    webhooks = f"/v1/admin/profiles/{profile['id']}/webhooks"
+    endpoint = admin.post(webhooks, json={"url": "http://127.0.0.1:9/hooks"}).get_json()["data"]
+    assert admin.put(f"/v1/admin/opt-outs/{PHONE}").status_code == 201
+    answers = [
+        client.delete(f"/v1/factors/{factor['id']}"),
+        admin.delete(f"/v1/admin/opt-outs/{PHONE}"),
+        admin.delete(f"/v1/admin/profiles/{profile['id']}/keys/{key['id']}"),
+        admin.delete(f"{webhooks}/{endpoint['id']}"),
+        admin.delete(f"/v1/admin/profiles/{profile['id']}"),
+    ]
+    assert [a.status_code for a in answers] == [204] * 5
+    assert [a.headers.get("Content-Type") for a in answers] == [None] * 5
+    assert [a.get_data() for a in answers] == [b""] * 5
