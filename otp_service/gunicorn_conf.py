@@ -11,6 +11,7 @@ own messages too.
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import ssl
 import tempfile
@@ -146,6 +147,28 @@ def post_request(worker, req, environ, resp):  # noqa: ANN001, ANN201
     wrapped = getattr(unreader, "sock", None)
     if isinstance(wrapped, _BodyDeadline):
         unreader.sock = wrapped.sock
+
+
+def post_worker_init(worker):  # noqa: ANN001, ANN201
+    """A worker quits once, however many quit signals reach it.
+
+    A terminal's Ctrl-C reaches the master and its workers alike (`serve` runs gunicorn in
+    the terminal's process group), and the master then sends each worker SIGQUIT as well.
+    gthread's handler for the second signal, run while the first one still held the thread
+    pool's shutdown lock, waited for that lock for ever: the worker hung until the master
+    killed it GUNICORN_GRACEFUL_TIMEOUT later ("Worker (pid:…) was sent SIGKILL!")."""
+    handle_quit = worker.handle_quit
+    quitting = False
+
+    def quit_once(sig, frame):  # noqa: ANN001, ANN202
+        nonlocal quitting
+        if quitting:
+            return  # the first one's handler is under way, and exits the worker
+        quitting = True
+        handle_quit(sig, frame)
+
+    signal.signal(signal.SIGINT, quit_once)
+    signal.signal(signal.SIGQUIT, quit_once)
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature

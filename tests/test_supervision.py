@@ -118,6 +118,50 @@ def test_ctrl_c_stops_serve_and_its_children_without_restarting_them(tmp_path: P
     assert not [line for line in service.log_lines() if "restart" in line]
 
 
+# Put first on PYTHONPATH, it makes a thread pool's shutdown hold the pool's lock for a
+# moment: a second quit signal then lands while the first one's handler holds it, as it
+# does by chance (a few times in ten) when the terminal's SIGINT and the master's SIGQUIT
+# reach a gunicorn worker together.
+HOLD_THE_POOL_LOCK = """
+import concurrent.futures.thread as thread
+import time
+
+_shutdown = thread.ThreadPoolExecutor.shutdown
+
+
+def shutdown(self, wait=True, *, cancel_futures=False):
+    with self._shutdown_lock:
+        time.sleep(0.5)
+    return _shutdown(self, wait, cancel_futures=cancel_futures)
+
+
+thread.ThreadPoolExecutor.shutdown = shutdown
+"""
+
+
+def test_ctrl_c_stops_the_gunicorn_workers_at_once_though_each_gets_two_signals(
+    tmp_path: Path,
+):
+    """Ctrl-C reaches gunicorn's workers from the terminal (SIGINT) and from the master
+    (SIGQUIT). gthread's handler, run for the second while the first holds the thread
+    pool's shutdown lock, waited for that lock for ever: the worker hung until the master
+    killed it GUNICORN_GRACEFUL_TIMEOUT (20 s) later. A worker now quits once."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(HOLD_THE_POOL_LOCK)
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    service = start_service(tmp_path, PYTHONPATH=path)
+    try:
+        time.sleep(2)  # both workers have booted
+        started = time.monotonic()
+        os.killpg(service.process.pid, signal.SIGINT)
+        assert service.process.wait(30) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        stop_service(service)
+    assert not [line for line in service.log_lines() if "SIGKILL" in line]
+
+
 def test_the_workers_counters_reach_metrics(service: Service):
     """serve gives gunicorn and its worker one metrics directory: what the worker counts
     as it hands a create's events over (route health) is on the API's /metrics."""
