@@ -58,7 +58,10 @@ def serve() -> None:
     try:
         if not settings.redis_url:
             server = RedisServer(Path(settings.data_dir) / "redis")
-            os.environ["REDIS_URL"] = server.start()
+            try:
+                os.environ["REDIS_URL"] = server.start()
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from exc
             children.append(server)
             supervisors.append(_Supervisor("redis-server", server))
             click.echo(f"redis-server   {server.url} (AOF in {server.data_dir})")

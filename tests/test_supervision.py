@@ -118,6 +118,42 @@ def test_ctrl_c_stops_serve_and_its_children_without_restarting_them(tmp_path: P
     assert not [line for line in service.log_lines() if "restart" in line]
 
 
+def test_a_second_serve_of_the_same_data_directory_stops_and_leaves_the_first_alone(
+    tmp_path: Path,
+):
+    """A second `make run` in the same checkout (one already runs in another terminal)
+    started its own redis-server on the first one's socket and AOF, failed to bind the
+    port, and on its way out removed the socket: the first one answered 503
+    storage_unavailable from then on. It now stops before starting anything."""
+    (tmp_path / "first").mkdir()
+    first = start_service(tmp_path / "first")
+    try:
+        phone = "+13125550183"
+        created = first.http.post("/v1/verifications", json={"phone_number": phone})
+        assert created.status_code == 201, created.text
+        second_dir = tmp_path / "second"
+        second_dir.mkdir()
+        try:
+            second = start_service(second_dir, OTP_DATA_DIR=str(tmp_path / "first" / "data"))
+        except AssertionError as exc:
+            assert "serve exited" in str(exc)
+        else:
+            stop_service(second)
+            pytest.fail("a second serve started on the first one's data directory")
+        log = (second_dir / "serve.log").read_text()
+        assert "a redis-server already listens on" in log
+        assert "another OTP_DATA_DIR" in log
+
+        assert first.http.get("/readyz").status_code == 200
+        vid = created.json()["id"]
+        check = first.http.post(
+            f"/v1/verifications/{vid}/check", json={"code": first.code_for(phone)}
+        )
+        assert check.json()["status"] == "approved"
+    finally:
+        stop_service(first)
+
+
 # Put first on PYTHONPATH, it makes a thread pool's shutdown hold the pool's lock for a
 # moment: a second quit signal then lands while the first one's handler holds it, as it
 # does by chance (a few times in ten) when the terminal's SIGINT and the master's SIGQUIT

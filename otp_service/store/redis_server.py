@@ -60,6 +60,19 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _listening(path: Path) -> bool:
+    """Whether a process accepts connections on the unix socket ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(path))
+        except TimeoutError:
+            return True  # there, but too busy to accept at once
+        except OSError:
+            return False  # refused (a dead server's socket file) or gone
+    return True
+
+
 class RedisServer:
     """One redis-server process with its own directory; ``url`` once started."""
 
@@ -121,7 +134,15 @@ class RedisServer:
         if self.process is not None and self.process.stderr:
             self.process.stderr.close()  # of a previous run
         if self.use_socket and self.socket_path.exists():
-            self.socket_path.unlink()
+            if _listening(self.socket_path):
+                # another server's (a second `make run` in the same checkout): unlinking
+                # it would cut its clients off, and two servers would append to one AOF
+                raise RuntimeError(
+                    f"a redis-server already listens on {self.socket_path}: another "
+                    f"`otp-service serve` uses {self.data_dir.parent}; stop it, or give "
+                    "this one another OTP_DATA_DIR"
+                )
+            self.socket_path.unlink()  # a dead server's
         self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
             self.command(),
             stdin=subprocess.DEVNULL,

@@ -60,8 +60,8 @@ def start_service(tmp_path: Path, **extra_env: str) -> Service:
         TELNYX_BASE_URL=f"http://127.0.0.1:{sandbox_port}/v2",
         OTP_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         WEB_CONCURRENCY="2",
-        **extra_env,
     )
+    env.update(extra_env)  # any of the above included
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
