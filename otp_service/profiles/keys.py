@@ -7,7 +7,9 @@ thread polls one version counter every ``REFRESH_SECONDS`` (one round trip) and 
 everything (one more) when it moved. A revoked key or a deleted profile is therefore
 refused by every worker of every instance within ``REFRESH_SECONDS`` plus two round
 trips: the documented bound is 2 seconds. While Redis is unreachable the last loaded ring
-keeps serving (nothing can be revoked then either).
+keeps serving (nothing can be revoked then either). Every change moves the version to a
+value it never held (``lua/include/version.lua``), so a Redis that comes back without its
+last changes cannot bring it back to the version a ring holds: the next poll reloads.
 
 The thread starts on first use in each process, and again in a forked child (gunicorn
 forks its workers): the ring remembers the pid it started in. Last-used times are kept in
@@ -162,9 +164,8 @@ class KeyRing:
             self._install(self.store.snapshot())
 
     def _install(self, snapshot: ProfileSnapshot) -> None:
-        current = self._ring
-        if current is not None and snapshot.version < current.version:
-            return  # an older read finished last
+        # Whatever its version: loads are one at a time (``_lock``), so this is the
+        # latest read, and a version lower than the ring's is Redis back with older data.
         profiles = {
             profile_id: effective(self.settings, profile_id, stored)
             for profile_id, stored in snapshot.profiles.items()

@@ -1,6 +1,7 @@
 """Verify profiles and their API keys in Redis: every key in the ``{profiles}`` slot.
 
-    otp:{profiles}:version        counter, bumped in the same step as every change
+    otp:{profiles}:version        moved in the same step as every change, to Redis's clock
+                                  (ms) or one more (lua/include/version.lua)
     otp:{profiles}:all            hash: profile id -> JSON (name, overrides, times)
     otp:{profiles}:keys           hash: key id -> JSON (profile id, SHA-256 hex, prefix, time)
     otp:{profiles}:keys:<profile> set: the profile's key ids (deleting a profile revokes them)

@@ -1,7 +1,8 @@
+-- include: version
 -- A new profile, and the version bumped so that every worker reloads.
 -- KEYS[1] profiles hash   KEYS[2] version   ARGV: id, JSON
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   return 0
 end
-redis.call('INCR', KEYS[2])
+bump_version(KEYS[2])
 return 1

@@ -1,3 +1,4 @@
+-- include: version
 -- Delete a profile and revoke all its keys in the same step; note it for the worker,
 -- which then removes its verifications and TOTP factors (profiles/purge.py).
 -- KEYS[1] profiles hash   KEYS[2] version   KEYS[3] keys hash   KEYS[4] used hash
@@ -14,5 +15,5 @@ for _, id in ipairs(ids) do
 end
 redis.call('DEL', KEYS[5])
 redis.call('SADD', KEYS[6], ARGV[1])
-redis.call('INCR', KEYS[2])
+bump_version(KEYS[2])
 return 1

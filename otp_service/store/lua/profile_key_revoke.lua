@@ -1,3 +1,4 @@
+-- include: version
 -- Revoke one key of one profile.
 -- KEYS[1] version   KEYS[2] keys hash   KEYS[3] used hash   KEYS[4] the profile's key ids
 -- ARGV: key id   1 revoked, 0 no such key in this profile
@@ -6,5 +7,5 @@ if redis.call('SREM', KEYS[4], ARGV[1]) == 0 then
 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('INCR', KEYS[1])
+bump_version(KEYS[1])
 return 1

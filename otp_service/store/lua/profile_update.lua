@@ -1,3 +1,4 @@
+-- include: version
 -- Replace a profile only if it is still what the caller read (compare and set).
 -- KEYS[1] profiles hash   KEYS[2] version   ARGV: id, JSON read, new JSON
 -- 1 done, 0 no such profile, -1 changed since it was read (read again)
@@ -9,5 +10,5 @@ if current ~= ARGV[2] then
   return -1
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('INCR', KEYS[2])
+bump_version(KEYS[2])
 return 1
