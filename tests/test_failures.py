@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service import create_app
 from otp_service.store.redis_server import RedisServer, free_port
+from otp_service.store.scripts import Store
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.api.console.test_console_http import csrf_of, sign_in
-from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox, make_env
+from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox, data_keys, make_env
 
 PHONE = "+13125550123"
 OTHER = "+13125550124"
@@ -264,6 +265,125 @@ def test_a_create_whose_answer_was_lost_leaves_nothing_behind(
     assert retry.status_code == 201
     assert retry.get_json()["sends"] == 1
     assert len(sandbox.messages(PHONE)) == 1
+
+
+def redis_contents(redis_client: Any) -> dict[bytes, Any]:
+    """What Redis holds, by key, but the audit log and the insights' counters (compared
+    by value: a hash's DUMP depends on its dict's internal order)."""
+    read = {
+        b"string": redis_client.get,
+        b"hash": redis_client.hgetall,
+        b"set": redis_client.smembers,
+        b"list": lambda key: redis_client.lrange(key, 0, -1),
+        b"zset": lambda key: redis_client.zrange(key, 0, -1, withscores=True),
+        b"stream": lambda key: redis_client.xrange(key),
+    }
+    return {
+        key: read[redis_client.type(key)](key)
+        for key in data_keys(redis_client)
+        if b"{audit}" not in key
+    }
+
+
+PROFILE = "/v1/admin/profiles/{profile}"
+ENDPOINT = "/v1/admin/profiles/{profile}/webhooks/{endpoint}"
+# Every admin change of profiles, their keys, webhook endpoints and deliveries: the script
+# its one write runs in, and the request.
+ADMIN_CHANGES = [
+    ("profile_create", "POST", "/v1/admin/profiles", {"name": "Shop"}),
+    ("profile_update", "PATCH", PROFILE, {"name": "Shop 2"}),
+    ("profile_delete", "DELETE", PROFILE, None),
+    ("profile_key_create", "POST", PROFILE + "/keys", None),
+    ("profile_key_revoke", "DELETE", PROFILE + "/keys/{key}", None),
+    ("webhook_endpoint_save", "POST", PROFILE + "/webhooks", {"url": "http://127.0.0.1:9/h"}),
+    ("webhook_endpoint_save", "PATCH", ENDPOINT, {"enabled": False}),
+    ("webhook_endpoint_save", "DELETE", ENDPOINT, None),
+    ("webhook_endpoint_save", "POST", ENDPOINT + "/rotate-secret", None),
+    ("webhook_enqueue", "POST", ENDPOINT + "/test", None),
+    ("webhook_retry", "POST", ENDPOINT + "/deliveries/{delivery}/retry", None),
+]
+
+
+@pytest.fixture
+def impatient_admin(redis_server: RedisServer, redis_client, sandbox, clock) -> Iterator[ApiClient]:
+    """An admin client of an app whose Redis calls give up after 0.3 s."""
+    app = create_app(make_env(f"{redis_server.url}?socket_timeout=0.3", sandbox), clock=clock)
+    yield ApiClient(app.test_client(), ADMIN_KEY)
+    app.extensions["otp"].close()
+
+
+@pytest.mark.parametrize(
+    ("script", "method", "path", "body"),
+    ADMIN_CHANGES,
+    ids=[f"{method} {path.removeprefix('/v1/admin/')}" for _, method, path, _ in ADMIN_CHANGES],
+)
+def test_an_admin_change_whose_answer_was_lost_is_not_made(
+    impatient_admin, redis_server, redis_client, monkeypatch, script, method, path, body
+):
+    """Redis paused as the change went out, past the app's timeout (503), then resumed and
+    ran it: it must change nothing, so that the 503, and the audit log that has no entry
+    of the change, are true, and the operator's retry is a plain change."""
+    admin = impatient_admin
+
+    def targets() -> dict[str, str]:
+        made = admin.post("/v1/admin/profiles", json={"name": "p"}).get_json()["data"]["id"]
+        hooks = f"/v1/admin/profiles/{made}/webhooks"
+        endpoint = admin.post(hooks, json={"url": "http://127.0.0.1:9/h"}).get_json()["data"]
+        ping = admin.post(f"{hooks}/{endpoint['id']}/test").get_json()["data"]
+        key = admin.post(f"/v1/admin/profiles/{made}/keys").get_json()["data"]
+        return {
+            "profile": made,
+            "endpoint": endpoint["id"],
+            "delivery": ping["id"],
+            "key": key["id"],
+        }
+
+    def change(values: dict[str, str]):
+        return admin.flask.open(
+            path.format(**values),
+            method=method,
+            json=body,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        )
+
+    assert change(targets()).status_code < 300  # its script is loaded
+    values = targets()
+    before = redis_contents(redis_client)
+    logged = redis_client.xlen("otp:{audit}:log")
+    run, pid = Store.run, redis_server.process.pid
+
+    def pausing(store: Store, name: str, keys: list[str], args: list[Any]) -> Any:
+        if name == script:
+            os.kill(pid, signal.SIGSTOP)
+        return run(store, name, keys, args)
+
+    monkeypatch.setattr(Store, "run", pausing)
+    try:
+        lost = change(values)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        monkeypatch.undo()
+    redis_client.ping()
+    time.sleep(0.1)
+    redis_client.ping()
+    assert lost.status_code == 503
+    assert lost.get_json()["code"] == "storage_unavailable"
+    assert redis_contents(redis_client) == before
+    entries = redis_client.xrange("otp:{audit}:log")[logged:]
+    assert [e[b"result"] for _, e in entries] in ([], [b"storage_unavailable"])
+    assert change(values).status_code < 300
+
+
+def test_an_admin_change_is_made_by_a_redis_whose_clock_is_ahead(admin, monkeypatch):
+    """Redis's clock ahead of the service's by more than the timeout: the change answers
+    'late' in time; it is run again without a deadline, and made."""
+    monkeypatch.setattr(Store, "deadline", lambda _store: 1)  # long past, on Redis's clock
+    made = admin.post("/v1/admin/profiles", json={"name": "Shop"})
+    assert made.status_code == 201
+    profile = made.get_json()["data"]["id"]
+    assert admin.get(f"/v1/admin/profiles/{profile}").status_code == 200
+    [entry] = admin.get("/v1/admin/audit").get_json()["data"]
+    assert (entry["action"], entry["result"]) == ("profile.create", "created")
 
 
 # Routes that answer without Redis when it is down: Telnyx's data passed through (the

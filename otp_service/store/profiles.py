@@ -109,23 +109,28 @@ class ProfileStore:
             if raw is not None
         ]
 
-    # -- changes (each bumps the version in the same atomic step) ------------------------
+    # -- changes (each bumps the version in the same atomic step; ``run_in_time``: none is
+    # made by a Redis that runs it after the call gave up) ------------------------------
     def create(self, profile_id: str, record: str) -> bool:
         k = self.keys
-        return bool(self.store.run("profile_create", [k.profiles, k.version], [profile_id, record]))
+        return bool(
+            self.store.run_in_time("profile_create", [k.profiles, k.version], [profile_id, record])
+        )
 
     def update(self, profile_id: str, read: str, record: str) -> int:
         """1 done, 0 no such profile, -1 changed since ``read`` was read."""
         k = self.keys
         return int(
-            self.store.run("profile_update", [k.profiles, k.version], [profile_id, read, record])
+            self.store.run_in_time(
+                "profile_update", [k.profiles, k.version], [profile_id, read, record]
+            )
         )
 
     def delete(self, profile_id: str) -> bool:
         """Delete the profile and revoke its keys in one step."""
         k = self.keys
         keys = [k.profiles, k.version, k.keys, k.used, k.of_profile(profile_id), k.purge]
-        return bool(self.store.run("profile_delete", keys, [profile_id]))
+        return bool(self.store.run_in_time("profile_delete", keys, [profile_id]))
 
     # -- a deleted profile's data (the worker removes it: profiles/purge.py) -------------
     def to_purge(self) -> list[str]:
@@ -149,13 +154,15 @@ class ProfileStore:
         k = self.keys
         keys = [k.profiles, k.version, k.keys, k.of_profile(key.profile_id)]
         return bool(
-            self.store.run("profile_key_create", keys, [key.profile_id, key.id, key.to_json()])
+            self.store.run_in_time(
+                "profile_key_create", keys, [key.profile_id, key.id, key.to_json()]
+            )
         )
 
     def revoke_key(self, profile_id: str, key_id: str) -> bool:
         k = self.keys
         keys = [k.version, k.keys, k.used, k.of_profile(profile_id)]
-        return bool(self.store.run("profile_key_revoke", keys, [key_id]))
+        return bool(self.store.run_in_time("profile_key_revoke", keys, [key_id]))
 
     def record_use(self, used: dict[str, int]) -> None:
         """Last-used times (ms) of keys, one round trip; keys since revoked are skipped."""

@@ -469,6 +469,29 @@ class Store:
             # loaded, then the EVALSHA reconnected to another node (a failover): not run
             return script(keys=keys, args=args)
 
+    def run_in_time(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """``run`` for a change its caller gives up on when this call times out (an
+        operator's, answered 503): the script gets that moment as its last argument
+        (``lua/include/deadline.lua``) and, run later (Redis was paused with the command
+        queued, and resumed), writes nothing and answers 'late'. So the 503 is true, the
+        audit log holds no change that was not made, and a retry is a plain change. A
+        'late' that does arrive means Redis's clock is ahead of ours: run once more
+        without a deadline."""
+        answer = self.run(name, keys, [*args, self.deadline()])
+        if answer == b"late":
+            log.warning("Redis's clock is ahead of this host's: %s ran again", name)
+            answer = self.run(name, keys, [*args, 0])
+        return answer
+
+    def deadline(self) -> int:
+        """When a call made now times out (ms, on this host's clock; 0: never), for a
+        script to write nothing past it."""
+        # a millisecond early: Redis compares whole milliseconds, and one that resumed in
+        # the millisecond the call gave up in (its TIME truncated to this deadline) ran a
+        # change whose 503 had been answered; a script run in that millisecond before
+        # the give-up answers 'late' in time, and is run again
+        return int(time.time() * 1000) + self.timeout_ms - 1 if self.timeout_ms else 0
+
     def batch(self) -> Batch:
         return Batch(self)
 
@@ -499,11 +522,7 @@ class Store:
         paused, then resumed) leaves no pending verification without its SMS. A 'late'
         answer that does arrive means Redis's clock is ahead of ours: run once more
         without a deadline."""
-        # a millisecond early: Redis compares whole milliseconds, and one that resumed in
-        # the millisecond the call gave up in (its TIME truncated to this deadline) ran a
-        # create whose 503 had been answered; a script run in that millisecond before
-        # the give-up answers 'late' in time, and is run again below
-        deadline = int(time.time() * 1000) + self.timeout_ms - 1 if self.timeout_ms else 0
+        deadline = self.deadline()
         bucket_key, bucket, bucket_end = self.timer_bucket(tag, profile, now + new.ttl_ms)
         receipt_key, receipt, receipt_end = self.receipt_bucket(tag, profile, now, no_receipt_ms)
         keys = [

@@ -154,7 +154,7 @@ class WebhookStore:
         ``fresh_start``: the update forgets since when the endpoint's attempts fail."""
         keys = [self.endpoints_key, self.version_key, self.failing_key]
         args = [endpoint_id, record, mode, made_from, "1" if fresh_start else ""]
-        return bool(self.store.run("webhook_endpoint_save", keys, args))
+        return bool(self.store.run_in_time("webhook_endpoint_save", keys, args))
 
     def delete_profile_endpoints(self, profile_id: str) -> int:
         """Delete every endpoint of a deleted profile; how many there were."""
@@ -171,7 +171,7 @@ class WebhookStore:
         args: list[Any] = [self.base, now, KEEP_MS, INDEX_MAX]
         for d in deliveries:
             args += [d.id, d.endpoint_id, d.profile, d.webhook_id, d.type, d.body]
-        return int(self.store.run("webhook_enqueue", [self.due_key], args))
+        return int(self.store.run_in_time("webhook_enqueue", [self.due_key], args))
 
     def release(self, ids: list[str], now: int) -> None:
         """Claimed deliveries given back unposted: due now again (XX: one finished or
@@ -289,7 +289,7 @@ class WebhookStore:
 
     def retry(self, endpoint_id: str, delivery_id: str, now: int) -> int:
         return int(
-            self.store.run(
+            self.store.run_in_time(
                 "webhook_retry",
                 [self.due_key, self.index_key(endpoint_id)],
                 [self.base, now, "one", delivery_id],
@@ -298,7 +298,7 @@ class WebhookStore:
 
     def replay_failed(self, endpoint_id: str, since: int, now: int) -> int:
         return int(
-            self.store.run(
+            self.store.run_in_time(
                 "webhook_retry",
                 [self.due_key, self.index_key(endpoint_id)],
                 [self.base, now, "failed_since", since],

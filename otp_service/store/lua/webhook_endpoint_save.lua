@@ -1,11 +1,16 @@
+-- include: deadline
 -- Write (or delete) one webhook endpoint and bump the version workers poll.
 -- KEYS[1] endpoints (id -> JSON)   KEYS[2] version   KEYS[3] failing (endpoint -> since)
 -- ARGV: id, JSON ('' deletes), mode ('create' | 'update' | 'delete'), and for an update
 --       the JSON it was made from ('' for none): if another change came first, nothing
 --       is written and the caller makes its change again over that one; and '1' when
---       the update restarts the endpoint's failing clock (turned back on, a new URL)
+--       the update restarts the endpoint's failing clock (turned back on, a new URL);
+--       and deadline_ms (deadline.lua: run past it, it writes nothing: 'late')
 -- Returns 1, or 0 when the endpoint exists (create), does not (update, delete), or is no
 -- longer the JSON the update was made from
+if too_late(tonumber(ARGV[6])) then
+  return 'late'
+end
 local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
 if (ARGV[3] == 'create') == exists then
   return 0

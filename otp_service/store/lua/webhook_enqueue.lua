@@ -1,3 +1,4 @@
+-- include: deadline
 -- Store the deliveries of one event to its endpoints, each due now. Idempotent: a
 -- delivery that exists already (the same event handed over twice, after a worker died
 -- between this and acknowledging the outbox entry) is left as it is.
@@ -5,11 +6,15 @@
 -- named from ARGV[1] (the slot's key prefix) as store/webhooks.py names them.
 -- KEYS[1] due zset (delivery id -> next attempt ms)
 -- ARGV: prefix, now_ms, keep_ms, index_max, then for each delivery:
---       id, endpoint id, profile, webhook id, event type, body
+--       id, endpoint id, profile, webhook id, event type, body; last, deadline_ms
+--       (deadline.lua: run past it, it writes nothing and answers 'late')
 -- Returns the number of deliveries stored
+if too_late(tonumber(ARGV[#ARGV])) then
+  return 'late'
+end
 local prefix, now, keep, index_max = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local stored = 0
-for i = 5, #ARGV, 6 do
+for i = 5, #ARGV - 1, 6 do
   local id, endpoint = ARGV[i], ARGV[i + 1]
   local dkey = prefix .. ':d:' .. id
   if redis.call('EXISTS', dkey) == 0 then
