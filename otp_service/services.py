@@ -192,5 +192,5 @@ def build_worker(
             Recorder(services.history.history, services.history.insights),
             Fallbacks(services.verifications, services.profiles.settings_for),
         ),
-        chores=(ProfilePurge(ProfileStore(services.store)),),
+        chores=(ProfilePurge(ProfileStore(services.store), webhooks=services.endpoints.store),),
     )

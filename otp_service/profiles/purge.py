@@ -4,8 +4,10 @@ Deleting a profile revokes its keys at once, so nothing can reach its verificati
 TOTP factors any more; verifications expire by themselves, but a factor has no expiry
 and keeps its subject's name. ``profile_delete.lua`` notes the profile in a set; the
 worker runs ``ProfilePurge`` at every pass, which SCANs for the profile's keys (all end
-with its id) and unlinks them, a batch a pass, then forgets the profile. A worker that
-dies mid-scan leaves the profile noted: another scans it again (unlinking twice is
+with its id) and unlinks them, a batch a pass, deletes any webhook endpoint of the
+profile still there (the delete removes them after the profile: Redis lost in between
+left them, and the API cannot reach them any more), then forgets the profile. A worker
+that dies mid-scan leaves the profile noted: another scans it again (unlinking twice is
 harmless).
 """
 
@@ -19,6 +21,7 @@ from itertools import islice
 import redis
 
 from otp_service.store.profiles import ProfileStore
+from otp_service.store.webhooks import WebhookStore
 
 __all__ = ["ProfilePurge"]
 
@@ -32,8 +35,14 @@ class ProfilePurge:
     """A chore of the worker: at most one batch of one deleted profile's keys a call;
     how many keys it removed (0: nothing to do)."""
 
-    def __init__(self, store: ProfileStore, look_every_ms: int = LOOK_EVERY_MS) -> None:
+    def __init__(
+        self,
+        store: ProfileStore,
+        look_every_ms: int = LOOK_EVERY_MS,
+        webhooks: WebhookStore | None = None,
+    ) -> None:
         self.store = store
+        self.webhooks = webhooks
         self.look_every_ms = look_every_ms
         self._scan: tuple[str, Iterator[str]] | None = None
         self._looked = -float("inf")  # time.monotonic, ms
@@ -54,6 +63,8 @@ class ProfilePurge:
             if batch:
                 self.store.unlink(batch)
             if len(batch) < BATCH:  # the scan is over: every key of it is gone
+                if self.webhooks is not None:
+                    self.webhooks.delete_profile_endpoints(profile_id)
                 self.store.purged(profile_id)
                 self._scan = None
                 self._looked = -float("inf")  # another may be waiting

@@ -1,8 +1,9 @@
-"""Profile keys across a Redis outage: while Redis is down a profile key still
+"""Profiles across a Redis outage: while Redis is down a profile key still
 authenticates (the ring is in memory) and its requests answer 503; once Redis is back, a
 key revoked through one instance is refused by every other within the documented bound,
 also when Redis came back with older data (a failover to a replica that was behind, a
-restored backup), which takes the ring's version back."""
+restored backup), which takes the ring's version back; and a profile delete that Redis's
+loss cut short is finished by the worker."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from typing import Any
 import pytest
 
 from otp_service import create_app
+from otp_service.events.http import EndpointPoster
 from otp_service.profiles.keys import REVOCATION_BOUND_SECONDS
+from otp_service.services import build_worker
+from otp_service.store.profiles import ProfileStore
 from otp_service.store.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, ApiClient, Sandbox, make_env
 from tests.profiles.conftest import make_key, make_profile
@@ -106,3 +110,52 @@ def test_a_key_revoked_after_redis_came_back_with_older_data_is_refused(
     assert answer_with(operator, key["key"])[0] == 401  # the instance that revoked it
     ring.refresh()  # the other's next poll
     assert answer_with(other, key["key"])[0] == 401
+
+
+def test_a_profile_delete_cut_short_by_redis_is_finished_by_the_worker(
+    aof_redis: RedisServer, two_instances: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+):
+    """Redis is lost right after the profile was deleted, before its webhook endpoints
+    were (503): once it is back the API cannot finish it (the profile is gone: 404), so
+    the worker does, and nothing is posted to those endpoints any more."""
+    app, _ = two_instances
+    services = app.extensions["otp"]
+    admin = ApiClient(app.test_client(), ADMIN_KEY)
+    profile = make_profile(admin, name="Shop")
+    hooks = f"/v1/admin/profiles/{profile['id']}/webhooks"
+    for port in (9, 10):
+        made = admin.post(hooks, json={"url": f"http://127.0.0.1:{port}/hooks"})
+        assert made.status_code == 201
+    kept = admin.post(
+        "/v1/admin/profiles/default/webhooks", json={"url": "http://127.0.0.1:11/hooks"}
+    ).get_json()["data"]
+    delete = ProfileStore.delete
+
+    def deleted_then_redis_lost(store: ProfileStore, profile_id: str) -> bool:
+        done = delete(store, profile_id)
+        aof_redis.stop()
+        return done
+
+    monkeypatch.setattr(ProfileStore, "delete", deleted_then_redis_lost)
+    try:
+        cut = admin.delete(f"/v1/admin/profiles/{profile['id']}")
+    finally:
+        monkeypatch.undo()
+        aof_redis.start()
+    assert cut.status_code == 503
+    assert cut.get_json()["code"] == "storage_unavailable"
+    again = admin.delete(f"/v1/admin/profiles/{profile['id']}")
+    assert again.get_json()["code"] == "profile_not_found"
+    assert len(services.endpoints.all_endpoints()) == 3
+
+    worker = build_worker(
+        services, "purge", threads=1, poster=EndpointPoster(production=False, timeout=1.0)
+    )
+    try:
+        for _ in range(10):
+            if not worker.run_once():
+                break
+    finally:
+        worker.close()
+    assert [e.id for e in services.endpoints.all_endpoints()] == [kept["id"]]
+    assert ProfileStore(services.store).to_purge() == []
