@@ -1,9 +1,11 @@
 """Nothing is lost: a receiver down for a while gets everything once it is back; a worker
 killed with SIGKILL mid-delivery is replaced by another that delivers; the outbox (and
-what a dead worker held of it) survives a Redis restart; `make run` runs a worker."""
+what a dead worker held of it) survives a Redis restart, and a running worker rides out
+Redis going away mid-pass; `make run` runs a worker."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import httpx
 import pytest
 
 from otp_service import create_app
+from otp_service.events import worker as worker_module
 from otp_service.events.http import EndpointPoster
 from otp_service.events.worker import RETRY_SCHEDULE
 from otp_service.services import build_worker
@@ -25,9 +28,11 @@ from otp_service.store.outbox import OutboxStore
 from otp_service.store.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox, make_env
 from tests.events.conftest import Receiver, drain
+from tests.events.test_fallback import FALLBACK, ROUTES, SMS, sender_fault
 from tests.support.service import start_service, stop_service
 
 BASE = "/v1/admin/profiles/default/webhooks"
+FALLBACK_AND_EXPIRY = ("verification.fallback_sent", "verification.expired")
 
 
 def approve(client: ApiClient, sandbox: Sandbox, phone: str) -> dict[str, Any]:
@@ -270,3 +275,96 @@ def test_events_beyond_a_pass_are_stored_due_and_each_delivered_once(
         runner.close()
     sent = [r.headers["webhook-id"] for r in receiver.started]
     assert len(sent) == len(set(sent)) == 5
+
+
+def _outage(server: RedisServer, how: str, seconds: float) -> None:
+    """Redis gone for ``seconds``: stopped (SIGTERM: it writes its AOF out) or killed
+    (SIGKILL: what it wrote to the AOF before answering stays), then started again."""
+    if how == "kill":
+        server.kill()
+    else:
+        server.stop()
+    time.sleep(seconds)
+    server.start()
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_a_running_worker_rides_out_redis_outages_and_loses_nothing(
+    own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver, monkeypatch, how: str
+):
+    """A worker thread running (``Worker.run``) while Redis goes away twice: in the middle
+    of a pass that is posting the first events, and as timers fall due. Once Redis is back
+    (its AOF), every event is delivered (retries of a receiver's 503s included), each
+    no-receipt timer sends its fallback once, each expiry fires, every ended verification
+    is in the history and the insights, a deleted profile's data is purged, and the worker
+    never stopped."""
+    monkeypatch.setattr(worker_module, "RECLAIM_EVERY_MS", 300)  # held entries: at once
+    clock = FakeClock(time.time())
+    env = make_env(
+        own_redis.url,
+        sandbox,
+        OTP_ROUTES=json.dumps(ROUTES),
+        OTP_FALLBACK=json.dumps(FALLBACK),  # a no-receipt fallback after 20 s
+    )
+    app = create_app(env, clock=clock)
+    services = app.extensions["otp"]
+    admin = ApiClient(app.test_client(), ADMIN_KEY)
+    client = ApiClient(app.test_client())
+    assert admin.post(BASE, json={"url": receiver.url}).status_code == 201
+    sender_fault(sandbox, SMS, "dropped")  # no receipt for any SMS
+    phones = [f"+1312555{n:04d}" for n in range(1, 5)]
+    approved = approve(client, sandbox, phones[0])["id"]
+    pending = [
+        client.post("/v1/verifications", json={"phone_number": phone}).get_json()["id"]
+        for phone in phones[1:]
+    ]
+    # a deleted profile's verification: the worker's purge removes it, outages or not
+    gone = admin.post("/v1/admin/profiles", json={"name": "Gone"}).get_json()["data"]["id"]
+    key = admin.post(f"/v1/admin/profiles/{gone}/keys").get_json()["data"]["key"]
+    own = ApiClient(app.test_client(), key)
+    assert own.post("/v1/verifications", json={"phone_number": "+13125550199"}).status_code == 201
+    assert admin.delete(f"/v1/admin/profiles/{gone}").status_code == 204
+    receiver.delays = [1.0]  # the first post is under way when Redis goes
+    receiver.statuses = [503] * 3  # and a few are retried
+    runner = build_worker(
+        services,
+        "rides-out",
+        clock=clock,
+        threads=2,
+        poster=EndpointPoster(production=False, timeout=2.0),
+        sweep_every_ms=0,
+        lease_ms=1500,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: receiver.started, 10, "the worker's first post")
+        _outage(own_redis, how, 1.0)
+        clock.advance(31)  # past every no-receipt timer
+        _wait(lambda: all(len(sandbox.messages(p)) == 2 for p in phones[1:]), 20, "fallbacks")
+        clock.advance(700)  # past every expiry
+        _outage(own_redis, how, 0.5)
+        want = {("verification.created", vid) for vid in [approved, *pending]}
+        want |= {("verification.approved", approved)}
+        want |= {(kind, vid) for vid in pending for kind in FALLBACK_AND_EXPIRY}
+        deadline = time.monotonic() + 30
+        while not want <= {(r.json["type"], r.json["data"]["id"]) for r in receiver.received}:
+            assert time.monotonic() < deadline, "events lost"
+            clock.advance(RETRY_SCHEDULE[0] * 1.2)  # the 503'd ones' next attempts
+            time.sleep(0.2)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+        runner.close()
+    assert [len(sandbox.messages(p)) for p in phones] == [1, 2, 2, 2]  # each fallback once
+    for vid, outcome in [(approved, "approved")] + [(vid, "expired") for vid in pending]:
+        record = admin.get(f"/v1/admin/verifications/{vid}")
+        assert record.status_code == 200
+        assert record.get_json()["data"]["status"] == outcome
+    rows = admin.get("/v1/admin/insights/summary?group_by=profile").get_json()["data"]
+    [row] = [r for r in rows if r["profile"] == "default"]
+    assert row["verifications"] >= 4 and row["approved"] >= 1  # at least once
+    assert list(services.store.redis.scan_iter(match=f"*{gone}*")) == []
+    services.close()
