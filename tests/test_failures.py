@@ -386,6 +386,64 @@ def test_an_admin_change_is_made_by_a_redis_whose_clock_is_ahead(admin, monkeypa
     assert (entry["action"], entry["result"]) == ("profile.create", "created")
 
 
+def test_with_redis_paused_the_operators_reads_answer_503_not_500(
+    impatient, redis_server, redis_client
+):
+    """Redis paused past the app's timeout (the answers time out: not the refused
+    connections of a stopped Redis): the operator's reads of profiles, keys, webhooks and
+    their deliveries, insights and the history answer 503 storage_unavailable, and their
+    console pages say so."""
+    app = impatient.flask.application
+    admin = ApiClient(app.test_client(), ADMIN_KEY)
+    profile = admin.post("/v1/admin/profiles", json={"name": "p"}).get_json()["data"]["id"]
+    hooks = f"/v1/admin/profiles/{profile}/webhooks"
+    endpoint = admin.post(hooks, json={"url": "http://127.0.0.1:9/h"}).get_json()["data"]["id"]
+    vid = create(impatient).get_json()["id"]
+    console = app.test_client()
+    assert sign_in(console).status_code == 303
+    reads = [
+        ("GET", "/v1/admin/profiles"),
+        ("GET", f"/v1/admin/profiles/{profile}"),
+        ("GET", f"/v1/admin/profiles/{profile}/keys"),
+        ("POST", f"/v1/admin/profiles/{profile}/preview"),
+        ("GET", hooks),
+        ("GET", f"{hooks}/{endpoint}"),
+        ("GET", f"{hooks}/{endpoint}/deliveries"),
+        ("GET", "/v1/admin/insights/routes"),
+        ("GET", "/v1/admin/insights/summary?group_by=country"),
+        ("GET", "/v1/admin/verifications?phone_number=%2B13125550123"),
+        ("GET", "/v1/admin/verifications?profile=default&status=expired"),
+        ("GET", f"/v1/admin/verifications/{vid}"),
+        ("GET", "/v1/admin/audit"),
+    ]
+    pages = [
+        "/console/overview",
+        "/console/profiles",
+        f"/console/profiles/{profile}",
+        f"/console/webhooks?profile={profile}",
+        f"/console/webhooks/{profile}/{endpoint}",
+        "/console/verifications",
+        f"/console/verifications/{vid}",
+    ]
+    with redis_paused(redis_server, redis_client):
+        answers = {
+            path: admin.flask.open(
+                path,
+                method=method,
+                json={} if method == "POST" else None,
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            )
+            for method, path in reads
+        }
+        shown = {path: console.get(path) for path in pages}
+    for path, answer in answers.items():
+        assert (answer.status_code, answer.mimetype) == (503, "application/problem+json"), path
+        assert answer.get_json()["code"] == "storage_unavailable", path
+    for path, page in shown.items():
+        assert page.status_code == 503, path
+        assert "Storage unavailable" in page.get_data(as_text=True), path
+
+
 # Routes that answer without Redis when it is down: Telnyx's data passed through (the
 # sandbox here), and requests refused by their validation before any storage is asked.
 SERVED_WITHOUT_REDIS = {
