@@ -2,7 +2,8 @@
 
     otp:{webhooks}:endpoints      hash: endpoint id -> JSON (profile, url, events, secrets
                                   sealed, enabled, times)
-    otp:{webhooks}:version        counter, bumped with every endpoint change: workers poll it
+    otp:{webhooks}:version        moved with every endpoint change, to Redis's clock (ms) or
+                                  one more (lua/include/version.lua): workers poll it
     otp:{webhooks}:failing        hash: endpoint id -> since when all its attempts fail (ms)
     otp:{webhooks}:due            zset: delivery id -> next attempt (ms); a claimed
                                   delivery's score is the end of its lease

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -368,3 +369,48 @@ def test_a_running_worker_rides_out_redis_outages_and_loses_nothing(
     assert row["verifications"] >= 4 and row["approved"] >= 1  # at least once
     assert list(services.store.redis.scan_iter(match=f"*{gone}*")) == []
     services.close()
+
+
+def test_an_endpoint_deleted_after_redis_came_back_with_older_data_gets_nothing_more(
+    tmp_path: Path, own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
+):
+    """Redis comes back without its last endpoint change (a failover to a replica that
+    was behind, a restored copy), and the operator deletes the endpoint at once: the
+    worker's next pass must see the delete and post it nothing more (its cache of the
+    endpoints is read again when their version moves)."""
+    clock = FakeClock(time.time())
+    app = create_app(make_env(own_redis.url, sandbox), clock=clock)
+    services = app.extensions["otp"]
+    admin = ApiClient(app.test_client(), ADMIN_KEY)
+    endpoint = f"{BASE}/{admin.post(BASE, json={'url': receiver.url}).get_json()['data']['id']}"
+    runner = build_worker(
+        services,
+        "caching",
+        clock=clock,
+        threads=1,
+        poster=EndpointPoster(production=False, timeout=2.0),
+        sweep_every_ms=0,
+    )
+    try:
+        receiver.statuses = [503]
+        assert admin.post(f"{endpoint}/test").status_code == 202  # fails: due again in ~5 s
+        drain(runner)
+        own_redis.stop()
+        shutil.copytree(own_redis.data_dir, tmp_path / "copy")
+        own_redis.start()
+        assert admin.patch(endpoint, json={"description": "hooks"}).status_code == 200
+        assert admin.post(f"{endpoint}/test").status_code == 202
+        drain(runner)  # the worker has read the endpoints as changed
+        assert len(receiver.started) == 2
+
+        own_redis.stop()
+        shutil.rmtree(own_redis.data_dir)
+        shutil.copytree(tmp_path / "copy", own_redis.data_dir)
+        own_redis.start()  # the change and the second ping are lost; the first one is due
+        assert admin.delete(endpoint).status_code == 204
+        clock.advance(RETRY_SCHEDULE[0] * 1.2)
+        drain(runner)
+        assert len(receiver.started) == 2  # nothing posted to the deleted endpoint
+    finally:
+        runner.close()
+        services.close()

@@ -1,4 +1,5 @@
 -- include: deadline
+-- include: version
 -- Write (or delete) one webhook endpoint and bump the version workers poll.
 -- KEYS[1] endpoints (id -> JSON)   KEYS[2] version   KEYS[3] failing (endpoint -> since)
 -- ARGV: id, JSON ('' deletes), mode ('create' | 'update' | 'delete'), and for an update
@@ -28,5 +29,5 @@ else
     redis.call('HDEL', KEYS[3], ARGV[1])
   end
 end
-redis.call('INCR', KEYS[2])
+bump_version(KEYS[2])
 return 1

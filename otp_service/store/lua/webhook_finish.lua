@@ -1,3 +1,4 @@
+-- include: version
 -- include: endpoint_failing
 -- Record one delivery attempt: succeeded, due again at next_ms, or failed for good.
 -- An endpoint whose every attempt has failed for disable_after_ms is disabled here, in

@@ -1,3 +1,4 @@
+-- include: version
 -- include: endpoint_failing
 -- Store a delivery with its first attempt already made: the worker posts an event as
 -- it hands it over, then writes what happened, one script a delivery, in one batch.

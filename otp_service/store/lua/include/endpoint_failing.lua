@@ -1,10 +1,11 @@
--- Shared by webhook_finish.lua and webhook_first.lua (prepended when loaded): keep
+-- Shared by webhook_finish.lua and webhook_first.lua (prepended when loaded, after
+-- version.lua): keep
 -- since when an endpoint's every attempt has failed, and disable it once that has
 -- lasted disable_after_ms. Returns 1 when it was disabled now. A failure of an endpoint
 -- that is disabled or deleted is not counted: no attempt was made (endpoint_disabled,
 -- endpoint_deleted), and a count started then would disable it again at its first
 -- failure once it is back on.
--- failing: hash endpoint -> since (ms)   endpoints: hash id -> JSON   version: counter
+-- failing: hash endpoint -> since (ms)   endpoints: hash id -> JSON   version: see version.lua
 local function endpoint_attempted(failing, endpoints, version, endpoint_id, ok, now,
                                   disable_after_ms)
   if ok then
@@ -28,6 +29,6 @@ local function endpoint_attempted(failing, endpoints, version, endpoint_id, ok, 
   endpoint.disabled_reason = 'failing'
   redis.call('HSET', endpoints, endpoint_id, cjson.encode(endpoint))
   redis.call('HDEL', failing, endpoint_id)
-  redis.call('INCR', version)
+  bump_version(version)
   return 1
 end
