@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -101,6 +102,16 @@ def redis_topology(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis"), appendonly=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, with its append-only file (as deployed): for the
+    tests that stop, kill or restart it."""
+    server = RedisServer(tmp_path / "redis", unix_socket=False)
     server.start()
     yield server
     server.stop()

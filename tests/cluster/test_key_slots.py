@@ -20,12 +20,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.crc import key_slot
 
-from otp_service.events.http import EndpointPoster
 from otp_service.sandbox.magic import MAGIC_NUMBERS
-from otp_service.services import build_worker
 from otp_service.store import SCRIPTS, Batch, Store
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import ApiClient, FakeClock, Sandbox
+from tests.support.workers import loopback_worker
 
 PHONE = "+13125550123"
 KEY = Ed25519PrivateKey.generate()
@@ -186,10 +185,7 @@ def events(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClo
     assert admin.post(f"{path}/test").status_code == 202
     client.post("/v1/verifications", json={"phone_number": "+13125550129"})
     services = client.flask.application.extensions["otp"]
-    poster = EndpointPoster(production=False, timeout=1.0)
-    worker = build_worker(
-        services, "slots", clock=clock, threads=2, poster=poster, sweep_every_ms=0
-    )
+    worker = loopback_worker(services, "slots", clock=clock, threads=2)
     try:
         worker.run_once()  # the outbox handed over, deliveries claimed: refused, failed
         clock.advance(611)
@@ -221,10 +217,7 @@ def fallbacks(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: Fake
     created = ApiClient(client.flask, key).post("/v1/verifications", json={"phone_number": phone})
     assert created.status_code == 201, created.get_json()
     services = client.flask.application.extensions["otp"]
-    poster = EndpointPoster(production=False, timeout=1.0)
-    worker = build_worker(
-        services, "fallbacks", clock=clock, threads=2, poster=poster, sweep_every_ms=0
-    )
+    worker = loopback_worker(services, "fallbacks", clock=clock, threads=2)
     try:
         clock.advance(31)
         for _ in range(5):
@@ -240,8 +233,7 @@ def late_receipt(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: F
     created = client.post("/v1/verifications", json={"phone_number": phone}).get_json()
     assert client.post(f"/v1/verifications/{created['id']}/cancel").status_code == 200
     services = client.flask.application.extensions["otp"]
-    poster = EndpointPoster(production=False, timeout=1.0)
-    worker = build_worker(services, "late", clock=clock, threads=2, poster=poster, sweep_every_ms=0)
+    worker = loopback_worker(services, "late", clock=clock, threads=2)
     try:
         worker.run_once()  # the record, without a receipt
         to = [{"phone_number": phone, "status": "delivered"}]

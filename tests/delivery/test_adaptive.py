@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from otp_service.delivery import AdaptiveRanker, RouteOrder, Sender
-from otp_service.events.http import EndpointPoster
-from otp_service.services import build_worker
 from tests.conftest import FakeClock, Sandbox
+from tests.support.workers import loopback_worker
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -53,14 +52,7 @@ def test_an_adaptive_route_moves_traffic_to_the_sender_that_converts(
     ranker.rng = random.Random(7)
     ranker.refresh()
     # a cluster's pass over every slot at every pass: each batch of events is counted
-    worker = build_worker(
-        services,
-        "adaptive",
-        clock=clock,
-        threads=1,
-        poster=EndpointPoster(production=False),
-        sweep_every_ms=0,
-    )
+    worker = loopback_worker(services, "adaptive", clock=clock, timeout=10.0)
     chosen: list[str] = []
     reasons: Counter[str] = Counter()
     try:

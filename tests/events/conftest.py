@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from otp_service.events.http import EndpointPoster
 from otp_service.events.worker import Worker
-from otp_service.services import build_worker
 from tests.conftest import ApiClient, FakeClock
+from tests.support.workers import loopback_worker
 
 
 @dataclass
@@ -108,11 +107,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def worker(app: Any, clock: FakeClock) -> Iterator[Worker]:
-    services = app.extensions["otp"]
-    poster = EndpointPoster(production=False, timeout=2.0)
-    # a cluster's pass over every slot at every pass: a test's events are found at once
-    runner = build_worker(
-        services, "test-worker", clock=clock, threads=4, poster=poster, sweep_every_ms=0
+    runner = loopback_worker(
+        app.extensions["otp"], "test-worker", clock=clock, threads=4, timeout=2.0
     )
     yield runner
     runner.close()

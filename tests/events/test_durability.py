@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,14 @@ import pytest
 
 from otp_service import create_app
 from otp_service.events import worker as worker_module
-from otp_service.events.http import EndpointPoster
 from otp_service.events.worker import RETRY_SCHEDULE
-from otp_service.services import build_worker
 from otp_service.store.outbox import OutboxStore
 from otp_service.store.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox, make_env
 from tests.events.conftest import Receiver, drain
 from tests.events.test_fallback import FALLBACK, ROUTES, SMS, sender_fault
 from tests.support.service import start_service, stop_service
+from tests.support.workers import loopback_worker
 
 BASE = "/v1/admin/profiles/default/webhooks"
 FALLBACK_AND_EXPIRY = ("verification.fallback_sent", "verification.expired")
@@ -76,14 +74,6 @@ def test_a_receiver_down_for_a_while_gets_every_event_once_it_is_back(
     assert all(len(names) == 1 for names in tried.values())
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", unix_socket=False)
-    server.start()
-    yield server
-    server.stop()
-
-
 def _worker_process(redis_url: str, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
     child_env = {**os.environ, **env, "REDIS_URL": redis_url}
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -125,11 +115,11 @@ def subscribed_app(
 
 
 def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
-    own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
+    aof_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
 ):
-    env, app, client = subscribed_app(own_redis, sandbox, receiver)
+    env, app, client = subscribed_app(aof_redis, sandbox, receiver)
     receiver.delays = [3.0]  # the first attempt hangs: the worker is mid-delivery
-    first = _worker_process(own_redis.url, env, "first")
+    first = _worker_process(aof_redis.url, env, "first")
     second = None
     try:
         approved = approve(client, sandbox, "+13125550123")
@@ -137,7 +127,7 @@ def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
         first.send_signal(signal.SIGKILL)
         first.wait(5)
         sent_by_first = receiver.started[0].headers["webhook-id"]
-        second = _worker_process(own_redis.url, env, "second")
+        second = _worker_process(aof_redis.url, env, "second")
         _wait(
             lambda: (
                 receiver.received
@@ -157,9 +147,9 @@ def test_a_worker_killed_mid_delivery_is_taken_over_by_another(
 
 
 def test_the_outbox_and_a_dead_workers_share_of_it_survive_a_redis_restart(
-    own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
+    aof_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
 ):
-    env, app, client = subscribed_app(own_redis, sandbox, receiver)
+    env, app, client = subscribed_app(aof_redis, sandbox, receiver)
     held = approve(client, sandbox, "+13125550123")
     outbox = OutboxStore(app.extensions["otp"].store)
     [shard] = outbox.busy_shards(int(time.time() * 1000))
@@ -168,13 +158,12 @@ def test_the_outbox_and_a_dead_workers_share_of_it_survive_a_redis_restart(
     waiting = approve(client, sandbox, "+13125550124")
     app.extensions["otp"].close()
 
-    own_redis.stop()  # SIGTERM: Redis writes its AOF out and stops
-    own_redis.start()
+    aof_redis.stop()  # SIGTERM: Redis writes its AOF out and stops
+    aof_redis.start()
 
     app = create_app(env)
     services = app.extensions["otp"]
-    poster = EndpointPoster(production=False, timeout=2.0)
-    runner = build_worker(services, "after-restart", threads=2, poster=poster, lease_ms=300)
+    runner = loopback_worker(services, "after-restart", threads=2, timeout=2.0, lease_ms=300)
     try:
         time.sleep(0.4)  # the dead worker's entries have been idle past the lease
         drain(runner)
@@ -219,15 +208,7 @@ def test_a_batch_to_a_slow_receiver_is_not_sent_again_by_a_second_worker(
         admin.post(f"{BASE}/{made['id']}/test")  # pings, due at once
     receiver.delays = [0.4] * 6
     workers = [
-        build_worker(
-            services,
-            name,
-            clock=clock,
-            threads=1,
-            poster=EndpointPoster(production=False, timeout=0.5),
-            sweep_every_ms=0,
-            lease_ms=1500,
-        )
+        loopback_worker(services, name, clock=clock, timeout=0.5, lease_ms=1500)
         for name in ("first", "second")
     ]
     try:
@@ -254,14 +235,8 @@ def test_events_beyond_a_pass_are_stored_due_and_each_delivered_once(
     answer, one thread, a 1.5 s lease: two), a worker posts those and stores the rest due
     now: they are claimed, with a lease, and delivered like retries, each once."""
     admin.post(BASE, json={"url": receiver.url, "events": ["verification.canceled"]})
-    runner = build_worker(
-        app.extensions["otp"],
-        "small",
-        clock=clock,
-        threads=1,
-        poster=EndpointPoster(production=False, timeout=0.5),
-        sweep_every_ms=0,
-        lease_ms=1500,
+    runner = loopback_worker(
+        app.extensions["otp"], "small", clock=clock, timeout=0.5, lease_ms=1500
     )
     try:
         for n in range(5):
@@ -291,7 +266,7 @@ def _outage(server: RedisServer, how: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_a_running_worker_rides_out_redis_outages_and_loses_nothing(
-    own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver, monkeypatch, how: str
+    aof_redis: RedisServer, sandbox: Sandbox, receiver: Receiver, monkeypatch, how: str
 ):
     """A worker thread running (``Worker.run``) while Redis goes away twice: in the middle
     of a pass that is posting the first events, and as timers fall due. Once Redis is back
@@ -302,7 +277,7 @@ def test_a_running_worker_rides_out_redis_outages_and_loses_nothing(
     monkeypatch.setattr(worker_module, "RECLAIM_EVERY_MS", 300)  # held entries: at once
     clock = FakeClock(time.time())
     env = make_env(
-        own_redis.url,
+        aof_redis.url,
         sandbox,
         OTP_ROUTES=json.dumps(ROUTES),
         OTP_FALLBACK=json.dumps(FALLBACK),  # a no-receipt fallback after 20 s
@@ -327,25 +302,19 @@ def test_a_running_worker_rides_out_redis_outages_and_loses_nothing(
     assert admin.delete(f"/v1/admin/profiles/{gone}").status_code == 204
     receiver.delays = [1.0]  # the first post is under way when Redis goes
     receiver.statuses = [503] * 3  # and a few are retried
-    runner = build_worker(
-        services,
-        "rides-out",
-        clock=clock,
-        threads=2,
-        poster=EndpointPoster(production=False, timeout=2.0),
-        sweep_every_ms=0,
-        lease_ms=1500,
+    runner = loopback_worker(
+        services, "rides-out", clock=clock, threads=2, timeout=2.0, lease_ms=1500
     )
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
     try:
         _wait(lambda: receiver.started, 10, "the worker's first post")
-        _outage(own_redis, how, 1.0)
+        _outage(aof_redis, how, 1.0)
         clock.advance(31)  # past every no-receipt timer
         _wait(lambda: all(len(sandbox.messages(p)) == 2 for p in phones[1:]), 20, "fallbacks")
         clock.advance(700)  # past every expiry
-        _outage(own_redis, how, 0.5)
+        _outage(aof_redis, how, 0.5)
         want = {("verification.created", vid) for vid in [approved, *pending]}
         want |= {("verification.approved", approved)}
         want |= {(kind, vid) for vid in pending for kind in FALLBACK_AND_EXPIRY}
@@ -372,41 +341,34 @@ def test_a_running_worker_rides_out_redis_outages_and_loses_nothing(
 
 
 def test_an_endpoint_deleted_after_redis_came_back_with_older_data_gets_nothing_more(
-    tmp_path: Path, own_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
+    tmp_path: Path, aof_redis: RedisServer, sandbox: Sandbox, receiver: Receiver
 ):
     """Redis comes back without its last endpoint change (a failover to a replica that
     was behind, a restored copy), and the operator deletes the endpoint at once: the
     worker's next pass must see the delete and post it nothing more (its cache of the
     endpoints is read again when their version moves)."""
     clock = FakeClock(time.time())
-    app = create_app(make_env(own_redis.url, sandbox), clock=clock)
+    app = create_app(make_env(aof_redis.url, sandbox), clock=clock)
     services = app.extensions["otp"]
     admin = ApiClient(app.test_client(), ADMIN_KEY)
     endpoint = f"{BASE}/{admin.post(BASE, json={'url': receiver.url}).get_json()['data']['id']}"
-    runner = build_worker(
-        services,
-        "caching",
-        clock=clock,
-        threads=1,
-        poster=EndpointPoster(production=False, timeout=2.0),
-        sweep_every_ms=0,
-    )
+    runner = loopback_worker(services, "caching", clock=clock, timeout=2.0)
     try:
         receiver.statuses = [503]
         assert admin.post(f"{endpoint}/test").status_code == 202  # fails: due again in ~5 s
         drain(runner)
-        own_redis.stop()
-        shutil.copytree(own_redis.data_dir, tmp_path / "copy")
-        own_redis.start()
+        aof_redis.stop()
+        shutil.copytree(aof_redis.data_dir, tmp_path / "copy")
+        aof_redis.start()
         assert admin.patch(endpoint, json={"description": "hooks"}).status_code == 200
         assert admin.post(f"{endpoint}/test").status_code == 202
         drain(runner)  # the worker has read the endpoints as changed
         assert len(receiver.started) == 2
 
-        own_redis.stop()
-        shutil.rmtree(own_redis.data_dir)
-        shutil.copytree(tmp_path / "copy", own_redis.data_dir)
-        own_redis.start()  # the change and the second ping are lost; the first one is due
+        aof_redis.stop()
+        shutil.rmtree(aof_redis.data_dir)
+        shutil.copytree(tmp_path / "copy", aof_redis.data_dir)
+        aof_redis.start()  # the change and the second ping are lost; the first one is due
         assert admin.delete(endpoint).status_code == 204
         clock.advance(RETRY_SCHEDULE[0] * 1.2)
         drain(runner)

@@ -12,14 +12,13 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service.delivery import Sender
-from otp_service.events.http import EndpointPoster
 from otp_service.sandbox.seed import PROFILE_IDS
-from otp_service.services import build_worker
 from otp_service.store.scripts import TIMER_BUCKET_MS
 from otp_service.telnyx.webhooks import public_key_b64
 from tests.conftest import ApiClient, FakeClock, Sandbox
 from tests.profiles.conftest import make_key, make_profile
 from tests.support.receipts import finalized, post_signed
+from tests.support.workers import loopback_worker
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -37,10 +36,7 @@ def env(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture
 def worker(app: Any, clock: FakeClock) -> Any:
-    poster = EndpointPoster(production=False, timeout=1.0)
-    runner = build_worker(
-        app.extensions["otp"], "history", clock=clock, threads=2, poster=poster, sweep_every_ms=0
-    )
+    runner = loopback_worker(app.extensions["otp"], "history", clock=clock, threads=2)
     yield runner
     runner.close()
 

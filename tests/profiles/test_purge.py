@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from otp_service.events.http import EndpointPoster
-from otp_service.services import build_worker
 from otp_service.store.profiles import ProfileStore
 from tests.conftest import ApiClient, FakeClock
 from tests.profiles.conftest import make_key
+from tests.support.workers import loopback_worker
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -35,14 +34,7 @@ def test_the_worker_removes_a_deleted_profiles_verifications_and_factors(
     before = keys_of(redis_client, profile["id"])
     assert {key.decode().split(":")[2][0] for key in before} >= {"f", "s", "v"}
     services = app.extensions["otp"]
-    worker = build_worker(
-        services,
-        "purge",
-        clock=clock,
-        threads=1,
-        poster=EndpointPoster(production=False, timeout=1.0),
-        sweep_every_ms=0,
-    )
+    worker = loopback_worker(services, "purge", clock=clock)
     try:
         assert admin.delete(f"/v1/admin/profiles/{profile['id']}").status_code == 204
         assert ProfileStore(services.store).to_purge() == [profile["id"]]

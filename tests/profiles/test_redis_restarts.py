@@ -16,26 +16,16 @@ from typing import Any
 import pytest
 
 from otp_service import create_app
-from otp_service.events.http import EndpointPoster
 from otp_service.profiles.keys import REVOCATION_BOUND_SECONDS
-from otp_service.services import build_worker
 from otp_service.store.profiles import ProfileStore
 from otp_service.store.redis_server import RedisServer
 from tests.conftest import ADMIN_KEY, ApiClient, Sandbox, make_env
 from tests.profiles.conftest import make_key, make_profile
+from tests.support.workers import loopback_worker
 
 pytestmark = pytest.mark.not_on("cluster", reason="restarts one redis-server of its own")
 
 UNKNOWN_ID = f"/v1/verifications/{'a' * 32}"  # 404 with a good key, 401 with a bad one
-
-
-@pytest.fixture
-def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of the test's own, with its append-only file (as deployed)."""
-    server = RedisServer(tmp_path / "redis", unix_socket=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -148,9 +138,7 @@ def test_a_profile_delete_cut_short_by_redis_is_finished_by_the_worker(
     assert again.get_json()["code"] == "profile_not_found"
     assert len(services.endpoints.all_endpoints()) == 3
 
-    worker = build_worker(
-        services, "purge", threads=1, poster=EndpointPoster(production=False, timeout=1.0)
-    )
+    worker = loopback_worker(services, "purge")
     try:
         for _ in range(10):
             if not worker.run_once():

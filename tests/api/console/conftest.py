@@ -18,11 +18,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service import ids
-from otp_service.events.http import EndpointPoster
 from otp_service.events.worker import Worker
-from otp_service.services import build_worker
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.conftest import ApiClient, FakeClock, Sandbox
+from tests.support.workers import loopback_worker
 
 KEY = Ed25519PrivateKey.generate()  # signs the tests' Telnyx receipts
 # US through a short code, CA through a long code, elsewhere a pool: three senders
@@ -44,10 +43,7 @@ def env(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def worker(app: Any, clock: FakeClock) -> Iterator[Worker]:
-    poster = EndpointPoster(production=False, timeout=1.0)
-    runner = build_worker(
-        app.extensions["otp"], "console", clock=clock, threads=2, poster=poster, sweep_every_ms=0
-    )
+    runner = loopback_worker(app.extensions["otp"], "console", clock=clock, threads=2)
     runner.rng = random.Random(21)  # the retries' jitter: the same at every run
     yield runner
     runner.close()
