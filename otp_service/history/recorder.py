@@ -312,11 +312,12 @@ class Recorder:
             found = self.history.find(record_id, day_of(created), day_of(created) + 1)
             if found is None:
                 return False
-            day, entry_id, record = found
+            day, entry_id, record, read = found
             merged = merged_sends(record.sends, sends)
             if merged is None:
                 return False
-            if self.history.replace(day, entry_id, dataclasses.replace(record, sends=merged)):
+            amended = dataclasses.replace(record, sends=merged)
+            if self.history.replace(day, entry_id, read, amended):
                 return True
         return False  # replaced by other workers each time: theirs carry receipts too
 

@@ -5,9 +5,12 @@
     otp:{hist:<day>}:x:<c>    hash: the day's index by number: the number's tag (but its
                               first character, which is <c>) -> its entries' ids there
 
-Both expire HISTORY_DAYS after their day ends. A record is replaced (a new entry, the old
-one deleted, the index updated: history_replace.lua) when a final delivery receipt comes
-after its verification ended. A day lives in one slot of its own (on a
+    otp:{hist:<day>}:u        hash: the day's amended records: stream entry id -> the record
+                              that replaces the entry's (history_replace.lua), written when a
+                              final delivery receipt comes after its verification ended; the
+                              entry keeps its id, so its place in the browse and its cursors
+
+All expire HISTORY_DAYS after their day ends. A day lives in one slot of its own (on a
 cluster, 30 days spread over 30 slots). An exact-number search reads the number's field
 in each day's index (the tag is a keyed digest: no number is kept) and then only those
 entries; browsing reads the streams newest first. Budget: at most 250 bytes of Redis per
@@ -160,6 +163,9 @@ class HistoryStore:
     def stream_key(self, day: int) -> str:
         return f"{self.store.prefix}:{{hist:{day}}}:r"
 
+    def amended_key(self, day: int) -> str:
+        return f"{self.store.prefix}:{{hist:{day}}}:u"
+
     def index_key(self, day: int, tag: str) -> str:
         return f"{self.store.prefix}:{{hist:{day}}}:x:{tag[:1]}"
 
@@ -190,32 +196,35 @@ class HistoryStore:
 
     def of_number(self, tag: str, first_day: int, last_day: int) -> list[HistoryRecord]:
         """The number's records from ``first_day`` to ``last_day``."""
-        return [record for _day, _entry, record in self._of_number(tag, first_day, last_day)]
+        return [
+            HistoryRecord.from_json(raw)
+            for _day, _entry, raw in self._of_number(tag, first_day, last_day)
+        ]
 
     def find(
         self, record_id: str, first_day: int, last_day: int
-    ) -> tuple[int, str, HistoryRecord] | None:
-        """(day, stream entry id, record) of the verification ``record_id``, ended between
-        ``first_day`` and ``last_day``; None when it has no record there."""
-        for day, entry_id, record in self._of_number(record_id[:16], first_day, last_day):
+    ) -> tuple[int, str, HistoryRecord, bytes] | None:
+        """(day, stream entry id, record, its stored form) of the verification
+        ``record_id``, ended between ``first_day`` and ``last_day``; None when it has no
+        record there."""
+        for day, entry_id, raw in self._of_number(record_id[:16], first_day, last_day):
+            record = HistoryRecord.from_json(raw)
             if record.id == record_id:
-                return day, entry_id, record
+                return day, entry_id, record, raw
         return None
 
-    def replace(self, day: int, entry_id: str, record: HistoryRecord) -> bool:
-        """Put ``record`` in place of the entry ``entry_id`` of ``day`` (one round trip);
-        False when that entry is gone (another worker replaced it first)."""
-        tag = record.id[:16]
-        new_id = self.store.run(
+    def replace(self, day: int, entry_id: str, read: bytes, record: HistoryRecord) -> bool:
+        """Put ``record`` in place of the entry ``entry_id`` of ``day``, read as ``read``
+        (one round trip); False when it is no longer that (another worker replaced it
+        first) or gone. The entry keeps its id: its place in the browse and its cursors."""
+        done = self.store.run(
             "history_replace",
-            [self.stream_key(day), self.index_key(day, tag)],
-            [entry_id, record.to_json(), tag[1:], self._expire_at(day)],
+            [self.stream_key(day), self.amended_key(day)],
+            [entry_id, read, record.to_json(), self._expire_at(day)],
         )
-        return bool(new_id)
+        return bool(done)
 
-    def _of_number(
-        self, tag: str, first_day: int, last_day: int
-    ) -> list[tuple[int, str, HistoryRecord]]:
+    def _of_number(self, tag: str, first_day: int, last_day: int) -> list[tuple[int, str, bytes]]:
         days = list(range(first_day, last_day + 1))
         pipe = self.store.pipeline()
         for day in days:
@@ -231,9 +240,13 @@ class HistoryStore:
         pipe = self.store.pipeline()
         for day, entry_id in wanted:
             pipe.xrange(self.stream_key(day), entry_id, entry_id)
+            pipe.hget(self.amended_key(day), entry_id)
+        answers = pipe.execute()
         return [
-            (day, _text(found_id), HistoryRecord.from_json(fields[b"r"]))
-            for (day, _entry_id), entries in zip(wanted, pipe.execute(), strict=True)
+            (day, _text(found_id), amended or fields[b"r"])
+            for (day, _entry_id), entries, amended in zip(
+                wanted, answers[::2], answers[1::2], strict=True
+            )
             for found_id, fields in entries
         ]
 
@@ -251,8 +264,14 @@ class HistoryStore:
         while day >= after_day and len(out) < budget:
             want = budget - len(out)
             entries = self.redis.xrevrange(self.stream_key(day), start, "-", count=want)
-            for entry_id, fields in entries:
-                out.append((f"{day}/{_text(entry_id)}", HistoryRecord.from_json(fields[b"r"])))
+            amended = (
+                self.redis.hmget(self.amended_key(day), [entry_id for entry_id, _ in entries])
+                if entries
+                else []
+            )
+            for (entry_id, fields), raw in zip(entries, amended, strict=True):
+                record = HistoryRecord.from_json(raw or fields[b"r"])
+                out.append((f"{day}/{_text(entry_id)}", record))
             if len(entries) < want:  # the day is done: the one before
                 day, start = day - 1, "+"
         next_cursor = out[-1][0] if len(out) >= budget else None

@@ -4,6 +4,7 @@ event, searched and summed through the admin API; on one Redis and on a cluster.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -483,7 +484,7 @@ def test_a_receipt_after_the_approval_is_added_to_the_record(
         assert [c["valid"] for c in record["checks"]] == [True]  # the rest is as it was
         assert record["approved_send"] == 1
     assert "delivered" in [e["event"] for e in one["timeline"]]
-    # the replaced entry is gone from the day's stream and its index
+    # still one entry in the day's stream: the amended record is kept beside it
     [stream] = [k for k in redis_client.keys("*{hist:*}:r")]
     assert redis_client.xlen(stream) == 1
     # the same report again (Telnyx retries) changes nothing
@@ -509,3 +510,59 @@ def test_a_failure_report_after_a_cancel_is_added_and_a_kept_status_is_not_repla
     assert after["status"] == "canceled"
     assert after["sends"][0]["delivery_status"] == "delivery_failed"
     assert after["sends"][0]["errors"] == ["40008"]  # Telnyx's error codes came with it
+
+
+def test_a_record_a_late_receipt_replaced_keeps_its_place_in_the_browse(
+    client, admin, sandbox, worker, clock
+):
+    """A cursor goes on where its page stopped: a record that a late receipt amended keeps
+    its place, so a reader paging through meanwhile still sees it, once, and the order
+    browsed does not change."""
+    made = {}
+    for phone in ("+13125550111", "+13125550112", "+13125550113"):
+        created = create(client, phone)
+        client.post(f"/v1/verifications/{created['id']}/cancel")
+        made[created["id"]] = (created, phone)
+        clock.advance(60)
+    drain(worker)
+    order = [r["id"] for r in admin.get("/v1/admin/verifications").get_json()["data"]]
+    assert sorted(order) == sorted(made)
+
+    def page(cursor: str | None = None) -> tuple[list[str], str | None]:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        answer = admin.get("/v1/admin/verifications", query_string=params).get_json()
+        return [r["id"] for r in answer["data"]], answer["meta"]["next_cursor"]
+
+    seen, cursor = page()
+    assert seen == order[:1]
+    created, phone = made[order[-1]]  # the last one browsed gets its report now
+    receipt(client, created["delivery"]["message_id"], phone, "delivered")
+    drain(worker)
+    while cursor:
+        ids, cursor = page(cursor)
+        seen += ids
+    assert seen == order  # each once, none left out
+    browsed = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert [r["id"] for r in browsed] == order
+    assert browsed[-1]["sends"][0]["delivery_status"] == "delivered"
+
+
+def test_a_record_two_workers_amend_at_once_is_replaced_by_one_and_read_again_by_the_other(
+    app, client, worker
+):
+    """Two workers read the record, both replace it: the second finds it no longer the one
+    it read (nothing written), reads it again and has nothing to add."""
+    created = create(client)
+    client.post(f"/v1/verifications/{created['id']}/cancel")
+    drain(worker)
+    history = app.extensions["otp"].history.history
+    [(_, record)] = history.newest(before_day=99_999, after_day=0, cursor=None, budget=5)[0]
+    day = record.ended_at // 86_400_000
+    first, second = history.find(record.id, day, day), history.find(record.id, day, day)
+    assert first is not None and second is not None and first == second
+    delivered = [[*record.sends[0][:3], "delivered", [], 2.0]]
+    assert history.replace(*first[:2], first[3], replace(record, sends=delivered))
+    failed = [[*record.sends[0][:3], "delivery_failed", ["40008"], None]]
+    assert not history.replace(*second[:2], second[3], replace(record, sends=failed))
+    again = history.find(record.id, day, day)
+    assert again is not None and again[2].sends == delivered
