@@ -160,7 +160,7 @@ class ProfileService:
                 updated = StoredProfile(
                     profile_id, name, overrides, current.created_at, self._now_ms()
                 )
-                self._consistent(updated)
+                self._consistent(updated, current)
                 done = self.store.update(profile_id, raw, updated.to_json())
                 if done == 0:
                     raise errors.ProfileNotFound(f"no profile {profile_id}")
@@ -262,9 +262,40 @@ class ProfileService:
             raise errors.ProfileNotFound("no such profile: ids are pf_ and 16 characters a-z, 2-7")
         return profile_id
 
-    def _consistent(self, profile: StoredProfile) -> None:
+    def _consistent(self, profile: StoredProfile, before: StoredProfile | None = None) -> None:
         """Refuse what each field allows alone but not with the others (or with the
-        environment's values they fall back on)."""
+        environment's values they fall back on). An update (``before``: the profile it
+        changes) is refused only for what it makes so: a template or fallback it leaves as
+        it was (saved before these checks, or with an environment changed since) does not
+        stop a change of another field."""
+        problems = self._problems(profile)
+        if before is not None and problems:
+            kept = self._problems(before)
+            texts = effective(self.settings, profile.id, profile.overrides).templates
+            old_texts = effective(self.settings, before.id, before.overrides).templates
+            templates = {
+                language: why
+                for language, why in problems.get("templates", {}).items()
+                if kept.get("templates", {}).get(language) != why
+                or texts.get(language) != old_texts.get(language)
+            }
+            same_fallback = all(
+                profile.overrides.get(field) == before.overrides.get(field)
+                for field in ("fallback", "routes")
+            )
+            problems = {
+                **({"templates": templates} if templates else {}),
+                **(
+                    {"fallback": problems["fallback"]}
+                    if "fallback" in problems
+                    and (kept.get("fallback") != problems["fallback"] or not same_fallback)
+                    else {}
+                ),
+            }
+        if problems:
+            raise errors.InvalidRequest("the profile is not valid", errors=problems)
+
+    def _problems(self, profile: StoredProfile) -> dict[str, Any]:
         settings = effective(self.settings, profile.id, profile.overrides)
         problems: dict[str, Any] = {}
         templates = message_problems(settings)
@@ -277,8 +308,7 @@ class ProfileService:
             why = never_sends(settings.fallback, routes)
             if why:
                 problems["fallback"] = [f"{why} (the profile's routes, else the environment's)"]
-        if problems:
-            raise errors.InvalidRequest("the profile is not valid", errors=problems)
+        return problems
 
     def _writable(self, profile_id: str) -> None:
         if self._known(profile_id) == DEFAULT_PROFILE:

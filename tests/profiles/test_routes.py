@@ -4,6 +4,7 @@ the refusals of a bad route or template."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -207,3 +208,22 @@ def test_a_fallback_with_a_sender_to_go_to_is_taken_and_a_route_change_that_stra
     # two US SMS senders: next_sender has one to go to
     next_sender = make_profile(admin, routes=TWO_US_SMS, fallback={"to": "next_sender"})
     assert next_sender["settings"]["fallback"]["to"] == "next_sender"
+
+
+def test_a_fallback_stored_before_it_was_checked_does_not_stop_a_change_of_another_field(
+    admin, redis_client
+):
+    """A profile whose fallback could never send (stored before the check, or stranded by
+    a change of OTP_ROUTES since) can still be renamed; changing its fallback or routes to
+    one that still never sends is refused."""
+    shop = make_profile(admin, routes=SHORT_CODE_ROUTES)
+    key, path = "otp:{profiles}:all", f"/v1/admin/profiles/{shop['id']}"
+    stored = json.loads(redis_client.hget(key, shop["id"]))
+    stored["fallback"] = {"on": ["delivery_failed"], "to": "whatsapp"}
+    redis_client.hset(key, shop["id"], json.dumps(stored))
+
+    renamed = admin.patch(path, json={"name": "Shop 2"})
+    assert renamed.status_code == 200, renamed.get_json()
+    again = admin.patch(path, json={"fallback": {"on": ["sending_failed"], "to": "whatsapp"}})
+    assert again.status_code == 422, again.get_json()
+    assert "whatsapp sender" in again.get_json()["errors"]["fallback"][0]

@@ -3,6 +3,7 @@ own, or none ("") where the environment sets them for the default profile."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -77,3 +78,32 @@ def test_an_update_whose_longer_domain_would_split_the_message_is_refused(admin:
     # a shorter domain makes room
     shorter = admin.patch(path, json={"webotp_domain": "bank.example"})
     assert shorter.status_code == 200, shorter.get_json()
+
+
+def test_an_update_of_another_field_is_not_refused_for_a_template_it_left_as_it_was(
+    admin: ApiClient, redis_client
+):
+    """A profile saved before its templates were measured with the lines (or whose lines
+    the environment lengthened since) still takes a change that does not touch them: a
+    guard tightened, a rename. A change that leaves a template split otherwise is refused."""
+    alone = {"templates": {"en": FITS + "x"}, "webotp_domain": "", "android_app_hash": ""}
+    created = admin.post("/v1/admin/profiles", json={"name": "Shop", **alone})
+    assert created.status_code == 201, created.get_json()
+    path = f"/v1/admin/profiles/{created.get_json()['data']['id']}"
+    # as an older version stored it: the environment's lines, the same text
+    key, field = "otp:{profiles}:all", created.get_json()["data"]["id"]
+    stored = json.loads(redis_client.hget(key, field))
+    del stored["webotp_domain"], stored["android_app_hash"]
+    redis_client.hset(key, field, json.dumps(stored))
+
+    renamed = admin.patch(path, json={"name": "Shop 2"})
+    assert renamed.status_code == 200, renamed.get_json()
+    assert renamed.get_json()["data"]["name"] == "Shop 2"
+    # a template changed and still split, or a longer domain, is refused
+    longer = admin.patch(path, json={"templates": {"en": FITS + "xx"}})
+    assert longer.status_code == 422, longer.get_json()
+    assert "162 septets" in longer.get_json()["errors"]["templates"]["en"][0]
+    domain = admin.patch(path, json={"webotp_domain": "www.bank.example.com"})
+    assert domain.status_code == 422, domain.get_json()
+    other = admin.patch(path, json={"templates": {"en": "{code} " + FITS[7:] + "y"}})
+    assert other.status_code == 422, other.get_json()  # another text, as long
