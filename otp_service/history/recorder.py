@@ -305,7 +305,9 @@ class Recorder:
     def amend(self, record_id: str, created: int, sends: list[list[Any]]) -> bool:
         """Put a late receipt in the record of its ended verification (three round trips,
         only for receipts that came after the end); False when there is nothing to add or
-        no record yet (its ending event not handed over yet: the record it gets has it).
+        no record yet (its ending event not handed over yet: the record written then has
+        it, unless another worker read the verification before this receipt came and
+        writes the record only now — that one lacks it).
         A verification ends within its TTL of its last send (at most 10 minutes; at most
         20 sends): its record is in the day it was created or the next."""
         for _ in range(AMEND_TRIES):
