@@ -431,7 +431,8 @@ def test_two_number_pools_of_one_route_are_measured_apart(app, admin, sandbox, w
         {"type": "number_pool", "messaging_profile_id": PROFILE_IDS[name]}
         for name in ("primary", "secondary")
     ]
-    shop = make_profile(admin, routes={"US": {"order": "adaptive", "senders": pools}})
+    route = {"order": "adaptive", "exploration": 0, "senders": pools}  # no random pick
+    shop = make_profile(admin, routes={"US": route})
     own = ApiClient(app.test_client(), make_key(admin, shop["id"])["key"])
     created = create(own)
     assert created["sender"]["messaging_profile_id"] == PROFILE_IDS["primary"]
