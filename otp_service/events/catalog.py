@@ -43,8 +43,11 @@ EVENT_TYPES = (
     "factor.deleted",
 )
 # in the outbox for the worker's own use (a no-receipt timer fired; a final receipt of a
-# send before the latest, for the insights), never sent out
-INTERNAL_TYPES = frozenset({"verification.no_receipt", "verification.earlier_receipt"})
+# send before the latest, for the insights; a send refused for good ended the
+# verification, for its history record), never sent out
+INTERNAL_TYPES = frozenset(
+    {"verification.no_receipt", "verification.earlier_receipt", "verification.send_refused"}
+)
 # the events whose verification's delivery history the worker's consumers read: a
 # verification's history record (it ended), Telnyx's cost of a message (a final receipt),
 # the senders a fallback has used already (a failed or missing receipt)
@@ -58,6 +61,7 @@ HISTORY_TYPES = frozenset(
         "verification.delivered",
         "verification.delivery_failed",
         "verification.earlier_receipt",
+        "verification.send_refused",
     }
 )
 # sent only by an operator's test of an endpoint, whatever it subscribes to

@@ -31,7 +31,10 @@ ENDINGS = {
     "verification.failed": "failed",
     "verification.canceled": "canceled",
     "verification.expired": "expired",
+    # record.lua: a send refused for good (40300, opted out) ended it
+    "verification.send_refused": "failed",
 }
+SEND_REFUSED = "verification.send_refused"
 METRICS = {
     "verification.created": "created",
     "verification.sent": "sent",
@@ -200,6 +203,9 @@ def record_of(entry: OutboxEntry, checks: str) -> HistoryRecord | None:
         return None
     created = int(f["ca"])
     phone = str(f.get("ph") or "")
+    sends = _sends(entry, f, created)
+    if entry.type == SEND_REFUSED and sends:  # Telnyx's codes of the refusal ('de')
+        sends[-1][4] = _codes(f.get("de"))
     return HistoryRecord(
         id=entry.tag + str(f["id"]),
         profile=entry.profile,
@@ -210,7 +216,7 @@ def record_of(entry: OutboxEntry, checks: str) -> HistoryRecord | None:
         ended_at=entry.at,
         outcome=outcome,
         attempts=int(f.get("at") or 0),
-        sends=_sends(entry, f, created),
+        sends=sends,
         checks=_checks(checks),
         test=str(f.get("sd") or "").startswith("test|"),
         approved_send=int(f.get("as") or f.get("sn") or 1) if outcome == "approved" else None,
@@ -252,6 +258,15 @@ def _sends(entry: OutboxEntry, f: dict[str, Any], created: int) -> list[list[Any
             ]
         )
     return sends
+
+
+def _codes(stored: Any) -> list[str]:
+    """The error codes of a stored errors JSON ('de'), such as ["40300"]."""
+    try:
+        errors = json.loads(stored) if stored else []
+    except (TypeError, ValueError):
+        return []
+    return [str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")]
 
 
 def _checks(packed: str) -> list[list[int]]:

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from otp_service.events.endpoints import Endpoint
 from otp_service.events.worker import RETRY_SCHEDULE
+from otp_service.sandbox.magic import MAGIC_NUMBERS
 from otp_service.sealing import SecretBox
 from tests.conftest import ApiClient, FakeClock, Sandbox
 from tests.events.conftest import Receiver, drain
@@ -363,3 +364,13 @@ def test_a_retry_asked_while_an_attempt_is_under_way_is_not_lost_when_it_fails(
     assert got.headers["webhook-id"] == wanted["webhook_id"]
     others = [d for i, d in after.items() if i != wanted["id"]]
     assert {(d["status"], d["attempts"]) for d in others} == {("pending", 2)}
+
+
+def test_a_create_refused_for_good_sends_created_and_delivery_failed_only(
+    client, sandbox, worker, receiver: Receiver, endpoint
+):
+    """The internal event that ends it (verification.send_refused) is not the customer's."""
+    refused = client.post("/v1/verifications", json={"phone_number": MAGIC_NUMBERS["opted_out"]})
+    assert refused.status_code == 409
+    drain(worker)
+    assert sorted(receiver.types()) == ["verification.created", "verification.delivery_failed"]

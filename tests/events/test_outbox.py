@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from otp_service.sandbox.magic import MAGIC_NUMBERS
 from otp_service.services import build_worker, event_renderer
 from otp_service.store.outbox import OutboxEntry, OutboxStore
 from otp_service.store.scripts import TIMER_BUCKET_MS
@@ -208,6 +209,19 @@ def test_a_send_telnyx_refused_leaves_no_event_and_no_timer(app, client, sandbox
     assert types(app, clock) == []
     outbox = OutboxStore(app.extensions["otp"].store)
     assert all(not outbox.due_buckets(s, 10**15, 10) for s in outbox.busy_shards(10**15))
+
+
+def test_a_send_refused_for_good_ends_the_verification_with_an_internal_event(
+    app, client, sandbox, clock
+):
+    """40300 (the recipient sent STOP): created, delivery_failed for the customer, and the
+    internal send_refused (never sent out) that has the worker write its history."""
+    assert create(client, MAGIC_NUMBERS["opted_out"]).status_code == 409
+    assert types(app, clock) == [
+        "verification.created",
+        "verification.delivery_failed",
+        "verification.send_refused",
+    ]
 
 
 def test_factors_verified_and_deleted(app, client, clock):

@@ -13,6 +13,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service.delivery import Sender
+from otp_service.sandbox.magic import MAGIC_NUMBERS
 from otp_service.sandbox.seed import PROFILE_IDS
 from otp_service.store.scripts import TIMER_BUCKET_MS
 from otp_service.telnyx.webhooks import public_key_b64
@@ -567,3 +568,19 @@ def test_a_record_two_workers_amend_at_once_is_replaced_by_one_and_read_again_by
     assert not history.replace(*second[:2], second[3], replace(record, sends=failed))
     again = history.find(record.id, day, day)
     assert again is not None and again[2].sends == delivered
+
+
+def test_a_create_refused_for_good_is_kept_as_failed_with_telnyxs_code(admin, client, worker):
+    """The recipient had sent STOP (40300): 409, and the history says so when asked about
+    the number ("never got a code")."""
+    phone = MAGIC_NUMBERS["opted_out"]
+    assert client.post("/v1/verifications", json={"phone_number": phone}).status_code == 409
+    drain(worker)
+    found = admin.get("/v1/admin/verifications", query_string={"phone_number": phone})
+    [record] = found.get_json()["data"]
+    assert (record["status"], record["failed_attempts"]) == ("failed", 0)
+    [send] = record["sends"]
+    assert (send["delivery_status"], send["errors"]) == (None, ["40300"])
+    rows = admin.get("/v1/admin/insights/summary", query_string={"group_by": "country"})
+    [us] = rows.get_json()["data"]
+    assert (us["verifications"], us["failed"], us["delivery_failed"]) == (1, 1, 1)

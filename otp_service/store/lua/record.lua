@@ -9,7 +9,9 @@
 -- KEYS[5] outbox stream
 -- Events: verification.created (its first send recorded: Telnyx took it, or it timed out,
 -- or a test number's), then verification.sent (Telnyx's message id known) or
--- verification.delivery_failed (refused for good, e.g. the recipient opted out).
+-- verification.delivery_failed (refused for good, e.g. the recipient opted out: the
+-- verification ends there, and the internal verification.send_refused has the worker
+-- write its history record).
 -- A fallback send (fallback.lua reserved it) is also verification.fallback_sent.
 -- ARGV: id, token, message_id ('' if unknown), sender, delivery_status ('' if unknown),
 --       now_ms, errors_json ('' for none), status ('' to keep, 'f' when the send failed
@@ -76,6 +78,9 @@ if redis.call('HGET', KEYS[1], 'sn') == '1' then
 end
 if ARGV[8] == 'f' then
   emit_verification(KEYS[5], 'verification.delivery_failed', KEYS[1], KEYS[3], now)
+  -- it ended here (no verification.failed: its attempts were not used up); internal, for
+  -- its history record
+  emit_verification(KEYS[5], 'verification.send_refused', KEYS[1], KEYS[3], now)
 elseif ARGV[3] ~= '' then
   emit_verification(KEYS[5], 'verification.sent', KEYS[1], KEYS[3], now)
 end
