@@ -457,9 +457,12 @@ def test_telnyx_opt_out_refusal_records_the_opt_out(client, sandbox, redis_clien
     assert response.get_json()["provider_codes"] == ["40300"]
     optout = client.flask.application.extensions["otp"].optouts.get(phone)
     assert optout.source == "send_error"
-    # the verification it tried to create is failed, not pending
+    # the verification it tried to create is failed, not pending, and the answer names it
     [key] = redis_client.keys("*:v")
     assert redis_client.hget(key, "st") == b"f"
+    failed = client.get(f"/v1/verifications/{response.get_json()['verification_id']}")
+    assert failed.status_code == 200
+    assert (failed.get_json()["status"], failed.get_json()["phone_number"]) == ("failed", phone)
     # and the next create is refused before reaching Telnyx
     calls_before = len(sandbox.http.get("/_sandbox/messages").json()["data"])
     assert create(client, phone).status_code == 409

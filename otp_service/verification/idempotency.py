@@ -7,12 +7,14 @@ for the first (up to ``wait_seconds``, then 409 ``request_in_progress``), then r
 its stored answer (``Result.replayed``). The same key with another body is refused. The
 key is scoped to the client key that sent it, and kept for OTP_IDEMPOTENCY_TTL_SECONDS.
 
-Which answers are stored: every answer after which a message may have left — a
+Which answers are stored: every answer that leaves a verification behind — a
 verification (201/200), and the errors that name one in ``verification_id`` (503
 ``provider_unavailable`` after a Telnyx timeout, 503 ``storage_unavailable`` after the
-send, 404 when the verification ended during its send). Errors that provably sent
-nothing (502 ``provider_error`` after a rollback, 503 without ``verification_id``, the
-4xx refusals) release the key: a retry asks again, and may succeed.
+send, 404 when the verification ended during its send, 409 ``recipient_opted_out`` when
+Telnyx refused the send with 40300: that verification is failed for good, so a retry
+gets the same answer and id). Errors that provably changed nothing (502
+``provider_error`` after a rollback, 503 without ``verification_id``, the other 4xx
+refusals) release the key: a retry asks again, and may succeed.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class IdempotencyKeys:
         try:
             result = run()
         except errors.ServiceError as exc:
-            if "verification_id" in exc.extra:  # a message may have left
+            if "verification_id" in exc.extra:  # a verification was left behind
                 self._keep(tag, exc.status, exc.to_dict())
             else:
                 self._release(tag)

@@ -337,7 +337,8 @@ class VerificationService:
         p: ProfileSettings,
     ) -> None:
         """Telnyx refused the send because the recipient opted out (40300): remember the
-        opt-out, fail the verification, answer 409 — in one round trip."""
+        opt-out, fail the verification, answer 409 naming it — in one round trip. The
+        client can read the failed verification (and its send's error) by that id."""
         errors_json = json.dumps(
             [{"code": code, "title": "Blocked due to STOP message"} for code in exc.codes]
         )
@@ -356,6 +357,7 @@ class VerificationService:
         raise errors.RecipientOptedOut(
             "the recipient has opted out of messages (Telnyx error 40300)",
             provider_codes=list(exc.codes),
+            verification_id=tag + suffix,
         ) from exc
 
     @staticmethod

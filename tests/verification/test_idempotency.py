@@ -60,6 +60,24 @@ def test_a_create_that_provably_sent_nothing_can_be_retried_with_its_key(client,
     assert len(sandbox.messages(PHONE)) == 1
 
 
+def test_a_create_telnyx_refused_for_good_is_replayed_with_its_failed_verification(
+    client, sandbox: Sandbox
+):
+    """Telnyx refused the send with 40300 (the recipient sent STOP): the verification is
+    failed for good, so a retry with the key gets the same answer and id, not a new one."""
+    from otp_service.sandbox.magic import MAGIC_NUMBERS
+
+    body = {"phone_number": MAGIC_NUMBERS["opted_out"]}
+    first = client.post("/v1/verifications", json=body, headers=KEY)
+    assert (first.status_code, first.get_json()["code"]) == (409, "recipient_opted_out")
+    assert first.get_json()["verification_id"]
+    again = client.post("/v1/verifications", json=body, headers=KEY)
+    assert again.status_code == 409
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert len(sandbox.messages(MAGIC_NUMBERS["opted_out"])) == 0
+
+
 def test_a_refused_create_can_be_retried_with_its_key_once_allowed(client, sandbox, clock):
     client.post("/v1/verifications", json={"phone_number": PHONE})
     refused = create(client)
