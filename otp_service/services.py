@@ -14,7 +14,13 @@ from typing import Any
 import httpx
 from nacl.signing import VerifyKey
 
-from otp_service.admin import AuditLog, ConsoleSessions, NumbersAdmin, OptOutAdmin
+from otp_service.admin import (
+    AuditLog,
+    ConsoleSessions,
+    NumbersAdmin,
+    OptOutAdmin,
+    UnfinishedChanges,
+)
 from otp_service.config import Settings
 from otp_service.delivery import AdaptiveRanker, Delivery, DeliveryConfig
 from otp_service.errors import ConfigError
@@ -192,5 +198,8 @@ def build_worker(
             Recorder(services.history.history, services.history.insights),
             Fallbacks(services.verifications, services.profiles.settings_for),
         ),
-        chores=(ProfilePurge(ProfileStore(services.store), webhooks=services.endpoints.store),),
+        chores=(
+            ProfilePurge(ProfileStore(services.store), webhooks=services.endpoints.store),
+            UnfinishedChanges(services.audit),
+        ),
     )

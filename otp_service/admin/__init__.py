@@ -2,7 +2,7 @@
 (``numbers``), the opt-out list with sync and CSV (``optouts``), the audit log of
 every change (``audit``), and the console's sign-in sessions (``sessions``)."""
 
-from otp_service.admin.audit import CLI_KEY_ID, AuditFilter, AuditLog
+from otp_service.admin.audit import CLI_KEY_ID, AuditFilter, AuditLog, UnfinishedChanges
 from otp_service.admin.numbers import BULK_MAX_NUMBERS, LIST_PARAMS, NumbersAdmin
 from otp_service.admin.optouts import IMPORT_MAX_BYTES, OptOutAdmin, OptOutFilter
 from otp_service.admin.page import Page
@@ -21,4 +21,5 @@ __all__ = [
     "OptOutAdmin",
     "OptOutFilter",
     "Page",
+    "UnfinishedChanges",
 ]

@@ -15,6 +15,13 @@ nodes, so a few more may be kept). Each entry holds:
 
 Phone numbers are kept in entries (operators need them); logs mask them (``mask``).
 Every admin change runs inside ``AuditLog.audited``, so a failure is recorded too.
+
+A change that never gets to record its end (its process killed, or Redis lost between
+the change and its entry) must not vanish from the log: ``audited`` first notes the
+change as open (``otp:{audit}:open``, one hash field), and its entry removes the note in
+the same step (``audit_close.lua``). A note still there ``open_for`` after it was
+written is filed by the worker (``UnfinishedChanges``) as an entry with result
+``unconfirmed`` and status 0: the change may or may not have been made.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +50,7 @@ __all__ = [
     "AuditEntry",
     "AuditFilter",
     "AuditLog",
+    "UnfinishedChanges",
     "mask",
 ]
 
@@ -76,6 +85,10 @@ ACTIONS = (
 )
 TARGET_MAX = 128  # characters of a target kept (ids come from URLs)
 _SCAN_CHUNK = 500
+# How long a change may take before the worker files it as unconfirmed: longer than any
+# admin call's Redis and Telnyx time bounds (a send's is 80 s), with room to spare.
+OPEN_FOR_MS = 5 * 60_000
+UNCONFIRMED = "unconfirmed"  # the result of a change whose end was never recorded
 
 
 def mask(value: str) -> str:
@@ -123,6 +136,7 @@ class AuditLog:
         self.clock = clock
         self.max_entries = max_entries
         self.key = store.audit_key()
+        self.open_key = store.audit_open_key()
 
     def record(
         self,
@@ -135,6 +149,22 @@ class AuditLog:
         detail: dict[str, Any] | None = None,
     ) -> str:
         """Append one entry; its id (the stream's, ``<ms>-<seq>``)."""
+        return self._append(key_id, action, target, result, status, detail or {}, None)
+
+    def _append(
+        self,
+        key_id: str,
+        action: str,
+        target: str,
+        result: str,
+        status: int,
+        detail: dict[str, Any],
+        token: str | None,
+        *,
+        only_if_open: bool = False,
+    ) -> str:
+        """Append one entry, closing the open change ``token`` (if any) in the same step;
+        ``only_if_open``: only if that change is still open ('' if not)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
         fields = {
@@ -144,12 +174,64 @@ class AuditLog:
             "target": target[:TARGET_MAX],
             "result": result,
             "status": status,
-            "detail": json.dumps(detail or {}, separators=(",", ":"), sort_keys=True),
+            "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True),
         }
-        entry_id = self.store.redis.xadd(
-            self.key, fields, maxlen=self.max_entries, approximate=True
-        )
-        return _redis_str(entry_id)
+        if token is None:
+            entry_id = self.store.redis.xadd(
+                self.key, fields, maxlen=self.max_entries, approximate=True
+            )
+        else:
+            pairs = [item for pair in fields.items() for item in pair]
+            entry_id = self.store.run(
+                "audit_close",
+                [self.key, self.open_key],
+                [token, 1 if only_if_open else 0, self.max_entries, *pairs],
+            )
+        return _redis_str(entry_id) if entry_id else ""
+
+    def _open(self, key_id: str, action: str, target: str, detail: dict[str, Any]) -> str:
+        """Note a change as under way, before it is tried; its token."""
+        token = secrets.token_hex(8)
+        now = int(self.clock() * 1000)
+        note = {
+            "at": now,
+            "until": now + OPEN_FOR_MS,
+            "key_id": key_id,
+            "action": action,
+            "target": target[:TARGET_MAX],
+            "detail": detail,
+        }
+        self.store.redis.hset(self.open_key, token, json.dumps(note, separators=(",", ":")))
+        return token
+
+    def file_unfinished(self) -> int:
+        """File every change open past its time as ``unconfirmed``; how many."""
+        now = int(self.clock() * 1000)
+        filed = 0
+        for token, raw in self.store.redis.hgetall(self.open_key).items():
+            note = json.loads(raw)
+            if note["until"] > now:
+                continue
+            detail = {**note["detail"], "started_at": iso_time(note["at"])}
+            log.warning(
+                "admin %s %r by %s: its end was never recorded (filed as %s)",
+                note["action"],
+                mask(note["target"]),
+                note["key_id"],
+                UNCONFIRMED,
+            )
+            entry = self._append(
+                note["key_id"],
+                note["action"],
+                note["target"],
+                UNCONFIRMED,
+                0,
+                detail,
+                _redis_str(token),
+                only_if_open=True,
+            )
+            filed += bool(entry)
+        return filed
 
     def list(
         self,
@@ -211,7 +293,8 @@ class AuditLog:
         """Record one entry for the block: ``outcome`` (result, status, detail) as the
         block set it, or the problem code and status it raised."""
         outcome: dict[str, Any] = {"result": "ok", "status": 200, "detail": {}}
-        record = functools.partial(self.record, key_id=actor, action=action, target=target)
+        token = self._open(actor, action, target, detail)  # no Redis: 503, nothing tried
+        record = functools.partial(self._append, actor, action, target, token=token)
         try:
             yield outcome
         except Exception as exc:
@@ -223,12 +306,30 @@ class AuditLog:
             log.warning("admin %s %r by %s failed: %s", action, mask(target), actor, problem.code)
             try:
                 record(result=problem.code, status=problem.status, detail=failure)
-            except Exception:  # the failure itself stands; do not hide it
+            except Exception:  # the failure itself stands; do not hide it (the worker
+                # files the open change as unconfirmed)
                 log.exception("audit entry for a failed %s not written", action)
             raise
         log.info("admin %s %r by %s: %s", action, mask(target), actor, outcome["result"])
         detail = {**detail, **outcome["detail"]}
         record(result=outcome["result"], status=outcome["status"], detail=detail)
+
+
+class UnfinishedChanges:
+    """A chore of the worker: now and then, file the admin changes whose end was never
+    recorded (``AuditLog.file_unfinished``); how many it filed."""
+
+    def __init__(self, audit: AuditLog, look_every_ms: int = 30_000) -> None:
+        self.audit = audit
+        self.look_every_ms = look_every_ms
+        self._looked = -float("inf")  # time.monotonic, ms: not the clock, which tests move
+
+    def __call__(self) -> int:
+        tick = time.monotonic() * 1000
+        if tick - self._looked < self.look_every_ms:
+            return 0
+        self._looked = tick
+        return self.audit.file_unfinished()
 
 
 def _as_problem(exc: Exception) -> ServiceError:

@@ -127,6 +127,7 @@ SCRIPTS = (
     "webhook_page",
     "history_index",
     "history_replace",
+    "audit_close",
 )
 # The shard of one Redis: no slot rule, one outbox and one timer zset in all.
 SINGLE_SHARD = "o"
@@ -430,6 +431,10 @@ class Store:
     def audit_key(self) -> str:
         """The admin audit log: one stream in a slot of its own."""
         return f"{self.prefix}:{{audit}}:log"
+
+    def audit_open_key(self) -> str:
+        """The admin changes under way (admin/audit.py), in the audit log's slot."""
+        return f"{self.prefix}:{{audit}}:open"
 
     def console_session_key(self, digest: str) -> str:
         """A console session, by the digest of its cookie (never the cookie itself)."""
