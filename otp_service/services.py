@@ -178,6 +178,7 @@ def build_worker(
     lease_ms: int = LEASE_MS,
 ) -> Worker:
     """An ``otp-service worker`` over ``services``' Redis."""
+    recorder = Recorder(services.history.history, services.history.insights)
     return Worker(
         outbox=OutboxStore(services.store),
         webhooks=services.endpoints.store,
@@ -194,12 +195,10 @@ def build_worker(
         threads=threads,
         sweep_every_ms=sweep_every_ms,
         lease_ms=lease_ms,
-        consumers=(
-            Recorder(services.history.history, services.history.insights),
-            Fallbacks(services.verifications, services.profiles.settings_for),
-        ),
+        consumers=(recorder, Fallbacks(services.verifications, services.profiles.settings_for)),
         chores=(
             ProfilePurge(ProfileStore(services.store), webhooks=services.endpoints.store),
             UnfinishedChanges(services.audit),
+            recorder.amend_waiting,
         ),
     )

@@ -7,6 +7,12 @@ deliveries are stored and before the batch is acknowledged: a worker that dies b
 the two hands the batch over again, so a count may be added twice then (at least once,
 like the webhooks). Test numbers' verifications are kept in history (marked) and left out
 of the counters: they are not traffic.
+
+A late receipt whose verification has no record yet waits here (``LATE_WAIT_SECONDS``,
+tried again each second by the worker's chore ``amend_waiting``): another worker may
+have read the verification before the receipt came and be writing its record now,
+without it. Waiting is in this worker's memory: one killed meanwhile leaves that record
+without the receipt (the insights have it).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +58,10 @@ EARLIER_RECEIPT = "verification.earlier_receipt"
 # the events of a final receipt, which may come after the verification ended
 LATE_RECEIPTS = {"verification.delivered", "verification.delivery_failed", EARLIER_RECEIPT}
 AMEND_TRIES = 3
+# how long a late receipt waits for its verification's record (another worker's batch
+# being written), and how often it looks again
+LATE_WAIT_SECONDS = 30.0
+LATE_RETRY_SECONDS = 1.0
 RECEIPT_METRICS = {
     "delivered": "delivered",
     "delivery_failed": "delivery_failed",
@@ -316,19 +327,28 @@ class Recorder:
     def __init__(self, history: HistoryStore, insights: InsightsStore) -> None:
         self.history = history
         self.insights = insights
+        # record id -> (creation ms, sends, give up at): late receipts without a record
+        # yet (time.monotonic seconds)
+        self._waiting: dict[str, tuple[int, list[list[Any]], float]] = {}
+        self._looked = -float("inf")
 
     def amend(self, record_id: str, created: int, sends: list[list[Any]]) -> bool:
         """Put a late receipt in the record of its ended verification (three round trips,
         only for receipts that came after the end); False when there is nothing to add or
-        no record yet (its ending event not handed over yet: the record written then has
-        it, unless another worker read the verification before this receipt came and
-        writes the record only now — that one lacks it).
+        no record yet. Without a record it waits (``amend_waiting``): the ending event
+        may not be handed over yet (the record written then has the receipt), or another
+        worker read the verification before this receipt came and writes the record only
+        now, without it.
         A verification ends within its TTL of its last send (at most 10 minutes; at most
         20 sends): its record is in the day it was created or the next."""
         for _ in range(AMEND_TRIES):
             found = self.history.find(record_id, day_of(created), day_of(created) + 1)
             if found is None:
+                if record_id not in self._waiting:
+                    give_up = time.monotonic() + LATE_WAIT_SECONDS
+                    self._waiting[record_id] = (created, sends, give_up)
                 return False
+            self._waiting.pop(record_id, None)
             day, entry_id, record, read = found
             merged = merged_sends(record.sends, sends)
             if merged is None:
@@ -337,6 +357,21 @@ class Recorder:
             if self.history.replace(day, entry_id, read, amended):
                 return True
         return False  # replaced by other workers each time: theirs carry receipts too
+
+    def amend_waiting(self) -> int:
+        """A chore of the worker: try the late receipts waiting for their record again,
+        once a second; how many records it amended."""
+        now = time.monotonic()
+        if not self._waiting or now - self._looked < LATE_RETRY_SECONDS:
+            return 0
+        self._looked = now
+        amended = 0
+        for record_id, (created, sends, give_up) in list(self._waiting.items()):
+            if now >= give_up:
+                del self._waiting[record_id]  # no record came: nothing to amend
+                continue
+            amended += self.amend(record_id, created, sends)
+        return amended
 
     def __call__(self, entries: list[OutboxEntry]) -> None:
         counts: list[Count] = []

@@ -13,8 +13,10 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service.delivery import Sender
+from otp_service.history.recorder import LATE_RETRY_SECONDS, Recorder
 from otp_service.sandbox.magic import MAGIC_NUMBERS
 from otp_service.sandbox.seed import PROFILE_IDS
+from otp_service.store.outbox import OutboxStore
 from otp_service.store.scripts import TIMER_BUCKET_MS
 from otp_service.telnyx.webhooks import public_key_b64
 from tests.conftest import ApiClient, FakeClock, Sandbox
@@ -493,6 +495,37 @@ def test_a_receipt_after_the_approval_is_added_to_the_record(
     receipt(client, created["delivery"]["message_id"], PHONE, "delivered", occurred_at=delivered_at)
     drain(worker)
     assert admin.get("/v1/admin/verifications").get_json()["data"] == [browsed]
+
+
+def test_a_receipt_handled_while_another_worker_writes_the_record_is_added(
+    app, client, admin, sandbox, worker, clock
+):
+    """Worker A read the approval (and the delivery history) before the carrier's report
+    came, and writes its record only after worker B handled the report: B found no record
+    to amend then, so it waits for it and amends it once A has written it."""
+    services = app.extensions["otp"]
+    created = create(client)
+    assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
+    outbox = OutboxStore(services.store)
+    a_read = [
+        entry
+        for shard in outbox.busy_shards(int(clock() * 1000))
+        for entry in outbox.read(shard, "worker-a", 100)
+    ]
+    a_read = outbox.with_history(a_read, {entry.entry_id for entry in a_read})
+    assert "verification.approved" in [entry.type for entry in a_read]
+
+    receipt(client, created["delivery"]["message_id"], PHONE, "delivered")
+    drain(worker)  # B: the report, and no record yet
+    Recorder(services.history.history, services.history.insights)(a_read)  # A writes
+    [written] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert written["sends"][0]["delivery_status"] is None  # what A knew
+
+    time.sleep(LATE_RETRY_SECONDS)  # B looks again
+    drain(worker)
+    [record] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert (record["id"], record["status"]) == (created["id"], "approved")
+    assert record["sends"][0]["delivery_status"] == "delivered"
 
 
 def test_a_failure_report_after_a_cancel_is_added_and_a_kept_status_is_not_replaced(
