@@ -301,13 +301,22 @@ class ProfileService:
         templates = message_problems(settings)
         if templates:
             problems["templates"] = templates
-        if "fallback" in profile.overrides and settings.fallback is not None:
+        own = "fallback" in profile.overrides
+        # OTP_FALLBACK is checked against OTP_ROUTES at start-up: a profile's own routes
+        # can strand it, so a profile that inherits it is checked here too.
+        if settings.fallback is not None and (own or "routes" in profile.overrides):
             routes = settings.routes
             if routes is None:
                 routes = self.settings.delivery.routes if self.settings.delivery else {}
             why = never_sends(settings.fallback, routes)
-            if why:
+            if why and own:
                 problems["fallback"] = [f"{why} (the profile's routes, else the environment's)"]
+            elif why:
+                problems["fallback"] = [
+                    "the service-wide fallback (OTP_FALLBACK) that the profile inherits could "
+                    f"never send with these routes: {why}; set the profile's own fallback, "
+                    'e.g. {"on": []} to switch it off'
+                ]
         return problems
 
     def _writable(self, profile_id: str) -> None:

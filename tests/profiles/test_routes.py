@@ -21,8 +21,11 @@ SHORT_CODE_ROUTES = {"US": [{"type": "short_code", "from": "22395"}]}
 
 
 @pytest.fixture
-def env(env: dict[str, str]) -> dict[str, str]:
+def env(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
     env["OTP_WHATSAPP_FROM"] = WHATSAPP_FROM  # the environment's routes: long code, WhatsApp
+    marker = request.node.get_closest_marker("env")
+    if marker is not None:
+        env.update(marker.kwargs)
     return env
 
 
@@ -227,3 +230,63 @@ def test_a_fallback_stored_before_it_was_checked_does_not_stop_a_change_of_anoth
     again = admin.patch(path, json={"fallback": {"on": ["sending_failed"], "to": "whatsapp"}})
     assert again.status_code == 422, again.get_json()
     assert "whatsapp sender" in again.get_json()["errors"]["fallback"][0]
+
+
+TO_WHATSAPP = json.dumps({"on": ["delivery_failed"], "to": "whatsapp"})
+
+
+@pytest.mark.env(OTP_FALLBACK=TO_WHATSAPP)
+def test_routes_that_strand_the_inherited_otp_fallback_are_refused_and_nothing_stored(
+    admin, redis_client
+):
+    """OTP_FALLBACK sends to WhatsApp: a profile of its own routes without a WhatsApp
+    sender, and no fallback of its own, would plan fallbacks that never send."""
+    key = "otp:{profiles}:all"
+    before = redis_client.hgetall(key)
+    refused = admin.post("/v1/admin/profiles", json={"routes": SHORT_CODE_ROUTES})
+    assert refused.status_code == 422, refused.get_json()
+    assert refused.get_json()["code"] == "invalid_request"
+    [why] = refused.get_json()["errors"]["fallback"]
+    assert "OTP_FALLBACK" in why and "whatsapp sender" in why and '{"on": []}' in why
+    assert redis_client.hgetall(key) == before
+    # its own fallback switched off, or routes with a WhatsApp sender: taken
+    quiet = make_profile(admin, routes=SHORT_CODE_ROUTES, fallback={"on": []})
+    assert quiet["settings"]["fallback"]["on"] == []
+    both = {"*": [*SHORT_CODE_ROUTES["US"], {"type": "whatsapp", "from": WHATSAPP_FROM}]}
+    assert make_profile(admin, routes=both)["settings"]["fallback"]["to"] == "whatsapp"
+
+
+@pytest.mark.env(OTP_FALLBACK=TO_WHATSAPP)
+def test_an_update_that_strands_the_inherited_otp_fallback_is_refused(admin):
+    inherits = make_profile(admin, name="Shop")  # the environment's routes and fallback
+    path = f"/v1/admin/profiles/{inherits['id']}"
+    stranded = admin.patch(path, json={"routes": SHORT_CODE_ROUTES})
+    assert stranded.status_code == 422, stranded.get_json()
+    assert "OTP_FALLBACK" in stranded.get_json()["errors"]["fallback"][0]
+    assert admin.get(path).get_json()["data"] == inherits  # unchanged
+    # dropping its own fallback ("off") where its routes have no WhatsApp sender
+    quiet = make_profile(admin, routes=SHORT_CODE_ROUTES, fallback={"on": []})
+    path = f"/v1/admin/profiles/{quiet['id']}"
+    dropped = admin.patch(path, json={"fallback": None})
+    assert dropped.status_code == 422, dropped.get_json()
+    assert "OTP_FALLBACK" in dropped.get_json()["errors"]["fallback"][0]
+    assert admin.get(path).get_json()["data"] == quiet
+
+
+@pytest.mark.env(OTP_FALLBACK=TO_WHATSAPP)
+def test_a_profile_stranding_the_inherited_otp_fallback_before_the_check_can_be_renamed(
+    admin, redis_client
+):
+    """Stored before the check (or stranded by a change of OTP_FALLBACK since): a change
+    of another field is taken; a change of its routes that still strands it is not."""
+    shop = make_profile(admin, name="Shop", routes=TWO_US_SMS, fallback={"on": []})
+    key, path = "otp:{profiles}:all", f"/v1/admin/profiles/{shop['id']}"
+    stored = json.loads(redis_client.hget(key, shop["id"]))
+    del stored["fallback"]
+    redis_client.hset(key, shop["id"], json.dumps(stored))
+
+    renamed = admin.patch(path, json={"name": "Shop 2"})
+    assert renamed.status_code == 200, renamed.get_json()
+    again = admin.patch(path, json={"routes": SHORT_CODE_ROUTES})
+    assert again.status_code == 422, again.get_json()
+    assert "OTP_FALLBACK" in again.get_json()["errors"]["fallback"][0]
