@@ -288,16 +288,7 @@ class Delivery:
                 code=message.code,
             )
         else:
-            content["sms"] = render_text(
-                code=message.code,
-                app_name=message.app_name,
-                ttl_seconds=message.ttl_seconds,
-                locale=message.locale,
-                # a profile's own ('' for none), else the environment's
-                webotp_domain=_given(message.webotp_domain, self.config.webotp_domain),
-                app_hash=_given(message.android_app_hash, self.config.android_app_hash),
-                custom=message.templates,
-            )
+            content["sms"] = self.sms_text(message)
         sent = self._deliver(message.to, senders, content, self._webhook_url(message.profile_id))
         if sent.refused:
             codes = ",".join(sent.refused[-1].codes)
@@ -305,6 +296,20 @@ class Delivery:
                 sent, because=f"next sender: {sent.refused[-1].sender.type} refused ({codes})"
             )
         return replace(sent, because=because or CONFIGURED)
+
+    def sms_text(self, message: OutgoingCode) -> str:
+        """The text an SMS of ``message`` carries: what ``send`` sends, and what a create
+        measures a request's own app name with before anything is stored."""
+        return render_text(
+            code=message.code,
+            app_name=message.app_name,
+            ttl_seconds=message.ttl_seconds,
+            locale=message.locale,
+            # a profile's own ('' for none), else the environment's
+            webotp_domain=_given(message.webotp_domain, self.config.webotp_domain),
+            app_hash=_given(message.android_app_hash, self.config.android_app_hash),
+            custom=message.templates,
+        )
 
     def _ordered(
         self, message: OutgoingCode, country: str | None, senders: tuple[Sender, ...]

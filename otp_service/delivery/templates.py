@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
+    "APP_NAME_MAX",
+    "SAMPLE_APP_NAME",
     "TEMPLATES",
     "Template",
     "encoding",
@@ -88,6 +90,10 @@ TEMPLATES: dict[str, Template] = {
     ),
 }
 DEFAULT_LOCALE = "en"
+# A verification's own app name is at most 30 characters (api/schemas.py); the templates'
+# one-segment rule counts 30 GSM-7 ones.
+APP_NAME_MAX = 30
+SAMPLE_APP_NAME = "W" * APP_NAME_MAX
 
 
 def language_of(locale: str | None) -> str:

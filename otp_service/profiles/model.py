@@ -21,6 +21,8 @@ from otp_service.config import Settings
 from otp_service.delivery.fallback import fallback_from
 from otp_service.delivery.routing import routes_from, routes_json, whatsapp_template
 from otp_service.delivery.templates import (
+    APP_NAME_MAX,
+    SAMPLE_APP_NAME,
     encoding,
     is_app_hash,
     is_gsm7,
@@ -55,7 +57,6 @@ __all__ = [
 ]
 
 NAME_MAX = 64
-APP_NAME_MAX = 30  # as a verification's own app_name (api/schemas.py)
 FIELDS = ("name", *OVERRIDABLE)  # what a create or an update may set
 RANGES = {
     "code_length": (4, 10),
@@ -76,9 +77,9 @@ TEMPLATES_MAX = 50  # languages
 GUARD_CAP_MAX = 10**9  # as the OTP_LIMIT_* variables
 WHATSAPP_FIELDS = ("template", "language", "languages")
 
-# What a template is measured with: the longest code, app name and duration allowed.
+# What a template is measured with: the longest code, app name (SAMPLE_APP_NAME) and
+# duration allowed.
 SAMPLE_LONGEST_CODE = "9" * 10
-SAMPLE_APP_NAME = "W" * APP_NAME_MAX
 SAMPLE_MINUTES = 10
 # The preview's code: a sample of the length asked, never a code that was sent.
 SAMPLE_DIGITS = "1234567890"
