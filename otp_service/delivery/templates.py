@@ -5,8 +5,12 @@ an unknown or missing locale gets English. Every shipped template, with a 10-dig
 and a 30-character app name, fits one SMS segment: 160 GSM-7 characters, or 70 UCS-2
 characters for the locales whose text needs UCS-2 (es and pt for "código", zh, ja) — a
 test proves it. An app name with characters outside GSM-7 turns a GSM-7 message into
-UCS-2, which may then take two segments: the service sends it anyway (Telnyx joins up to
-10 parts); the one-segment promise is about the templates.
+UCS-2, which may then take two segments. A create's own ``app_name`` that makes its
+message take more segments than a 30-character GSM-7 name would (``SAMPLE_APP_NAME``) is
+refused before anything is stored (``verification/service.py``); a profile's own
+templates are measured with its own app name when saved (``profiles/model.py``). The
+environment's or a profile's app name in a shipped template is not: such a message goes
+out in two segments (Telnyx joins up to 10 parts).
 
 Two optional lines go at the end, both configured once for the service:
 

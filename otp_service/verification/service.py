@@ -21,7 +21,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -38,6 +38,7 @@ from otp_service.delivery import (
     SenderInfo,
 )
 from otp_service.delivery.adaptive import CONFIGURED
+from otp_service.delivery.templates import SAMPLE_APP_NAME, encoding, is_gsm7, segments, units
 from otp_service.ids import CodeHasher, generate_code
 from otp_service.phones import country_of, mask_phone
 from otp_service.profiles.settings import ProfileSettings, effective
@@ -152,6 +153,8 @@ class VerificationService:
                 "the body does not match the schema",
                 errors={"code_length": [f"must be at least {s.min_code_length}"]},
             )
+        if request.app_name is not None and request.channel == "sms":
+            self._check_app_name(request, p)
         try:
             country = self.delivery.check_destination(
                 request.phone_number, request.channel, p.allowed_countries, p.routes
@@ -171,6 +174,47 @@ class VerificationService:
         except errors.RateLimited as exc:
             self._count_refusal(p, country or "", str(exc.extra.get("reason") or "rate_limited"))
             raise
+
+    def _check_app_name(self, request: CreateRequest, p: ProfileSettings) -> None:
+        """422 for a request's own app name that makes its SMS take more segments than the
+        30-character GSM-7 name the templates are measured with (one, unless the profile's
+        lines split it anyway): one outside GSM-7 makes a GSM-7 message UCS-2. Measured on
+        the text that would be sent, with a code of the length it would have."""
+        message = outgoing_code(
+            p,
+            request.phone_number,
+            "9" * (request.code_length or p.code_length),
+            "sms",
+            request.ttl_seconds or p.ttl_seconds,
+            app_name=request.app_name,
+            locale=request.locale,
+        )
+        text = self.delivery.sms_text(message)
+        parts = segments(text)
+        if parts == 1:
+            return
+        most = segments(self.delivery.sms_text(replace(message, app_name=SAMPLE_APP_NAME)))
+        if parts <= most:
+            return  # split with any name: not this one's doing
+        gsm7 = is_gsm7(text)
+        counted = f"{units(text)} {'septets' if gsm7 else 'UCS-2 code units'}"
+        if not is_gsm7(request.app_name):
+            counted += ": the app name is not GSM-7"
+        limit = (
+            "one SMS segment (160 GSM-7 septets, or 70 UCS-2 code units)"
+            if most == 1
+            else f"the {most} segments a 30-character GSM-7 app name makes"
+        )
+        raise errors.InvalidRequest(
+            "the body does not match the schema",
+            errors={
+                "app_name": [
+                    f"makes the message {encoding(text)} in {parts} SMS segments ({counted}); "
+                    f"a code's message must fit {limit}: use a shorter app_name, or GSM-7 "
+                    "characters only"
+                ]
+            },
+        )
 
     def _count_refusal(self, p: ProfileSettings, country: str, reason: str) -> None:
         """A refusal in the insights (``refused:<reason>``); an insight lost to a Redis

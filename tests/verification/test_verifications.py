@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from otp_service import create_app
 from otp_service.timefmt import iso_time
 from tests.conftest import ApiClient, FakeClock, Sandbox
 
@@ -55,6 +56,70 @@ def test_create_sends_a_code_and_stores_only_its_hmac(client, sandbox: Sandbox, 
     assert len(stored[b"h"]) == 16  # a truncated HMAC, not the code
     # readable for the retention after expiry, and kept to the end of the day (daily cap)
     assert 600 + 3600 <= redis_client.ttl(key) <= 86400
+
+
+@pytest.mark.parametrize(
+    ("app_name", "says"),
+    [
+        # "Ż" is not GSM-7: the English text becomes UCS-2, 72 code units (70 a segment)
+        ("Żabka Polska", "makes the message UCS-2 in 2 SMS segments (72 UCS-2 code units"),
+        # an emoji takes two UCS-2 code units
+        ("Shop 🛒🛒🛒", "makes the message UCS-2 in 2 SMS segments (71 UCS-2 code units"),
+    ],
+)
+def test_a_requests_app_name_that_splits_the_sms_is_422_and_nothing_is_stored_or_sent(
+    client, sandbox, redis_client, app_name, says
+):
+    response = create(client, app_name=app_name)
+    assert response.status_code == 422, response.get_json()
+    problem = response.get_json()
+    assert problem["code"] == "invalid_request"
+    [why] = problem["errors"]["app_name"]
+    assert why.startswith(says) and "one SMS segment" in why
+    assert redis_client.keys("*") == []
+    assert sandbox.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        # short enough in UCS-2
+        (
+            {"app_name": "Żabka"},
+            "{code} is your Żabka verification code. It expires in 10 minutes.",
+        ),
+        # the Spanish text is UCS-2 already ("Código"), and fits one segment with it
+        (
+            {"app_name": "Żabka Polska", "locale": "es"},
+            "Código Żabka Polska: {code}. Vence en 10 min.",
+        ),
+    ],
+)
+def test_a_requests_app_name_that_keeps_the_sms_in_one_segment_is_sent(client, sandbox, body, text):
+    assert create(client, **body).status_code == 201
+    [message] = sandbox.messages(PHONE)
+    assert message["text"] == text.format(code=sandbox.last_code(PHONE))
+
+
+def test_an_app_name_is_not_measured_for_whatsapp_nor_blamed_for_a_split_of_any_name(
+    env, clock, sandbox
+):
+    """WhatsApp sends a template that carries the code alone. A message that any
+    30-character name splits (here the WebOTP line after a Spanish text) is not this
+    name's doing: sent as before, in two segments."""
+    env = {**env, "OTP_WHATSAPP_FROM": "+13125550101", "OTP_WEBOTP_DOMAIN": "example.com"}
+    app = create_app(env, clock=clock)
+    try:
+        client = ApiClient(app.test_client())
+        whatsapp = create(client, app_name="Żabka Polska Sklep Internetowy", channel="whatsapp")
+        assert whatsapp.status_code == 201, whatsapp.get_json()
+        split = create(
+            client, "+13125550124", app_name="Żabka Polska Sklep Internetowy", locale="es"
+        )
+        assert split.status_code == 201, split.get_json()
+        assert sandbox.messages("+13125550124")[0]["text"].startswith("Código Żabka Polska")
+    finally:
+        app.extensions["otp"].close()
 
 
 def test_wrong_code_counts_one_attempt_and_right_code_approves_once(client, sandbox):
