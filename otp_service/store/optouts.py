@@ -5,7 +5,11 @@ which ``create.lua`` checks in the same atomic step that creates a verification.
 in one slot of its own lists them by time and by source for operators. Both are written
 in one round trip (a pipeline of two scripts, each atomic); both follow the same time
 rules (``optout_mark.lua``, ``optout_index.lua``), so a replayed or late event cannot
-make them disagree.
+make them disagree. An operator's change has a deadline (``in_time``): run by Redis
+after the caller gave up (503), neither script writes (both get the same deadline, the
+index's runs after the marker's), so the 503 is true; on a cluster the two are on two
+nodes, which need not both have been paused (README, "Redis paused or slow"). An
+opt-out a recipient or Telnyx asked for has no deadline, and is never dropped.
 
 Numbers are keys here only in ``phones.normalize``'s form: a number that is not (a
 formatted or trunk-prefixed one, ``+4407911…``) is refused with ``ValueError`` rather
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from otp_service.ids import PhoneTagger
 from otp_service.metrics import OPTOUTS, child
 from otp_service.phones import Phone, normalize
-from otp_service.store.scripts import Batch, ScriptCall, Store
+from otp_service.store.scripts import ScriptCall, Store
 
 __all__ = ["SOURCES", "OptOut", "OptOutStore"]
 
@@ -58,13 +62,13 @@ class OptOutStore:
         *,
         at_ms: int | None = None,
         event_id: str | None = None,
-        batch: Batch | None = None,
+        in_time: bool = False,
     ) -> str:
         """Opt ``phone`` out; 'added', 'exists' or 'duplicate' (event already seen).
 
-        With ``batch`` the two writes are only queued (the answer is then 'queued'; the
-        caller reads the outcome from the batch and passes it to ``record``)."""
-        outcome = self._apply("add", phone, source, at_ms, event_id, batch)
+        ``in_time``: an operator's change, which writes nothing if Redis runs it after
+        this call timed out (``Store.run_all``); never for a recipient's or Telnyx's."""
+        outcome = self._apply("add", phone, source, at_ms, event_id, in_time)
         self.record(source, outcome)
         return outcome
 
@@ -75,25 +79,32 @@ class OptOutStore:
         by: str = "admin",
         at_ms: int | None = None,
         event_id: str | None = None,
-        batch: Batch | None = None,
+        in_time: bool = False,
     ) -> str:
         """Opt ``phone`` back in (``by`` whom: a source, for metrics); 'removed', 'absent',
-        'newer' or 'duplicate'."""
-        outcome = self._apply("remove", phone, "", at_ms, event_id, batch)
+        'newer' or 'duplicate'. ``in_time``: as for ``add``."""
+        outcome = self._apply("remove", phone, "", at_ms, event_id, in_time)
         self.record(by, outcome)
         return outcome
 
     def add_many(
-        self, rows: Iterable[tuple[str, int]], source: str, *, chunk: int = 500
+        self,
+        rows: Iterable[tuple[str, int]],
+        source: str,
+        *,
+        chunk: int = 500,
+        in_time: bool = False,
     ) -> Iterator[str]:
         """Opt out every (phone, at_ms) of ``rows``, ``chunk`` per round trip; yields each
-        one's outcome ('added' or 'exists')."""
+        one's outcome ('added' or 'exists'). ``in_time``: as for ``add``, a chunk at a
+        time (the chunks before a late one stand)."""
         rows = list(rows)
         for start in range(0, len(rows), chunk):
-            batch = self.store.batch()
+            calls: list[ScriptCall] = []
             for phone, at in rows[start : start + chunk]:
-                self.add(phone, source, at_ms=at, batch=batch)
-            for outcome in batch.execute()[0::2]:  # (marker, index) per number
+                calls += self._calls("add", phone, source, at, None)
+            answers = self.store.run_all(calls, in_time=in_time)
+            for outcome in answers[0::2]:  # (marker, index) per number
                 text = outcome.decode()
                 self.record(source, text)
                 yield text
@@ -106,12 +117,17 @@ class OptOutStore:
 
     def add_calls(self, phone: str, source: str) -> list[ScriptCall]:
         """The two writes of an opt-out, to send in another round trip (the marker's
-        outcome is the first reply: pass it to ``record``)."""
-        return self._calls("add", phone, source, None, None)
+        outcome is the first reply: pass it to ``record``); never late."""
+        return [
+            ScriptCall(call.name, call.keys, [*call.args, 0])  # deadline.lua: none
+            for call in self._calls("add", phone, source, None, None)
+        ]
 
     def _calls(
         self, action: str, phone: str, source: str, at_ms: int | None, event_id: str | None
     ) -> list[ScriptCall]:
+        """The marker's script, then the index's, but for their last argument: the
+        deadline (``Store.run_all``)."""
         if source and source not in SOURCES:
             raise ValueError(f"unknown opt-out source {source!r}")
         tag = self.tagger.tag(_normalised(phone))
@@ -131,15 +147,10 @@ class OptOutStore:
         source: str,
         at_ms: int | None,
         event_id: str | None,
-        batch: Batch | None,
+        in_time: bool,
     ) -> str:
-        own = batch is None
-        batch = self.store.batch() if batch is None else batch
-        for call in self._calls(action, phone, source, at_ms, event_id):
-            batch.call(call)
-        if not own:
-            return "queued"
-        outcome, _indexed = batch.execute()
+        calls = self._calls(action, phone, source, at_ms, event_id)
+        outcome, _indexed = self.store.run_all(calls, in_time=in_time)
         return outcome.decode()
 
     def get(self, phone: str) -> OptOut | None:

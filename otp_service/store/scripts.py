@@ -488,6 +488,32 @@ class Store:
             answer = self.run(name, keys, [*args, 0])
         return answer
 
+    def run_all(self, calls: Sequence[ScriptCall], *, in_time: bool) -> list[Any]:
+        """Scripts that make one change together, in one round trip (``Batch``); each takes
+        a deadline as its last argument (``lua/include/deadline.lua``), given here.
+
+        ``in_time``: an operator's change, as ``run_in_time``: all get the same deadline
+        and, run past it, write nothing and answer 'late' (on one Redis a later one of
+        them is past it too: TIME only moves on). One whose 'late' does arrive (Redis's
+        clock ahead of ours, or the deadline fell between two of them) is run once more
+        without a deadline. Otherwise 0: never late (an opt-out a recipient or Telnyx
+        asked for is never dropped)."""
+        deadline = self.deadline() if in_time else 0
+        batch = self.batch()
+        for call in calls:
+            batch.script(call.name, call.keys, [*call.args, deadline])
+        answers = batch.execute()
+        late = [i for i, answer in enumerate(answers) if answer == b"late"]
+        if late:
+            names = ", ".join(calls[i].name for i in late)
+            log.warning("'late' answered in time (Redis's clock ahead?): %s ran again", names)
+            again = self.batch()
+            for i in late:
+                again.script(calls[i].name, calls[i].keys, [*calls[i].args, 0])
+            for i, answer in zip(late, again.execute(), strict=True):
+                answers[i] = answer
+        return answers
+
     def deadline(self) -> int:
         """When a call made now times out (ms, on this host's clock; 0: never), for a
         script to write nothing past it."""

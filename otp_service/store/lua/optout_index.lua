@@ -1,9 +1,16 @@
+-- include: deadline
 -- Keep the opt-out index (for listing and export) in step with the markers: one sorted
 -- set of every opted-out number by time, one per source, and a hash of number -> source.
 -- Same time rules as optout_mark.lua, so replays cannot make the two disagree.
 --
 -- KEYS[1] all (zset)  KEYS[2] sources (hash)  KEYS[3..] one zset per source, in SOURCES order
--- ARGV: action ('add' | 'remove'), phone, source_index (1-based, for add), at_ms
+-- ARGV: action ('add' | 'remove'), phone, source_index (1-based, for add), at_ms,
+--       deadline_ms: the marker's own (sent with it, after it: past the deadline for the
+--       marker on one Redis, it is past for this too, and neither writes)
+-- Returns 1 changed, 0 nothing to change, 'late' (past the deadline: nothing written)
+if too_late(tonumber(ARGV[5])) then
+  return 'late'
+end
 local phone = ARGV[2]
 local at = tonumber(ARGV[4])
 local current = redis.call('ZSCORE', KEYS[1], phone)
