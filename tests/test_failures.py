@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service import create_app
 from otp_service.store.redis_server import RedisServer, free_port
-from otp_service.store.scripts import Store
+from otp_service.store.scripts import Batch, Store
 from otp_service.telnyx.webhooks import public_key_b64, sign_webhook
 from tests.api.console.test_console_http import csrf_of, sign_in
 from tests.conftest import ADMIN_KEY, ApiClient, FakeClock, Sandbox, data_keys, make_env
@@ -384,6 +384,177 @@ def test_an_admin_change_is_made_by_a_redis_whose_clock_is_ahead(admin, monkeypa
     assert admin.get(f"/v1/admin/profiles/{profile}").status_code == 200
     [entry] = admin.get("/v1/admin/audit").get_json()["data"]
     assert (entry["action"], entry["result"]) == ("profile.create", "created")
+
+
+OPTOUT = "/v1/admin/opt-outs/" + PHONE
+IMPORT = "/v1/admin/opt-outs/import"
+
+
+@contextmanager
+def paused_under(monkeypatch: pytest.MonkeyPatch, pid: int, script: str) -> Iterator[None]:
+    """Redis stops (SIGSTOP) as a batch holding ``script`` goes out, and resumes once the
+    app has given up on its answer: it then runs what it was sent."""
+    execute = Batch.execute
+
+    def pausing(batch: Batch) -> list[Any]:
+        if not any(queued and queued[0] == script for *_, queued in batch.calls):
+            return execute(batch)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            return execute(batch)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Batch, "execute", pausing)
+        yield
+
+
+def optout_total(admin: ApiClient) -> int:
+    return admin.get("/v1/admin/opt-outs").get_json()["meta"]["total_results"]
+
+
+# An operator's opt-out changes: (action, method, path, body, opted out before it?).
+OPTOUT_CHANGES = [
+    ("optout.add", "PUT", OPTOUT, None, False),
+    ("optout.remove", "DELETE", OPTOUT, None, True),
+    ("optouts.import", "POST", IMPORT, f"phone_number\r\n{PHONE}\r\n", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("action", "method", "path", "body", "opted_out"),
+    OPTOUT_CHANGES,
+    ids=[change[0] for change in OPTOUT_CHANGES],
+)
+def test_an_operators_optout_change_whose_answer_was_lost_is_not_made(
+    impatient_admin, redis_server, redis_client, monkeypatch, action, method, path, body, opted_out
+):
+    """Redis paused as the opt-out change went out, past the app's timeout (503), then
+    resumed and ran it: neither the number's marker nor the list's index changes, the
+    number gets codes (or is refused them) as before, the audit log records the 503, and
+    the operator's retry is a plain change."""
+    admin = impatient_admin
+    client = ApiClient(admin.flask)  # the client key, on the same app
+
+    def change():
+        return admin.flask.open(
+            path,
+            method=method,
+            data=body,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "text/csv"},
+        )
+
+    assert admin.put(f"/v1/admin/opt-outs/{OTHER}").status_code == 201  # scripts loaded
+    assert admin.delete(f"/v1/admin/opt-outs/{OTHER}").status_code == 204
+    if opted_out:
+        assert admin.put(OPTOUT).status_code == 201
+    before, listed = redis_contents(redis_client), optout_total(admin)
+    logged = redis_client.xlen("otp:{audit}:log")
+
+    with paused_under(monkeypatch, redis_server.process.pid, "optout_mark"):
+        lost = change()
+    redis_client.ping()
+    time.sleep(0.1)
+    redis_client.ping()
+
+    assert lost.status_code == 503
+    assert lost.get_json()["code"] == "storage_unavailable"
+    assert redis_contents(redis_client) == before
+    assert admin.get(OPTOUT).status_code == (200 if opted_out else 404)
+    assert optout_total(admin) == listed
+    [(_id, entry)] = redis_client.xrange("otp:{audit}:log")[logged:]
+    assert (entry[b"action"], entry[b"result"], entry[b"status"]) == (
+        action.encode(),
+        b"storage_unavailable",
+        b"503",
+    )
+    if action == "optouts.import":
+        assert json.loads(entry[b"detail"]) == {"received": 1, "added": 0, "already_present": 0}
+    assert create(client).status_code == (409 if opted_out else 201)  # as before it
+
+    retry = change()
+    assert retry.status_code == {"PUT": 201, "DELETE": 204, "POST": 200}[method]
+    assert admin.get(OPTOUT).status_code == (404 if opted_out else 200)
+    assert optout_total(admin) == listed + (-1 if opted_out else 1)
+
+
+@pytest.mark.parametrize(
+    ("action", "method", "path", "body", "opted_out"),
+    OPTOUT_CHANGES,
+    ids=[change[0] for change in OPTOUT_CHANGES],
+)
+def test_an_operators_optout_change_is_made_by_a_redis_whose_clock_is_ahead(
+    admin, monkeypatch, action, method, path, body, opted_out
+):
+    """Redis's clock ahead of the service's by more than the timeout: both of the change's
+    scripts answer 'late' in time; they are run again without a deadline, and made."""
+    if opted_out:
+        assert admin.put(OPTOUT).status_code == 201
+    monkeypatch.setattr(Store, "deadline", lambda _store: 1)  # long past, on Redis's clock
+    made = admin.flask.open(
+        path,
+        method=method,
+        data=body,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "text/csv"},
+    )
+    assert made.status_code == {"PUT": 201, "DELETE": 204, "POST": 200}[method]
+    assert admin.get(OPTOUT).status_code == (404 if opted_out else 200)
+    assert optout_total(admin) == (0 if opted_out else 1)
+    entry = admin.get("/v1/admin/audit").get_json()["data"][0]
+    assert (entry["action"], entry["status"]) == (action, made.status_code)
+
+
+def test_a_stop_whose_answer_was_lost_is_still_made(
+    redis_server, redis_client, sandbox, clock, monkeypatch
+):
+    """An inbound STOP is not an operator's call: Redis paused as it was written (503,
+    Telnyx will retry), then resumed and ran it, and the number is opted out all the
+    same. A STOP is never dropped."""
+    key = Ed25519PrivateKey.generate()
+    env = make_env(
+        f"{redis_server.url}?socket_timeout=0.3", sandbox, TELNYX_PUBLIC_KEYS=public_key_b64(key)
+    )
+    app = create_app(env, clock=clock)
+    client, admin = ApiClient(app.test_client()), ApiClient(app.test_client(), ADMIN_KEY)
+    stop = {
+        "data": {
+            "event_type": "message.received",
+            "id": "5f2bd0a6-8f0b-4b43-9d64-4f0e4d3b3a1e",
+            "occurred_at": "2027-01-15T08:00:00.000Z",
+            "record_type": "event",
+            "payload": {
+                "id": "b1f6a1f8-4d3e-4b8e-9a57-0c1d2e3f4a5b",
+                "direction": "inbound",
+                "from": {"phone_number": PHONE},
+                "to": [{"phone_number": "+13125550100"}],
+                "text": "STOP",
+            },
+        }
+    }
+    raw = json.dumps(stop).encode()
+
+    def post_stop():
+        headers = {"Content-Type": "application/json", **sign_webhook(raw, key)}
+        return client.flask.post("/v1/webhooks/telnyx", data=raw, headers=headers)
+
+    try:
+        assert admin.put(f"/v1/admin/opt-outs/{OTHER}").status_code == 201  # scripts loaded
+        with paused_under(monkeypatch, redis_server.process.pid, "optout_mark"):
+            lost = post_stop()
+        redis_client.ping()
+        time.sleep(0.1)
+        redis_client.ping()
+        assert lost.status_code == 503
+        found = admin.get(OPTOUT)
+        assert found.status_code == 200
+        assert found.get_json()["source"] == "inbound_stop"
+        assert optout_total(admin) == 2  # OTHER's and this one: listed too
+        assert create(client).status_code == 409
+        retried = post_stop()  # Telnyx's retry of the event
+        assert (retried.status_code, retried.get_json()["result"]) == (200, "duplicate")
+    finally:
+        app.extensions["otp"].close()
 
 
 def test_with_redis_paused_the_operators_reads_answer_503_not_500(

@@ -92,7 +92,7 @@ class OptOutAdmin:
         phone = _valid_phone(phone_number)
         at = self._now_ms()
         with self.audit.audited(actor, "optout.add", phone, {}) as outcome:
-            result = self.optouts.add(phone, "admin", at_ms=at)
+            result = self.optouts.add(phone, "admin", at_ms=at, in_time=True)
             outcome["result"], outcome["status"] = result, 201 if result == "added" else 200
         if result == "added":
             return True, _optout_body(OptOut(phone, "admin", at))
@@ -111,7 +111,8 @@ class OptOutAdmin:
                 outcome["detail"] = {"source": found.source}
                 # An operator's removal wins over any opt-out time, even a future one.
                 at = max(self._now_ms(), found.created_at)
-                if self.optouts.remove(phone, by="admin", at_ms=at) == "removed":
+                removed = self.optouts.remove(phone, by="admin", at_ms=at, in_time=True)
+                if removed == "removed":
                     outcome["result"], outcome["status"] = "removed", 204
                     return
             raise errors.OptOutNotFound(f"{phone} is not opted out")
@@ -159,12 +160,16 @@ class OptOutAdmin:
                 continue
             at = parse_iso(item.get("created_at"))
             valid.append((phone, min(at, now) if at is not None else now))
-        for added in self._add_many(valid, "telnyx_sync"):
+        # Telnyx's own list: no deadline, never dropped (a 503 here is made on resuming)
+        for added in self._add_many(valid, "telnyx_sync", in_time=False):
             counts["added" if added else "already_present"] += 1
 
-    def _add_many(self, rows: list[tuple[str, int]], source: str) -> Iterator[bool]:
-        """Opt ``rows`` (phone, ms) out, ``WRITE_CHUNK`` per round trip; added? per row."""
-        for outcome in self.optouts.add_many(rows, source, chunk=WRITE_CHUNK):
+    def _add_many(
+        self, rows: list[tuple[str, int]], source: str, *, in_time: bool
+    ) -> Iterator[bool]:
+        """Opt ``rows`` (phone, ms) out, ``WRITE_CHUNK`` per round trip; added? per row.
+        ``in_time``: an operator's, which Redis must not make after a 503."""
+        for outcome in self.optouts.add_many(rows, source, chunk=WRITE_CHUNK, in_time=in_time):
             yield outcome == "added"
 
     def _stored(self, where: OptOutFilter, *, offset: int, limit: int) -> tuple[list[OptOut], int]:
@@ -216,7 +221,7 @@ class OptOutAdmin:
                 )
             counts = {"received": len(rows), "added": 0, "already_present": 0}
             outcome["detail"] = counts
-            for added in self._add_many(rows, "admin"):
+            for added in self._add_many(rows, "admin", in_time=True):
                 counts["added" if added else "already_present"] += 1
             outcome["result"] = "completed"
         return {**counts, "rejected": []}
