@@ -189,13 +189,15 @@ class AuditLog:
             )
         return _redis_str(entry_id) if entry_id else ""
 
-    def _open(self, key_id: str, action: str, target: str, detail: dict[str, Any]) -> str:
+    def _open(
+        self, key_id: str, action: str, target: str, detail: dict[str, Any], open_for_ms: int
+    ) -> str:
         """Note a change as under way, before it is tried; its token."""
         token = secrets.token_hex(8)
         now = int(self.clock() * 1000)
         note = {
             "at": now,
-            "until": now + OPEN_FOR_MS,
+            "until": now + open_for_ms,
             "key_id": key_id,
             "action": action,
             "target": target[:TARGET_MAX],
@@ -288,12 +290,19 @@ class AuditLog:
 
     @contextmanager
     def audited(
-        self, actor: str, action: str, target: str, detail: dict[str, Any]
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        detail: dict[str, Any],
+        open_for_ms: int = OPEN_FOR_MS,
     ) -> Iterator[dict[str, Any]]:
         """Record one entry for the block: ``outcome`` (result, status, detail) as the
-        block set it, or the problem code and status it raised."""
+        block set it, or the problem code and status it raised. ``open_for_ms``: how long
+        the block may take before the worker files it as unconfirmed."""
         outcome: dict[str, Any] = {"result": "ok", "status": 200, "detail": {}}
-        token = self._open(actor, action, target, detail)  # no Redis: 503, nothing tried
+        # no Redis: 503, nothing tried
+        token = self._open(actor, action, target, detail, open_for_ms)
         record = functools.partial(self._append, actor, action, target, token=token)
         try:
             yield outcome

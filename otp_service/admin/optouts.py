@@ -38,6 +38,9 @@ __all__ = [
 SYNC_PAGE_SIZE = 250
 WRITE_CHUNK = 500  # opt-outs written per round trip (sync pages, imports)
 EXPORT_CHUNK = 1000
+# a sync pages through every opt-out Telnyx holds: it may take far longer than another
+# change before the worker files it as unconfirmed (admin/audit.py)
+SYNC_OPEN_MS = 60 * 60_000
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 IMPORT_MAX_ROWS = 100_000
 IMPORT_MAX_REJECTED = 100  # rejected lines listed in the answer
@@ -130,7 +133,7 @@ class OptOutAdmin:
         counts = {"fetched": 0, "added": 0, "already_present": 0, "invalid": 0}
         detail: dict[str, Any] = {"messaging_profile_id": messaging_profile_id}
         with self.audit.audited(
-            actor, "optouts.sync", messaging_profile_id or "*", detail
+            actor, "optouts.sync", messaging_profile_id or "*", detail, open_for_ms=SYNC_OPEN_MS
         ) as outcome:
             outcome["detail"] = counts  # the counts so far, should a page fail
             first = call_telnyx(
