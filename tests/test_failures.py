@@ -38,6 +38,13 @@ def impatient(redis_server: RedisServer, redis_client, sandbox, clock) -> Iterat
     app.extensions["otp"].close()
 
 
+def caught_up(redis_client: Any) -> None:
+    """Once Redis has resumed: it has run what it was sent while it was stopped."""
+    redis_client.ping()
+    time.sleep(0.1)
+    redis_client.ping()
+
+
 @contextmanager
 def redis_paused(redis_server: RedisServer, redis_client: Any) -> Iterator[None]:
     """Redis stops (SIGSTOP) for the block; then it resumes and runs what it was sent
@@ -48,9 +55,7 @@ def redis_paused(redis_server: RedisServer, redis_client: Any) -> Iterator[None]
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
-    redis_client.ping()
-    time.sleep(0.1)
-    redis_client.ping()
+    caught_up(redis_client)
 
 
 @pytest.mark.parametrize("status", [500, 503])
@@ -363,9 +368,7 @@ def test_an_admin_change_whose_answer_was_lost_is_not_made(
     finally:
         os.kill(pid, signal.SIGCONT)
         monkeypatch.undo()
-    redis_client.ping()
-    time.sleep(0.1)
-    redis_client.ping()
+    caught_up(redis_client)
     assert lost.status_code == 503
     assert lost.get_json()["code"] == "storage_unavailable"
     assert redis_contents(redis_client) == before
@@ -454,9 +457,7 @@ def test_an_operators_optout_change_whose_answer_was_lost_is_not_made(
 
     with paused_under(monkeypatch, redis_server.process.pid, "optout_mark"):
         lost = change()
-    redis_client.ping()
-    time.sleep(0.1)
-    redis_client.ping()
+    caught_up(redis_client)
 
     assert lost.status_code == 503
     assert lost.get_json()["code"] == "storage_unavailable"
@@ -542,9 +543,7 @@ def test_a_stop_whose_answer_was_lost_is_still_made(
         assert admin.put(f"/v1/admin/opt-outs/{OTHER}").status_code == 201  # scripts loaded
         with paused_under(monkeypatch, redis_server.process.pid, "optout_mark"):
             lost = post_stop()
-        redis_client.ping()
-        time.sleep(0.1)
-        redis_client.ping()
+        caught_up(redis_client)
         assert lost.status_code == 503
         found = admin.get(OPTOUT)
         assert found.status_code == 200

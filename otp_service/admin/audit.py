@@ -147,24 +147,12 @@ class AuditLog:
         result: str,
         status: int,
         detail: dict[str, Any] | None = None,
-    ) -> str:
-        """Append one entry; its id (the stream's, ``<ms>-<seq>``)."""
-        return self._append(key_id, action, target, result, status, detail or {}, None)
-
-    def _append(
-        self,
-        key_id: str,
-        action: str,
-        target: str,
-        result: str,
-        status: int,
-        detail: dict[str, Any],
-        token: str | None,
-        *,
+        token: str | None = None,
         only_if_open: bool = False,
     ) -> str:
-        """Append one entry, closing the open change ``token`` (if any) in the same step;
-        ``only_if_open``: only if that change is still open ('' if not)."""
+        """Append one entry; its id (the stream's, ``<ms>-<seq>``). ``token``: the open
+        change it ends (``audited``), closed in the same step; ``only_if_open``: written
+        only if that change is still open ('' if not)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
         fields = {
@@ -174,7 +162,7 @@ class AuditLog:
             "target": target[:TARGET_MAX],
             "result": result,
             "status": status,
-            "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True),
+            "detail": json.dumps(detail or {}, separators=(",", ":"), sort_keys=True),
         }
         if token is None:
             entry_id = self.store.redis.xadd(
@@ -222,14 +210,14 @@ class AuditLog:
                 note["key_id"],
                 UNCONFIRMED,
             )
-            entry = self._append(
-                note["key_id"],
-                note["action"],
-                note["target"],
-                UNCONFIRMED,
-                0,
-                detail,
-                _redis_str(token),
+            entry = self.record(
+                key_id=note["key_id"],
+                action=note["action"],
+                target=note["target"],
+                result=UNCONFIRMED,
+                status=0,
+                detail=detail,
+                token=_redis_str(token),
                 only_if_open=True,
             )
             filed += bool(entry)
@@ -303,7 +291,9 @@ class AuditLog:
         outcome: dict[str, Any] = {"result": "ok", "status": 200, "detail": {}}
         # no Redis: 503, nothing tried
         token = self._open(actor, action, target, detail, open_for_ms)
-        record = functools.partial(self._append, actor, action, target, token=token)
+        record = functools.partial(
+            self.record, key_id=actor, action=action, target=target, token=token
+        )
         try:
             yield outcome
         except Exception as exc:
