@@ -186,6 +186,9 @@ class NewVerification:
     keep_ms: int  # how long an ended verification stays readable
     token: str  # names the undo record only this create may roll back
     caps: PhoneCaps
+    # the request's own text choices, kept for its fallback's text (None: the profile's)
+    locale: str | None = None
+    app_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -614,6 +617,8 @@ class Store:
                 caps.profile_hour_cap,
                 caps.profile_day_cap,
                 *timer,
+                new.locale or "",
+                new.app_name or "",
             ],
         )
         *guarded, (outcome, detail, *created) = batch.execute()

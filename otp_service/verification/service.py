@@ -257,6 +257,8 @@ class VerificationService:
             keep_ms=s.retention_seconds * 1000,
             token=token,
             caps=self.guard.phone_caps(now, p),
+            locale=request.locale,
+            app_name=request.app_name,
         )
         # round trip 1: the guard's shared counters and the create itself
         no_receipt_ms = 0

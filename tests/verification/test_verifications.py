@@ -399,6 +399,28 @@ def test_a_pending_verification_is_one_compact_hash(client, sandbox, clock, redi
     assert len(redis_client.dump(key)) <= 315
 
 
+def test_only_a_requests_own_locale_and_app_name_are_stored(client, clock, redis_client):
+    """A create's own locale and app name are kept for its fallback's text (two short
+    fields); a create without them stores nothing more, and a resend without drops them."""
+    plain = "+13125550124"
+    assert create(client, plain).status_code == 201
+    assert create(client, locale="pt-BR", app_name="Loja").status_code == 201
+
+    def fields(phone: str) -> dict[bytes, bytes]:
+        for key in redis_client.keys("*:v"):
+            stored = redis_client.hgetall(key)
+            if stored[b"ph"] == phone.encode():
+                return stored
+        raise AssertionError(f"no verification of {phone}")
+
+    own = fields(PHONE)
+    assert (own[b"lo"], own[b"an"]) == (b"pt-BR", b"Loja")
+    assert set(own) - set(fields(plain)) == {b"lo", b"an"}
+    clock.advance(30)
+    assert create(client).status_code == 200  # a resend with the profile's
+    assert b"lo" not in fields(PHONE) and b"an" not in fields(PHONE)
+
+
 def test_python_reads_the_view_fields_in_the_order_lua_returns_them():
     import re
     from importlib import resources
