@@ -73,6 +73,7 @@ __all__ = [
     "CheckOutcome",
     "CreateOutcome",
     "FactorCheck",
+    "FallbackOutcome",
     "FallbackRequest",
     "GuardCounter",
     "IdempotencyClaim",
@@ -202,6 +203,18 @@ class FallbackRequest:
     token: str  # names the undo record
     caps: PhoneCaps
     no_receipt_ms: int = 0  # the new send's no-receipt timer, from now (0: none)
+
+
+@dataclass(frozen=True)
+class FallbackOutcome:
+    """reserved, or why not (fallback.lua's outcomes, or ``guard`` naming the cap in
+    ``detail``); a reserved send's text is in the latest send's own locale and app name
+    (None: the profile's)."""
+
+    outcome: str
+    detail: str
+    locale: str | None = None
+    app_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -739,9 +752,9 @@ class Store:
         counters: Sequence[GuardCounter] = (),
         profile: str = DEFAULT_PROFILE,
         other_profiles: Sequence[str] = (),
-    ) -> tuple[str, str]:
+    ) -> FallbackOutcome:
         """Reserve a fallback send (fallback.lua) beside the guard's shared counters: one
-        round trip. (outcome, detail); a guard refusal is ``guard`` with the cap."""
+        round trip."""
         receipt_key, receipt, receipt_end = self.receipt_bucket(
             tag, profile, now, request.no_receipt_ms
         )
@@ -784,17 +797,18 @@ class Store:
                 receipt_end,
             ],
         )
-        *guarded, (outcome, detail) = batch.execute()
+        *guarded, (outcome, detail, *text) = batch.execute()
         verdict = guarded[0][0].decode() if guarded else "ok"
         if outcome != b"reserved":
             if verdict != "refused":
                 self.refund_guard(counters)
-            return outcome.decode(), detail.decode()
+            return FallbackOutcome(outcome.decode(), detail.decode())
         if verdict == "refused":
             counter = counters[int(guarded[0][1]) - 1]
             self.undo_create(tag, request.token, (), profile)
-            return "guard", counter.reason
-        return "reserved", detail.decode()
+            return FallbackOutcome("guard", counter.reason)
+        locale, app_name = (value.decode() or None for value in text)
+        return FallbackOutcome("reserved", detail.decode(), locale, app_name)
 
     def fire_receipt_timer(
         self, tag: str, bucket_end: int, window_ms: int, now: int, profile: str

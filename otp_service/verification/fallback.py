@@ -159,13 +159,23 @@ class Fallbacks:
             caps=v.guard.phone_caps(now, p),
             no_receipt_ms=no_receipt_ms,
         )
-        outcome, detail = v.store.fallback(
+        reserved = v.store.fallback(
             tag, record.suffix, request, now, counters, p.id, v.profile_ids()
         )
-        if outcome != "reserved":
-            return self._done(trigger, outcome, phone, detail)
+        if reserved.outcome != "reserved":
+            return self._done(trigger, reserved.outcome, phone, reserved.detail)
         ttl_seconds = max(60, (record.expires_at - now) // 1000)
-        message = outgoing_code(p, phone, code, channel, ttl_seconds)
+        # in the language and app name of the send it replaces (the latest create or
+        # resend's own, else the profile's)
+        message = outgoing_code(
+            p,
+            phone,
+            code,
+            channel,
+            ttl_seconds,
+            app_name=reserved.app_name,
+            locale=reserved.locale,
+        )
         del code
         because = f"fallback after {trigger}"
         try:

@@ -7,6 +7,7 @@ signed, as Telnyx would), the worker pass by pass with the test clock."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -371,3 +372,86 @@ def test_an_adaptive_routes_first_choice_falls_back_to_its_other_sender(
         1,
         "fallback after delivery_failed",
     )
+
+
+TWO_SMS = {"*": [{"type": "long_code", "from": SMS}, {"type": "long_code", "from": BETTER}]}
+ONE_NEXT = {"on": ["delivery_failed"], "to": "next_sender", "max_fallbacks": 1}
+ENGLISH = "{code} is your otp-service verification code. It expires in 10 minutes."
+PORTUGUESE = "Código Loja: {code}. Expira em 10 min."
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """An SMS's text with its code (4 to 10 digits) put back as ``{code}``."""
+    return re.sub(r"\b\d{4,10}\b", "{code}", message["text"])
+
+
+def fallback_text(sandbox: Sandbox) -> str:
+    """The text of the fallback SMS: the latest message, from the route's other sender."""
+    latest = sandbox.messages(PHONE)[0]
+    assert latest["from"] == BETTER
+    return text_of(latest)
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(TWO_SMS), OTP_FALLBACK=json.dumps(ONE_NEXT))
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [({"locale": "pt-BR", "app_name": "Loja"}, PORTUGUESE), ({}, ENGLISH)],
+    ids=["own", "profile's"],
+)
+def test_a_fallback_sms_speaks_the_language_and_app_name_of_the_create(
+    client, sandbox, worker, clock: FakeClock, body, text
+):
+    sender_fault(sandbox, SMS, "delivery_failed")
+    answer = client.post("/v1/verifications", json={"phone_number": PHONE, **body})
+    assert answer.status_code == 201, answer.get_json()
+    assert text_of(sandbox.messages(PHONE)[0]) == text
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 2
+    assert fallback_text(sandbox) == text
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(TWO_SMS), OTP_FALLBACK=json.dumps(ONE_NEXT))
+@pytest.mark.parametrize(
+    ("create_body", "resend_body", "text"),
+    [
+        ({"locale": "pt-BR", "app_name": "Loja"}, {}, ENGLISH),
+        ({}, {"locale": "pt-BR", "app_name": "Loja"}, PORTUGUESE),
+    ],
+    ids=["resend-without", "resend-with"],
+)
+def test_a_fallback_after_a_resend_speaks_as_the_resend_did(
+    client, sandbox, worker, clock: FakeClock, create_body, resend_body, text
+):
+    """A resend's own locale and app name (or the profile's, when it gives none) are the
+    ones its fallback uses: the user reads the language of the code they asked for last."""
+    sender_fault(sandbox, SMS, "delivery_failed")
+    body = {"phone_number": PHONE}
+    assert client.post("/v1/verifications", json={**body, **create_body}).status_code == 201
+    clock.advance(31)  # past the resend cooldown
+    assert client.post("/v1/verifications", json={**body, **resend_body}).status_code == 200
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 3
+    assert fallback_text(sandbox) == text
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(TWO_SMS), OTP_FALLBACK=json.dumps(ONE_NEXT))
+def test_a_resend_that_never_went_out_leaves_the_fallback_speaking_as_the_create(
+    client, sandbox, worker, clock: FakeClock
+):
+    """A resend Telnyx could not take is rolled back: its (absent) locale and app name too."""
+    sender_fault(sandbox, SMS, "delivery_failed")
+    body = {"phone_number": PHONE}
+    created = client.post("/v1/verifications", json={**body, "locale": "pt-BR", "app_name": "Loja"})
+    assert created.status_code == 201
+    clock.advance(31)
+    sandbox.http.post("/_sandbox/faults", json={"status": 503, "count": 0}).raise_for_status()
+    refused = client.post("/v1/verifications", json=body)
+    assert refused.get_json()["code"] == "provider_error"  # neither sender took it
+    sandbox.http.delete("/_sandbox/faults").raise_for_status()
+    assert len(sandbox.messages(PHONE)) == 1
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+    assert len(sandbox.messages(PHONE)) == 2
+    assert fallback_text(sandbox) == "Código Loja: {code}. Expira em 9 min."  # 569 s left

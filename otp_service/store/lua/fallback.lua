@@ -23,10 +23,11 @@
 --       the no-receipt bucket's name ('' none), its end ms
 -- Returns {outcome, detail}: reserved | ended | opted_out | delivered | stale |
 -- max_fallbacks | max_sends | locked | phone_hourly | phone_daily | profile_phone_hourly |
--- profile_phone_daily
+-- profile_phone_daily; reserved also gives the latest send's own locale and app name
+-- (create.lua's 'lo' and 'an'; '' when it had none), which the fallback's text uses
 local now = tonumber(ARGV[3])
 local cur = redis.call('HMGET', KEYS[1], 'id', 'st', 'ea', 'sn', 'fb', 'ds', 'nu', 'h', 'ls',
-                       'hw', 'hc', 'dw', 'dc')
+                       'hw', 'hc', 'dw', 'dc', 'lo', 'an')
 if cur[1] ~= ARGV[1] or cur[2] ~= 'p' or tonumber(cur[3]) <= now then
   return {'ended', ''}
 end
@@ -107,4 +108,4 @@ if ARGV[16] ~= '' then
   redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[17]) - now + 86400000)
   redis.call('ZADD', KEYS[4], ARGV[17], ARGV[16])
 end
-return {'reserved', tostring(sends + 1)}
+return {'reserved', tostring(sends + 1), cur[14] or '', cur[15] or ''}
