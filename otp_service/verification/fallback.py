@@ -22,6 +22,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from otp_service import metrics
@@ -176,6 +177,10 @@ class Fallbacks:
             app_name=reserved.app_name,
             locale=reserved.locale,
         )
+        if channel == "sms" and reserved.app_name and not v.app_name_fits(message):
+            # a WhatsApp create's app name was never measured for SMS: one that would
+            # split the fallback's SMS gives way to the profile's
+            message = replace(message, app_name=p.app_name)
         del code
         because = f"fallback after {trigger}"
         try:

@@ -189,13 +189,11 @@ class VerificationService:
             app_name=request.app_name,
             locale=request.locale,
         )
+        if self.app_name_fits(message):
+            return
         text = self.delivery.sms_text(message)
         parts = segments(text)
-        if parts == 1:
-            return
         most = segments(self.delivery.sms_text(replace(message, app_name=SAMPLE_APP_NAME)))
-        if parts <= most:
-            return  # split with any name: not this one's doing
         gsm7 = is_gsm7(text)
         counted = f"{units(text)} {'septets' if gsm7 else 'UCS-2 code units'}"
         if not is_gsm7(request.app_name):
@@ -215,6 +213,15 @@ class VerificationService:
                 ]
             },
         )
+
+    def app_name_fits(self, message: OutgoingCode) -> bool:
+        """Whether the SMS of ``message`` takes no more segments than with the 30-character
+        GSM-7 app name the templates are measured with (a split with any name is not
+        this one's doing)."""
+        parts = segments(self.delivery.sms_text(message))
+        if parts == 1:
+            return True
+        return parts <= segments(self.delivery.sms_text(replace(message, app_name=SAMPLE_APP_NAME)))
 
     def _count_refusal(self, p: ProfileSettings, country: str, reason: str) -> None:
         """A refusal in the insights (``refused:<reason>``); an insight lost to a Redis

@@ -455,3 +455,28 @@ def test_a_resend_that_never_went_out_leaves_the_fallback_speaking_as_the_create
     drain(worker)
     assert len(sandbox.messages(PHONE)) == 2
     assert fallback_text(sandbox) == "Código Loja: {code}. Expira em 9 min."  # 569 s left
+
+
+TO_SMS = {"on": ["delivery_failed"], "to": "sms", "max_fallbacks": 1}
+
+
+@pytest.mark.env(OTP_FALLBACK=json.dumps(TO_SMS))
+@pytest.mark.parametrize(
+    ("app_name", "text"),
+    [
+        ("Loja", "{code} is your Loja verification code. It expires in 10 minutes."),
+        # not GSM-7: the SMS would be UCS-2 in 2 segments (WhatsApp's create took it)
+        ("Shop 🛒🛒🛒", ENGLISH),
+    ],
+)
+def test_a_whatsapp_creates_app_name_names_the_sms_fallback_unless_it_splits_it(
+    client, sandbox, worker, clock: FakeClock, app_name, text
+):
+    sender_fault(sandbox, WHATSAPP, "delivery_failed")
+    body = {"phone_number": PHONE, "channel": "whatsapp", "app_name": app_name}
+    assert client.post("/v1/verifications", json=body).status_code == 201
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+    sms, whatsapp = sandbox.messages(PHONE)
+    assert (whatsapp["type"], sms["from"]) == ("WHATSAPP", SMS)
+    assert text_of(sms) == text
