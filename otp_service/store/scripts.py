@@ -187,9 +187,10 @@ class NewVerification:
     keep_ms: int  # how long an ended verification stays readable
     token: str  # names the undo record only this create may roll back
     caps: PhoneCaps
-    # the request's own text choices, kept for its fallback's text (None: the profile's)
+    # the request's own choices, kept for its fallback's (None: the profile's)
     locale: str | None = None
     app_name: str | None = None
+    code_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,12 @@ class Store:
     # (the default profile's have none: the keys of an install without profiles).
     def phone_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
         return f"{self.prefix}:{{{tag}}}:v{_scope(profile)}"
+
+    def code_length_of(self, tag: str, profile: str = DEFAULT_PROFILE) -> int | None:
+        """The code length the number's latest send asked for (create.lua's 'cl'); None
+        when it asked for none (the profile's)."""
+        found = self.redis.hget(self.phone_key(tag, profile), "cl")
+        return int(found) if found else None
 
     def history_key(self, tag: str, profile: str = DEFAULT_PROFILE) -> str:
         return f"{self.prefix}:{{{tag}}}:h{_scope(profile)}"
@@ -632,6 +639,7 @@ class Store:
                 *timer,
                 new.locale or "",
                 new.app_name or "",
+                new.code_length or "",
             ],
         )
         *guarded, (outcome, detail, *created) = batch.execute()

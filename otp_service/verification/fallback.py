@@ -135,7 +135,8 @@ class Fallbacks:
         if not senders:
             return self._done(trigger, "no_sender", phone)
         now = v.now_ms()
-        code = generate_code(p.code_length)
+        # as long as the code of the send it replaces (one more read: fallbacks are rare)
+        code = generate_code(v.store.code_length_of(tag, p.id) or p.code_length)
         token = secrets.token_hex(8)
         try:
             country = v.delivery.check_destination(phone, channel, p.allowed_countries, p.routes)

@@ -266,6 +266,7 @@ class VerificationService:
             caps=self.guard.phone_caps(now, p),
             locale=request.locale,
             app_name=request.app_name,
+            code_length=request.code_length,
         )
         # round trip 1: the guard's shared counters and the create itself
         no_receipt_ms = 0

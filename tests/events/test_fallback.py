@@ -393,6 +393,26 @@ def fallback_text(sandbox: Sandbox) -> str:
 
 
 @pytest.mark.env(OTP_ROUTES=json.dumps(TWO_SMS), OTP_FALLBACK=json.dumps(ONE_NEXT))
+@pytest.mark.parametrize(("body", "digits"), [({"code_length": 8}, 8), ({}, 6)])
+def test_a_fallback_code_is_as_long_as_the_code_it_replaces(client, sandbox, worker, body, digits):
+    sender_fault(sandbox, SMS, "delivery_failed")
+    answer = client.post("/v1/verifications", json={"phone_number": PHONE, **body})
+    assert answer.status_code == 201, answer.get_json()
+    pass_receipts_on(client, sandbox)
+    drain(worker)
+    fallback, first = sandbox.messages(PHONE)
+    assert fallback["from"] == BETTER
+    for message in (first, fallback):
+        [code] = re.findall(r"\b\d{4,10}\b", message["text"])
+        assert len(code) == digits
+    verification = f"/v1/verifications/{answer.get_json()['id']}/check"
+    fallback_code = re.findall(r"\b\d{4,10}\b", fallback["text"])[0]
+    assert client.post(verification, json={"code": fallback_code}).get_json()["status"] == (
+        "approved"
+    )
+
+
+@pytest.mark.env(OTP_ROUTES=json.dumps(TWO_SMS), OTP_FALLBACK=json.dumps(ONE_NEXT))
 @pytest.mark.parametrize(
     ("body", "text"),
     [({"locale": "pt-BR", "app_name": "Loja"}, PORTUGUESE), ({}, ENGLISH)],

@@ -32,7 +32,7 @@
 --       the profile's own guard mode ('off' when it has none), hourly cap, daily cap,
 --       the timer bucket's name in KEYS[4], its end ms,
 --       the no-receipt bucket's name in KEYS[4] ('' when none), its end ms,
---       the request's own locale and app name ('' when not given)
+--       the request's own locale, app name and code length ('' when not given)
 -- Returns {outcome, detail, id} with outcome one of:
 --   created | resent | opted_out | locked | cooldown | max_sends | phone_hourly |
 --   phone_daily | profile_phone_hourly | profile_phone_daily | late (past the deadline:
@@ -79,9 +79,9 @@ end
 local COUNTERS = {'hw', 'hc', 'dw', 'dc'}
 local VFIELDS = {'ph', 'id', 'st', 'ch', 'ca', 'ea', 'h', 'at', 'sn', 'ls',
                  'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe', 'fb', 'k1', 'k2',
-                 'k3', 'as', 'cb', 'lo', 'an', unpack(COUNTERS)}
+                 'k3', 'as', 'cb', 'lo', 'an', 'cl', unpack(COUNTERS)}
 -- a fallback's earlier codes (k1..k3, fallback.lua) die with a resend, as the code does
-local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', 'k1', 'k2', 'k3', 'lo', 'an',
+local RESEND_FIELDS = {'h', 'sn', 'ls', 'ea', 'ch', 'k1', 'k2', 'k3', 'lo', 'an', 'cl',
                        unpack(COUNTERS)}
 
 local function save_undo(names)
@@ -117,9 +117,10 @@ else
              'ca', now, 'ea', now + ttl, 'h', ARGV[4], 'at', 0, 'sn', 1, 'ls', now)
   outcome = 'created'
 end
--- the latest send's own locale and app name, which its fallback's text uses too
--- (fallback.lua); written only when given, so a send without them adds nothing to the hash
-for i, name in ipairs({'lo', 'an'}) do
+-- the latest send's own locale, app name and code length, which its fallback uses too
+-- (verification/fallback.py); written only when given, so a send without them adds
+-- nothing to the hash
+for i, name in ipairs({'lo', 'an', 'cl'}) do
   if ARGV[25 + i] ~= '' then
     redis.call('HSET', KEYS[1], name, ARGV[25 + i])
   else
