@@ -105,26 +105,24 @@ if cur[1] and cur[2] == 'p' and tonumber(cur[3]) > now then
     return {'cooldown', tostring(ready)}
   end
   save_undo(RESEND_FIELDS)
-  redis.call('HDEL', KEYS[1], 'k1', 'k2', 'k3')
+  redis.call('HDEL', KEYS[1], 'k1', 'k2', 'k3', 'lo', 'an', 'cl')
   redis.call('HSET', KEYS[1], 'h', ARGV[4], 'sn', sends + 1, 'ls', now,
              'ea', now + ttl, 'ch', ARGV[8])
   outcome = 'resent'
 else
   save_undo(VFIELDS)
   redis.call('HDEL', KEYS[1], 'sd', 'mi', 'mp', 'ds', 'du', 'de', 'lc', 'ap', 'ck', 'xe', 'fb',
-             'k1', 'k2', 'k3', 'as', 'cb')
+             'k1', 'k2', 'k3', 'as', 'cb', 'lo', 'an', 'cl')
   redis.call('HSET', KEYS[1], 'ph', ARGV[2], 'id', ARGV[3], 'st', 'p', 'ch', ARGV[8],
              'ca', now, 'ea', now + ttl, 'h', ARGV[4], 'at', 0, 'sn', 1, 'ls', now)
   outcome = 'created'
 end
 -- the latest send's own locale, app name and code length, which its fallback uses too
--- (verification/fallback.py); written only when given, so a send without them adds
--- nothing to the hash
+-- (verification/fallback.py; removed above): written only when given, so a send without
+-- them adds nothing to the hash
 for i, name in ipairs({'lo', 'an', 'cl'}) do
   if ARGV[25 + i] ~= '' then
     redis.call('HSET', KEYS[1], name, ARGV[25 + i])
-  else
-    redis.call('HDEL', KEYS[1], name)
   end
 end
 
