@@ -7,10 +7,11 @@ characters for the locales whose text needs UCS-2 (es and pt for "código", zh, 
 test proves it. An app name with characters outside GSM-7 turns a GSM-7 message into
 UCS-2, which may then take two segments. A create's own ``app_name`` that makes its
 message take more segments than a 30-character GSM-7 name would (``SAMPLE_APP_NAME``) is
-refused before anything is stored (``verification/service.py``); a profile's own
-templates are measured with its own app name when saved (``profiles/model.py``). The
-environment's or a profile's app name in a shipped template is not: such a message goes
-out in two segments (Telnyx joins up to 10 parts).
+refused before anything is stored (``verification/service.py``); a profile's app name
+is measured with its own templates and with its default locale's shipped text when saved
+(``profiles/model.py``). The environment's app name, and a profile's in another
+language's shipped text, are not: such a message goes out in two segments (Telnyx joins
+up to 10 parts).
 
 Two optional lines go at the end, both configured once for the service:
 
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "APP_NAME_MAX",
+    "DEFAULT_LOCALE",
     "SAMPLE_APP_NAME",
     "TEMPLATES",
     "Template",

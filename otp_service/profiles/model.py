@@ -22,11 +22,14 @@ from otp_service.delivery.fallback import fallback_from
 from otp_service.delivery.routing import routes_from, routes_json, whatsapp_template
 from otp_service.delivery.templates import (
     APP_NAME_MAX,
+    DEFAULT_LOCALE,
     SAMPLE_APP_NAME,
+    TEMPLATES,
     encoding,
     is_app_hash,
     is_gsm7,
     is_webotp_domain,
+    language_of,
     render_text,
     segments,
     units,
@@ -48,6 +51,7 @@ __all__ = [
     "RANGES",
     "SAMPLE_APP_NAME",
     "StoredProfile",
+    "app_name_problems",
     "check_fields",
     "message_problems",
     "preview",
@@ -377,6 +381,42 @@ def template_problem(text: str) -> str | None:
             "septets, two for each of ^ { } [ ] ~ | € and backslash; or 70 UCS-2 code units)"
         )
     return None
+
+
+def app_name_problems(profile: ProfileSettings) -> list[str]:
+    """Why the profile's own app name cannot go in the shipped template of its default
+    locale (the text most of its codes go out in), or []: a name that is not GSM-7 makes
+    a GSM-7 text UCS-2, and may split a message the shipped templates keep in one segment
+    with any 30-character GSM-7 name. Measured with the longest code, 10 minutes and the
+    lines the profile adds (a split those lines cause with any name is not the name's
+    doing). The profile's own templates are measured by ``message_problems``; a request
+    that asks for another language gets that language's text as it comes."""
+    wanted = language_of(profile.default_locale) or DEFAULT_LOCALE
+    language = wanted if wanted in TEMPLATES else DEFAULT_LOCALE  # as render_text picks
+    if is_gsm7(profile.app_name) or wanted in profile.templates or language in profile.templates:
+        return []  # the name is measured in the profile's own templates
+    text = _shipped_sample(profile, language, profile.app_name)
+    parts = segments(text)
+    if parts <= segments(_shipped_sample(profile, language, SAMPLE_APP_NAME)):
+        return []
+    return [
+        f"is not GSM-7: with it the shipped {language} message (the default locale's) takes "
+        f"{parts} SMS segments in UCS-2 with a 10-digit code ({units(text)} UCS-2 code "
+        "units; a code's message must fit one: 70): use GSM-7 characters only or a shorter "
+        f"name, or give the profile its own {language} template"
+    ]
+
+
+def _shipped_sample(profile: ProfileSettings, language: str, app_name: str) -> str:
+    """The shipped template of ``language`` as the profile would send it at its longest."""
+    return render_text(
+        code=SAMPLE_LONGEST_CODE,
+        app_name=app_name,
+        ttl_seconds=SAMPLE_MINUTES * 60,
+        locale=language,
+        webotp_domain=profile.webotp_domain,
+        app_hash=profile.android_app_hash,
+    )
 
 
 def message_problems(profile: ProfileSettings) -> dict[str, list[str]]:

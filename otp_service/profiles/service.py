@@ -27,6 +27,7 @@ from otp_service.profiles.model import (
     LOCALE,
     RANGES,
     StoredProfile,
+    app_name_problems,
     check_fields,
     message_problems,
     preview,
@@ -283,8 +284,18 @@ class ProfileService:
                 profile.overrides.get(field) == before.overrides.get(field)
                 for field in ("fallback", "routes")
             )
+            same_text = all(
+                profile.overrides.get(field) == before.overrides.get(field)
+                for field in ("app_name", "templates", "webotp_domain", "android_app_hash")
+            )
             problems = {
                 **({"templates": templates} if templates else {}),
+                **(
+                    {"app_name": problems["app_name"]}
+                    if "app_name" in problems
+                    and (kept.get("app_name") != problems["app_name"] or not same_text)
+                    else {}
+                ),
                 **(
                     {"fallback": problems["fallback"]}
                     if "fallback" in problems
@@ -301,6 +312,9 @@ class ProfileService:
         templates = message_problems(settings)
         if templates:
             problems["templates"] = templates
+        app_name = app_name_problems(settings)
+        if app_name:
+            problems["app_name"] = app_name
         own = "fallback" in profile.overrides
         # OTP_FALLBACK is checked against OTP_ROUTES at start-up: a profile's own routes
         # can strand it, so a profile that inherits it is checked here too.

@@ -283,6 +283,46 @@ def test_a_template_must_fit_one_segment_with_the_profiles_own_app_name_outside_
     assert "templates" in renamed.get_json()["errors"]
 
 
+def test_an_app_name_outside_gsm7_that_splits_the_default_locales_shipped_text_is_refused(
+    admin, redis_client
+):
+    """ "Żabka Polska" (Ż is not GSM-7) makes the shipped English text UCS-2: 76 code
+    units, two segments. Refused where English is the profile's default text; taken where
+    the profile's own English template (measured with the name) or its default locale's
+    shipped text keeps one segment."""
+    refused = admin.post("/v1/admin/profiles", json={"app_name": "Żabka Polska"})
+    assert refused.status_code == 422, refused.get_json()
+    [why] = refused.get_json()["errors"]["app_name"]
+    assert "shipped en message" in why and "2 SMS segments in UCS-2" in why
+    assert "76 UCS-2 code units" in why
+    for fits in (
+        {"app_name": "Żabka"},  # 69 code units
+        {"app_name": "Żabka Polska", "default_locale": "es"},
+        {"app_name": "Żabka Polska", "templates": {"en": "{code}: {app_name}"}},
+        {"app_name": "Zabka Polska"},  # GSM-7
+    ):
+        taken = admin.post("/v1/admin/profiles", json=fits)
+        assert taken.status_code == 201, (fits, taken.get_json())
+    # a change that brings the split is refused: a rename, a default locale, a template gone
+    shop = make_profile(admin, app_name="Żabka Polska", default_locale="es")
+    path = f"/v1/admin/profiles/{shop['id']}"
+    small = make_profile(admin, app_name="Żabka")
+    small_path = f"/v1/admin/profiles/{small['id']}"
+    for where, change in (
+        (path, {"default_locale": "en"}),
+        (small_path, {"app_name": "Żabka Polska"}),
+    ):
+        answer = admin.patch(where, json=change)
+        assert answer.status_code == 422, (change, answer.get_json())
+        assert "app_name" in answer.get_json()["errors"]
+    # one saved before the check: another field can still change
+    key = "otp:{profiles}:all"
+    stored = json.loads(redis_client.hget(key, shop["id"]))
+    stored["default_locale"] = "en"
+    redis_client.hset(key, shop["id"], json.dumps(stored))
+    assert admin.patch(path, json={"name": "Sklep"}).status_code == 200
+
+
 def test_the_preview_is_the_exact_text_with_a_sample_code(admin):
     profile = make_profile(
         admin,
