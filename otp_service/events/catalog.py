@@ -44,9 +44,15 @@ EVENT_TYPES = (
 )
 # in the outbox for the worker's own use (a no-receipt timer fired; a final receipt of a
 # send before the latest, for the insights; a send refused for good ended the
-# verification, for its history record), never sent out
+# verification, for its history record; a final receipt without a public event,
+# delivery_unconfirmed or expired, for the history record and the cost), never sent out
 INTERNAL_TYPES = frozenset(
-    {"verification.no_receipt", "verification.earlier_receipt", "verification.send_refused"}
+    {
+        "verification.no_receipt",
+        "verification.earlier_receipt",
+        "verification.send_refused",
+        "verification.final_receipt",
+    }
 )
 # the events whose verification's delivery history the worker's consumers read: a
 # verification's history record (it ended), Telnyx's cost of a message (a final receipt),
@@ -62,6 +68,7 @@ HISTORY_TYPES = frozenset(
         "verification.delivery_failed",
         "verification.earlier_receipt",
         "verification.send_refused",
+        "verification.final_receipt",
     }
 )
 # sent only by an operator's test of an endpoint, whatever it subscribes to

@@ -55,8 +55,16 @@ ENDED = ("a", "c", "f")  # the snapshot's status of an approved, canceled or fai
 # verification.earlier_receipt (delivery_event.lua): a final receipt of a send before the
 # latest, counted for that send's route as the latest send's receipts are
 EARLIER_RECEIPT = "verification.earlier_receipt"
+# delivery_apply.lua: a final receipt without a public event (delivery_unconfirmed,
+# expired): its cost is counted, and it may come after the verification ended
+FINAL_RECEIPT = "verification.final_receipt"
 # the events of a final receipt, which may come after the verification ended
-LATE_RECEIPTS = {"verification.delivered", "verification.delivery_failed", EARLIER_RECEIPT}
+LATE_RECEIPTS = {
+    "verification.delivered",
+    "verification.delivery_failed",
+    EARLIER_RECEIPT,
+    FINAL_RECEIPT,
+}
 AMEND_TRIES = 3
 # how long a late receipt waits for its verification's record (another worker's batch
 # being written), and how often it looks again
@@ -127,7 +135,9 @@ def counts_of(entry: OutboxEntry) -> list[Count]:
         return _earlier_receipt_counts(entry)
     metric = METRICS.get(entry.type)
     f = _fields(entry)
-    if metric is None or entry.kind != "v" or str(f.get("sd") or "").startswith("test|"):
+    if entry.kind != "v" or str(f.get("sd") or "").startswith("test|"):
+        return []
+    if metric is None and entry.type != FINAL_RECEIPT:
         return []
     phone = str(f.get("ph") or "")
     sender = approving_sender(entry) if metric == "approved" else f.get("sd")
@@ -137,14 +147,14 @@ def counts_of(entry: OutboxEntry) -> list[Count]:
         "sender": _sender_key(sender),
         "channel": _channel(sender, f.get("ch")),
     }
-    counts = [Count(entry.at, metric, **base)]
+    counts = [Count(entry.at, metric, **base)] if metric else []
     if metric == "delivered" and f.get("ls") and f.get("du"):
         seconds = (int(f["du"]) - int(f["ls"])) / 1000
         counts.append(Count(entry.at, f"ttd:{bucket_of(max(seconds, 0))}", **base))
     if metric == "approved" and f.get("ca"):
         seconds = (entry.at - int(f["ca"])) / 1000
         counts.append(Count(entry.at, f"tta:{bucket_of(max(seconds, 0))}", **base))
-    if metric in ("delivered", "delivery_failed"):
+    if metric in ("delivered", "delivery_failed") or entry.type == FINAL_RECEIPT:
         for item in _history(entry):
             cost = item.get("cost")
             if item.get("message_id") == f.get("mi") and isinstance(cost, dict):
@@ -192,7 +202,7 @@ def _earlier_receipt_counts(entry: OutboxEntry) -> list[Count]:
         "channel": _channel(sender, f.get("ch")),
     }
     metric = RECEIPT_METRICS[receipt["status"]]
-    counts = [Count(entry.at, metric, **base)]
+    counts = [Count(entry.at, metric, **base)] if metric else []
     if metric == "delivered" and send.get("occurred_at") and receipt.get("occurred_at"):
         seconds = (int(receipt["occurred_at"]) - int(send["occurred_at"])) / 1000
         counts.append(Count(entry.at, f"ttd:{bucket_of(max(seconds, 0))}", **base))
@@ -380,6 +390,8 @@ class Recorder:
             found = counts_of(entry)
             counts += found
             for count in found[:1]:  # the event's own count, for Prometheus
+                if count.metric.startswith("cost:"):
+                    continue  # a final receipt's cost alone: no count of its own
                 kind = count.sender.partition(":")[0] or "none"
                 country = count.country or "unknown"
                 child(ROUTE_EVENTS, kind, country, count.channel, count.metric).inc()

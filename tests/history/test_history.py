@@ -497,6 +497,31 @@ def test_a_receipt_after_the_approval_is_added_to_the_record(
     assert admin.get("/v1/admin/verifications").get_json()["data"] == [browsed]
 
 
+def test_an_unconfirmed_receipt_after_the_approval_is_added_and_its_cost_counted(
+    client, admin, sandbox, worker, clock
+):
+    """Telnyx could not confirm delivery (delivery_unconfirmed: no public event) after the
+    user had typed the code: the record says so, and the message's cost is counted."""
+    created = create(client)
+    assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
+    drain(worker)
+    clock.advance(30)
+    receipt(
+        client,
+        created["delivery"]["message_id"],
+        PHONE,
+        "delivery_unconfirmed",
+        cost={"amount": "0.0051", "currency": "USD"},
+    )
+    drain(worker)
+    [record] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert record["status"] == "approved"
+    assert record["sends"][0]["delivery_status"] == "delivery_unconfirmed"
+    rows = admin.get("/v1/admin/insights/summary", query_string={"group_by": "country"})
+    [us] = rows.get_json()["data"]
+    assert (us["delivered"], us["cost"]) == (0, {"USD": 0.0051})
+
+
 def test_a_receipt_handled_while_another_worker_writes_the_record_is_added(
     app, client, admin, sandbox, worker, clock
 ):

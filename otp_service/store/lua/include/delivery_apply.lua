@@ -5,12 +5,16 @@
 -- its current message and moves the status forward (a final status is never left).
 -- The history lives in a list of its own so the verification hash stays small.
 -- A final status is an event in the outbox `stream` (outbox.lua, loaded before this):
--- verification.delivered, or verification.delivery_failed with Telnyx's errors.
+-- verification.delivered, or verification.delivery_failed with Telnyx's errors; the
+-- others (delivery_unconfirmed, expired) are the internal verification.final_receipt,
+-- never sent out: the worker adds it to the history record of a verification that
+-- ended before it came, and counts Telnyx's cost of the message.
 -- `cur` is {mi, ds, id} of the verification when the caller has just read them (nil:
 -- read here).
 local DELIVERY_EVENTS = {delivered = 'verification.delivered',
                          delivery_failed = 'verification.delivery_failed',
                          sending_failed = 'verification.delivery_failed'}
+local OTHER_FINAL = {delivery_unconfirmed = true, expired = true}
 local DELIVERY_RANK = {queued = 1, sending = 2, sent = 3, delivered = 4, delivery_failed = 4,
                        sending_failed = 4, delivery_unconfirmed = 4, expired = 4}
 
@@ -35,6 +39,8 @@ local function apply_delivery(vkey, hkey, stream, event, history_max, cur)
   end
   if DELIVERY_EVENTS[event.status] then
     emit_verification(stream, DELIVERY_EVENTS[event.status], vkey, hkey, event.occurred_at)
+  elseif OTHER_FINAL[event.status] then
+    emit_verification(stream, 'verification.final_receipt', vkey, hkey, event.occurred_at)
   end
   return 'updated'
 end
