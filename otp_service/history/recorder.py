@@ -351,12 +351,14 @@ class Recorder:
         now, without it.
         A verification ends within its TTL of its last send (at most 10 minutes; at most
         20 sends): its record is in the day it was created or the next."""
+        waiting = self._waiting.get(record_id)
+        if waiting is not None:  # an earlier late receipt's, read before or after this one
+            sends = merged_sends(sends, waiting[1]) or sends
         for _ in range(AMEND_TRIES):
             found = self.history.find(record_id, day_of(created), day_of(created) + 1)
             if found is None:
-                if record_id not in self._waiting:
-                    give_up = time.monotonic() + LATE_WAIT_SECONDS
-                    self._waiting[record_id] = (created, sends, give_up)
+                give_up = waiting[2] if waiting else time.monotonic() + LATE_WAIT_SECONDS
+                self._waiting[record_id] = (created, sends, give_up)
                 return False
             self._waiting.pop(record_id, None)
             day, entry_id, record, read = found

@@ -553,6 +553,37 @@ def test_a_receipt_handled_while_another_worker_writes_the_record_is_added(
     assert record["sends"][0]["delivery_status"] == "delivered"
 
 
+def test_every_late_receipt_that_waits_for_the_record_is_added(
+    app, client, admin, sandbox, worker, clock
+):
+    """Two sends, both reported only after the approval, each in its own batch of worker
+    B, while worker A, which read the approval before either report, has not written the
+    record yet: both receipts wait, and the record gets both (not only the first's)."""
+    services = app.extensions["otp"]
+    created = create(client)
+    clock.advance(40)
+    resent = create(client)  # a resend: two sends
+    assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
+    outbox = OutboxStore(services.store)
+    a_read = [
+        entry
+        for shard in outbox.busy_shards(int(clock() * 1000))
+        for entry in outbox.read(shard, "worker-a", 100)
+    ]
+    a_read = outbox.with_history(a_read, {entry.entry_id for entry in a_read})
+
+    receipt(client, created["delivery"]["message_id"], PHONE, "delivered")
+    drain(worker)  # B: the first send's report, and no record yet
+    receipt(client, resent["delivery"]["message_id"], PHONE, "delivered")
+    drain(worker)  # B: the second send's report, still no record
+    Recorder(services.history.history, services.history.insights)(a_read)  # A writes
+
+    time.sleep(LATE_RETRY_SECONDS)  # B looks again
+    drain(worker)
+    [record] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert [send["delivery_status"] for send in record["sends"]] == ["delivered", "delivered"]
+
+
 def test_a_failure_report_after_a_cancel_is_added_and_a_kept_status_is_not_replaced(
     client, admin, sandbox, worker, clock
 ):
