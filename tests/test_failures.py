@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from otp_service import create_app
@@ -504,6 +505,52 @@ def test_an_operators_optout_change_is_made_by_a_redis_whose_clock_is_ahead(
     assert optout_total(admin) == (0 if opted_out else 1)
     entry = admin.get("/v1/admin/audit").get_json()["data"][0]
     assert (entry["action"], entry["status"]) == (action, made.status_code)
+
+
+@contextmanager
+def stalled_between_scripts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An operator's opt-out change whose Redis stalls between its two scripts: the first
+    runs in time, the second only past the change's deadline, and the app gives up on
+    the answer (as it does when a read waits longer than its timeout)."""
+    execute = Batch.execute
+
+    def stalling(batch: Batch) -> list[Any]:
+        scripts = [queued for *_, queued in batch.calls if queued]
+        if not scripts or scripts[0][0] not in ("optout_mark", "optout_index"):
+            return execute(batch)
+        deadline = scripts[0][2][-1]
+        if not deadline:
+            return execute(batch)
+        first, rest = Batch(batch.store), Batch(batch.store)
+        first.calls, rest.calls = batch.calls[:1], batch.calls[1:]
+        execute(first)
+        time.sleep(max(0.0, deadline / 1000 - time.time()) + 0.05)  # Redis stalls
+        assert execute(rest) == [b"late"]
+        raise redis.exceptions.TimeoutError("Timeout reading from socket")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Batch, "execute", stalling)
+        yield
+
+
+@pytest.mark.parametrize(("method", "opted_out"), [("PUT", False), ("DELETE", True)])
+def test_an_optout_change_cut_short_between_its_scripts_is_put_right_by_its_retry(
+    impatient_admin, monkeypatch, method, opted_out
+):
+    """One Redis, paused between the number's marker and the list's index past the
+    change's deadline: the operator gets 503 and retries; the marker (what a create
+    checks) and the list (what operators see and export) then agree."""
+    admin = impatient_admin
+    if opted_out:
+        assert admin.put(OPTOUT).status_code == 201
+    with stalled_between_scripts(monkeypatch):
+        lost = admin.put(OPTOUT) if method == "PUT" else admin.delete(OPTOUT)
+    assert lost.status_code == 503
+    retry = admin.put(OPTOUT) if method == "PUT" else admin.delete(OPTOUT)
+    assert retry.status_code == {"PUT": 200, "DELETE": 204}[method], retry.get_json()
+    marked = admin.get(OPTOUT).status_code == 200
+    assert marked is not opted_out
+    assert optout_total(admin) == int(marked)  # listed exactly when opted out
 
 
 def test_a_stop_whose_answer_was_lost_is_still_made(

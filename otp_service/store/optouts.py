@@ -6,10 +6,14 @@ in one slot of its own lists them by time and by source for operators. Both are 
 in one round trip (a pipeline of two scripts, each atomic); both follow the same time
 rules (``optout_mark.lua``, ``optout_index.lua``), so a replayed or late event cannot
 make them disagree. An operator's change has a deadline (``in_time``): run by Redis
-after the caller gave up (503), neither script writes (both get the same deadline, the
-index's runs after the marker's), so the 503 is true; on a cluster the two are on two
-nodes, which need not both have been paused (README, "Redis paused or slow"). An
-opt-out a recipient or Telnyx asked for has no deadline, and is never dropped.
+after the caller gave up (503), neither script writes (both get the same deadline), so
+the 503 is true. One Redis paused between the two (the first in time, the second past
+the deadline) leaves one of them written: so an add writes the marker first and a
+removal the index first, and either way the number is left opted out but not listed,
+which the operator's retry of the 503 puts right (a removal's retry still finds the
+marker). On a cluster the two are on two nodes, which need not both have been paused
+(README, "Redis paused or slow"). An opt-out a recipient or Telnyx asked for has no
+deadline, and is never dropped.
 
 Numbers are keys here only in ``phones.normalize``'s form: a number that is not (a
 formatted or trunk-prefixed one, ``+4407911…``) is refused with ``ValueError`` rather
@@ -126,8 +130,10 @@ class OptOutStore:
     def _calls(
         self, action: str, phone: str, source: str, at_ms: int | None, event_id: str | None
     ) -> list[ScriptCall]:
-        """The marker's script, then the index's, but for their last argument: the
-        deadline (``Store.run_all``)."""
+        """The two scripts of a change, but for their last argument: the deadline
+        (``Store.run_all``). An add's marker goes first, a removal's index: cut short
+        between them, either leaves the number opted out but not listed, which a retry
+        puts right (a removal left listed but not opted out would be 404 to its retry)."""
         if source and source not in SOURCES:
             raise ValueError(f"unknown opt-out source {source!r}")
         tag = self.tagger.tag(_normalised(phone))
@@ -135,10 +141,11 @@ class OptOutStore:
         dedupe = self.store.event_key(tag, event_id) if event_id else marker
         at = self._now_ms() if at_ms is None else at_ms
         source_index = SOURCES.index(source) + 1 if source else 0
-        return [
+        calls = [
             ScriptCall("optout_mark", [marker, dedupe], [action, phone, source, at, EVENT_TTL_MS]),
             ScriptCall("optout_index", self.index_keys, [action, phone, source_index, at]),
         ]
+        return calls if action == "add" else calls[::-1]
 
     def _apply(
         self,
@@ -150,8 +157,8 @@ class OptOutStore:
         in_time: bool,
     ) -> str:
         calls = self._calls(action, phone, source, at_ms, event_id)
-        outcome, _indexed = self.store.run_all(calls, in_time=in_time)
-        return outcome.decode()
+        answers = self.store.run_all(calls, in_time=in_time)
+        return answers[0 if action == "add" else 1].decode()  # the marker's
 
     def get(self, phone: str) -> OptOut | None:
         raw = self.store.redis.hgetall(self.store.optout_key(self.tagger.tag(_normalised(phone))))

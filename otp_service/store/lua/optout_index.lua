@@ -5,8 +5,9 @@
 --
 -- KEYS[1] all (zset)  KEYS[2] sources (hash)  KEYS[3..] one zset per source, in SOURCES order
 -- ARGV: action ('add' | 'remove'), phone, source_index (1-based, for add), at_ms,
---       deadline_ms: the marker's own (sent with it, after it: past the deadline for the
---       marker on one Redis, it is past for this too, and neither writes)
+--       deadline_ms: the marker's own (sent with it: after it for an add, before it for a
+--       removal, so that one Redis paused between the two leaves the number opted out
+--       but not listed, which the operator's retry puts right; store/optouts.py)
 -- Returns 1 changed, 0 nothing to change, 'late' (past the deadline: nothing written)
 if too_late(tonumber(ARGV[5])) then
   return 'late'
