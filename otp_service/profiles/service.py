@@ -312,7 +312,8 @@ class ProfileService:
         templates = message_problems(settings)
         if templates:
             problems["templates"] = templates
-        app_name = app_name_problems(settings)
+        # the profile's own name only: OTP_APP_NAME, which it may inherit, is not measured
+        app_name = app_name_problems(settings) if "app_name" in profile.overrides else []
         if app_name:
             problems["app_name"] = app_name
         own = "fallback" in profile.overrides

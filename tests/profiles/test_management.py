@@ -382,3 +382,21 @@ def test_the_spec_lists_what_a_bad_body_gets(admin, method, route):
         )
         assert response.status_code == status
         assert str(status) in documented, (route, method, status)
+
+
+@pytest.fixture
+def env_app_name_outside_gsm7(env: dict[str, str]) -> dict[str, str]:
+    env["OTP_APP_NAME"] = "Żabka Polska"  # the environment's: not the profile's own
+    return env
+
+
+def test_a_profile_without_an_app_name_of_its_own_is_not_refused_for_otp_app_name(
+    env_app_name_outside_gsm7, admin
+):
+    """README: OTP_APP_NAME is not measured. A profile that sets no app_name (nor
+    templates, nor a default locale) is not refused for the environment's name."""
+    made = admin.post("/v1/admin/profiles", json={"name": "Shop"})
+    assert made.status_code == 201, made.get_json()
+    path = f"/v1/admin/profiles/{made.get_json()['data']['id']}"
+    renamed = admin.patch(path, json={"name": "Shop 2"})
+    assert renamed.status_code == 200, renamed.get_json()
