@@ -741,15 +741,17 @@ class Store:
         counters: Sequence[GuardCounter],
         also: Sequence[ScriptCall],
         profile: str = DEFAULT_PROFILE,
-    ) -> list[Any]:
+    ) -> tuple[bool, list[Any]]:
         """Fail the verification of a send refused for good, with ``also`` (an opt-out's
-        writes) and the guard's refund, in one round trip; the replies of ``also``."""
+        writes) and the guard's refund, in one round trip; (failed it? — not when it had
+        ended meanwhile, or another took its place —, the replies of ``also``)."""
         batch = self.batch().call(self._record_call(tag, suffix, token, send, now, profile))
         for call in also:
             batch.call(call)
         if counters:
             batch.script("guard_refund", [c.key for c in counters], [])
-        return batch.execute()[1 : 1 + len(also)]
+        replies = batch.execute()
+        return replies[0][0] != b"gone", replies[1 : 1 + len(also)]
 
     def fallback(
         self,

@@ -397,7 +397,7 @@ class VerificationService:
             [{"code": code, "title": "Blocked due to STOP message"} for code in exc.codes]
         )
         send = SendOutcome("", _encoded(exc.sender), "", errors_json, failed=True)
-        marked, _indexed = self.store.record_failed_send(
+        failed, (marked, _indexed) = self.store.record_failed_send(
             tag,
             suffix,
             token,
@@ -408,10 +408,13 @@ class VerificationService:
             p.id,
         )
         self.optouts.record("send_error", marked.decode())
+        # the verification named only where it was failed here (not one that ended, or
+        # was replaced, while Telnyx answered): an Idempotency-Key keeps such an answer
+        named = {"verification_id": tag + suffix} if failed else {}
         raise errors.RecipientOptedOut(
             "the recipient has opted out of messages (Telnyx error 40300)",
             provider_codes=list(exc.codes),
-            verification_id=tag + suffix,
+            **named,
         ) from exc
 
     @staticmethod

@@ -78,6 +78,40 @@ def test_a_create_telnyx_refused_for_good_is_replayed_with_its_failed_verificati
     assert len(sandbox.messages(MAGIC_NUMBERS["opted_out"])) == 0
 
 
+def test_a_40300_for_a_verification_replaced_meanwhile_names_none(
+    client, sandbox: Sandbox, redis_client: Any
+):
+    """While Telnyx took its time refusing the first send (40300), that verification was
+    canceled and another made for the number: the late 409 must not name the first (it
+    was not failed here: it had ended) nor be kept under the key."""
+    from otp_service.sandbox.magic import MAGIC_NUMBERS
+
+    body = {"phone_number": MAGIC_NUMBERS["opted_out"]}
+    # Telnyx answers the first send late (the app's Telnyx timeout is 2 s a phase)
+    sandbox.fault(latency_ms=1800, count=1)
+    answers: list[Any] = []
+    slow = threading.Thread(
+        target=lambda: answers.append(client.post("/v1/verifications", json=body, headers=KEY))
+    )
+    slow.start()
+    deadline = time.monotonic() + 5
+    while not redis_client.keys("*:v") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # its send is with the sandbox, held
+    [key] = redis_client.keys("*:v")
+    tag = key.decode().split("{")[1].split("}")[0]
+    first_id = tag + redis_client.hget(key, "id").decode()
+    assert client.post(f"/v1/verifications/{first_id}/cancel").status_code == 200
+    second = client.post("/v1/verifications", json=body)  # refused at once: 40300
+    assert second.get_json()["verification_id"] != first_id
+    slow.join(10)
+    [late] = answers
+    assert (late.status_code, late.get_json()["code"]) == (409, "recipient_opted_out")
+    assert "verification_id" not in late.get_json()
+    again = client.post("/v1/verifications", json=body, headers=KEY)
+    assert "Idempotent-Replayed" not in again.headers  # not kept: asked again
+
+
 def test_a_refused_create_can_be_retried_with_its_key_once_allowed(client, sandbox, clock):
     client.post("/v1/verifications", json={"phone_number": PHONE})
     refused = create(client)
