@@ -378,6 +378,37 @@ def test_an_admin_change_whose_answer_was_lost_is_not_made(
     assert change(values).status_code < 300
 
 
+def test_an_admin_change_whose_audit_note_was_lost_is_neither_tried_nor_filed_later(
+    impatient_admin, redis_server, redis_client, monkeypatch
+):
+    """Redis paused as the note that a change is under way went out (admin/audit.py):
+    503, nothing tried; resumed, it must not write the note, or the worker would file a
+    change never tried as unconfirmed."""
+    admin = impatient_admin
+    assert admin.post("/v1/admin/profiles", json={"name": "a"}).status_code == 201  # loaded
+    run, pid = Store.run, redis_server.process.pid
+
+    def pausing(store: Store, name: str, keys: list[str], args: list[Any]) -> Any:
+        if name == "audit_open":
+            os.kill(pid, signal.SIGSTOP)
+        return run(store, name, keys, args)
+
+    monkeypatch.setattr(Store, "run", pausing)
+    try:
+        lost = admin.post("/v1/admin/profiles", json={"name": "b"})
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        monkeypatch.undo()
+    caught_up(redis_client)
+    assert (lost.status_code, lost.get_json()["code"]) == (503, "storage_unavailable")
+    assert redis_client.hlen("otp:{audit}:open") == 0
+    names = [p["name"] for p in admin.get("/v1/admin/profiles").get_json()["data"]]
+    assert "b" not in names
+    results = [e["result"] for e in admin.get("/v1/admin/audit").get_json()["data"]]
+    assert results[0] in ("storage_unavailable", "created")  # the refusal, if Redis took it
+    assert results.count("created") == 1
+
+
 def test_an_admin_change_is_made_by_a_redis_whose_clock_is_ahead(admin, monkeypatch):
     """Redis's clock ahead of the service's by more than the timeout: the change answers
     'late' in time; it is run again without a deadline, and made."""

@@ -191,7 +191,9 @@ class AuditLog:
             "target": target[:TARGET_MAX],
             "detail": detail,
         }
-        self.store.redis.hset(self.open_key, token, json.dumps(note, separators=(",", ":")))
+        self.store.run_in_time(
+            "audit_open", [self.open_key], [token, json.dumps(note, separators=(",", ":"))]
+        )
         return token
 
     def file_unfinished(self) -> int:
@@ -289,12 +291,11 @@ class AuditLog:
         block set it, or the problem code and status it raised. ``open_for_ms``: how long
         the block may take before the worker files it as unconfirmed."""
         outcome: dict[str, Any] = {"result": "ok", "status": 200, "detail": {}}
-        # no Redis: 503, nothing tried
-        token = self._open(actor, action, target, detail, open_for_ms)
-        record = functools.partial(
-            self.record, key_id=actor, action=action, target=target, token=token
-        )
+        record = functools.partial(self.record, key_id=actor, action=action, target=target)
         try:
+            # no Redis for the note: 503 (recorded if Redis takes that), nothing tried
+            token = self._open(actor, action, target, detail, open_for_ms)
+            record = functools.partial(record, token=token)
             yield outcome
         except Exception as exc:
             problem = _as_problem(exc)

@@ -128,6 +128,7 @@ SCRIPTS = (
     "webhook_page",
     "history_index",
     "history_replace",
+    "audit_open",
     "audit_close",
 )
 # The shard of one Redis: no slot rule, one outbox and one timer zset in all.
