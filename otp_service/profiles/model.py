@@ -395,9 +395,9 @@ def app_name_problems(profile: ProfileSettings) -> list[str]:
     language = wanted if wanted in TEMPLATES else DEFAULT_LOCALE  # as render_text picks
     if is_gsm7(profile.app_name) or wanted in profile.templates or language in profile.templates:
         return []  # the name is measured in the profile's own templates
-    text = _shipped_sample(profile, language, profile.app_name)
+    text = _longest(profile, language, profile.app_name)
     parts = segments(text)
-    if parts <= segments(_shipped_sample(profile, language, SAMPLE_APP_NAME)):
+    if parts <= segments(_longest(profile, language, SAMPLE_APP_NAME)):
         return []
     return [
         f"is not GSM-7: with it the shipped {language} message (the default locale's) takes "
@@ -407,8 +407,9 @@ def app_name_problems(profile: ProfileSettings) -> list[str]:
     ]
 
 
-def _shipped_sample(profile: ProfileSettings, language: str, app_name: str) -> str:
-    """The shipped template of ``language`` as the profile would send it at its longest."""
+def _longest(profile: ProfileSettings, language: str, app_name: str, own: str | None = None) -> str:
+    """The text of ``language`` (the shipped template, or ``own``) as the profile would
+    send it at its longest: a 10-digit code, 10 minutes, its lines."""
     return render_text(
         code=SAMPLE_LONGEST_CODE,
         app_name=app_name,
@@ -416,6 +417,7 @@ def _shipped_sample(profile: ProfileSettings, language: str, app_name: str) -> s
         locale=language,
         webotp_domain=profile.webotp_domain,
         app_hash=profile.android_app_hash,
+        custom=None if own is None else {language: own},
     )
 
 
@@ -439,15 +441,7 @@ def message_problems(profile: ProfileSettings) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     for language, text in sorted(profile.templates.items()):
         for app_name, named in names:
-            sample = render_text(
-                code=SAMPLE_LONGEST_CODE,
-                app_name=app_name,
-                ttl_seconds=SAMPLE_MINUTES * 60,
-                locale=language,
-                webotp_domain=profile.webotp_domain,
-                app_hash=profile.android_app_hash,
-                custom={language: text},
-            )
+            sample = _longest(profile, language, app_name, text)
             parts = segments(sample)
             if parts > 1:
                 gsm7 = encoding(sample) == "GSM-7"

@@ -522,6 +522,18 @@ def test_an_unconfirmed_receipt_after_the_approval_is_added_and_its_cost_counted
     assert (us["delivered"], us["cost"]) == (0, {"USD": 0.0051})
 
 
+def read_as_another_worker(services: Any, clock: FakeClock) -> list[Any]:
+    """What a worker A reads of the outbox now, with the delivery histories as they are
+    now: its record written later (``Recorder(...)(entries)``) knows only that."""
+    outbox = OutboxStore(services.store)
+    entries = [
+        entry
+        for shard in outbox.busy_shards(int(clock() * 1000))
+        for entry in outbox.read(shard, "worker-a", 100)
+    ]
+    return outbox.with_history(entries, {entry.entry_id for entry in entries})
+
+
 def test_a_receipt_handled_while_another_worker_writes_the_record_is_added(
     app, client, admin, sandbox, worker, clock
 ):
@@ -531,13 +543,7 @@ def test_a_receipt_handled_while_another_worker_writes_the_record_is_added(
     services = app.extensions["otp"]
     created = create(client)
     assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
-    outbox = OutboxStore(services.store)
-    a_read = [
-        entry
-        for shard in outbox.busy_shards(int(clock() * 1000))
-        for entry in outbox.read(shard, "worker-a", 100)
-    ]
-    a_read = outbox.with_history(a_read, {entry.entry_id for entry in a_read})
+    a_read = read_as_another_worker(services, clock)
     assert "verification.approved" in [entry.type for entry in a_read]
 
     receipt(client, created["delivery"]["message_id"], PHONE, "delivered")
@@ -564,13 +570,7 @@ def test_every_late_receipt_that_waits_for_the_record_is_added(
     clock.advance(40)
     resent = create(client)  # a resend: two sends
     assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
-    outbox = OutboxStore(services.store)
-    a_read = [
-        entry
-        for shard in outbox.busy_shards(int(clock() * 1000))
-        for entry in outbox.read(shard, "worker-a", 100)
-    ]
-    a_read = outbox.with_history(a_read, {entry.entry_id for entry in a_read})
+    a_read = read_as_another_worker(services, clock)
 
     receipt(client, created["delivery"]["message_id"], PHONE, "delivered")
     drain(worker)  # B: the first send's report, and no record yet
