@@ -20,8 +20,9 @@ A change that never gets to record its end (its process killed, or Redis lost be
 the change and its entry) must not vanish from the log: ``audited`` first notes the
 change as open (``otp:{audit}:open``, one hash field), and its entry removes the note in
 the same step (``audit_close.lua``). A note still there ``open_for`` after it was
-written is filed by the worker (``UnfinishedChanges``) as an entry with result
-``unconfirmed`` and status 0: the change may or may not have been made.
+written (by Redis's clock: hosts' clocks need not agree) is filed by the worker
+(``UnfinishedChanges``) as an entry with result ``unconfirmed`` and status 0: the
+change may or may not have been made.
 """
 
 from __future__ import annotations
@@ -180,30 +181,30 @@ class AuditLog:
     def _open(
         self, key_id: str, action: str, target: str, detail: dict[str, Any], open_for_ms: int
     ) -> str:
-        """Note a change as under way, before it is tried; its token."""
+        """Note a change as under way, before it is tried; its token. Its time to end
+        is on Redis's clock (``audit_open.lua``)."""
         token = secrets.token_hex(8)
-        now = int(self.clock() * 1000)
         note = {
-            "at": now,
-            "until": now + open_for_ms,
+            "at": int(self.clock() * 1000),
             "key_id": key_id,
             "action": action,
             "target": target[:TARGET_MAX],
             "detail": detail,
         }
         self.store.run_in_time(
-            "audit_open", [self.open_key], [token, json.dumps(note, separators=(",", ":"))]
+            "audit_open",
+            [self.open_key],
+            [token, json.dumps(note, separators=(",", ":")), open_for_ms],
         )
         return token
 
     def file_unfinished(self) -> int:
-        """File every change open past its time as ``unconfirmed``; how many."""
-        now = int(self.clock() * 1000)
+        """File every change open past its time (by Redis's clock) as ``unconfirmed``;
+        how many."""
+        due = self.store.run("audit_due", [self.open_key], [])
         filed = 0
-        for token, raw in self.store.redis.hgetall(self.open_key).items():
+        for token, raw in zip(due[0::2], due[1::2], strict=True):
             note = json.loads(raw)
-            if note["until"] > now:
-                continue
             detail = {**note["detail"], "started_at": iso_time(note["at"])}
             log.warning(
                 "admin %s %r by %s: its end was never recorded (filed as %s)",

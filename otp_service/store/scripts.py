@@ -129,6 +129,7 @@ SCRIPTS = (
     "history_index",
     "history_replace",
     "audit_open",
+    "audit_due",
     "audit_close",
 )
 # The shard of one Redis: no slot rule, one outbox and one timer zset in all.

@@ -1,14 +1,18 @@
 -- include: deadline
--- Note an admin change as under way, before it is tried (admin/audit.py): past the
--- call's deadline (Redis was paused with this queued, and the operator was answered 503
--- with nothing tried) it writes nothing, or the worker would later file a change never
--- attempted as unconfirmed.
+-- Note an admin change as under way, before it is tried (admin/audit.py). Its time to
+-- end is on Redis's clock ('<until ms> <note>'), the one the worker files notes by
+-- (audit_due.lua): hosts whose clocks disagree cannot file a change under way. Past
+-- the call's deadline (Redis was paused with this queued, and the operator was answered
+-- 503 with nothing tried) it writes nothing, or the worker would later file a change
+-- never attempted as unconfirmed.
 --
 -- KEYS[1] the changes under way (hash: token -> note)
--- ARGV: token, note (JSON), deadline_ms
+-- ARGV: token, note (JSON), how long the change may take (ms), deadline_ms
 -- Returns 1, or 'late' (past the deadline: nothing written)
-if too_late(tonumber(ARGV[3])) then
+if too_late(tonumber(ARGV[4])) then
   return 'late'
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local now = redis.call('TIME')
+local until_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', until_ms) .. ' ' .. ARGV[2])
 return 1
