@@ -12,6 +12,7 @@ like any other but is read-only here (409 ``conflict``).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +41,8 @@ from otp_service.store.webhooks import WebhookStore
 from otp_service.timefmt import iso_time
 
 __all__ = ["Auditor", "ProfileService", "new_profile_id"]
+
+log = logging.getLogger(__name__)
 
 _KEY_ID = re.compile(KEY_ID_PATTERN)
 _UPDATE_TRIES = 5
@@ -88,6 +91,10 @@ class ProfileService:
         self.audit = audit
         self.clock = clock
         self.default = effective(settings)
+        for why in app_name_problems(self.default):  # not refused: installs run as before
+            log.warning(
+                "OTP_APP_NAME %r %s (its codes go out all the same)", settings.app_name, why
+            )
 
     # -- each request ---------------------------------------------------------------------
     def settings_for(self, profile_id: str) -> ProfileSettings | None:

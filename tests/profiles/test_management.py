@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from typing import Any
 
 import pytest
 
+from otp_service import create_app
 from tests.profiles.conftest import make_profile
 from tests.test_openapi import load_spec
 
@@ -400,3 +402,14 @@ def test_a_profile_without_an_app_name_of_its_own_is_not_refused_for_otp_app_nam
     path = f"/v1/admin/profiles/{made.get_json()['data']['id']}"
     renamed = admin.patch(path, json={"name": "Shop 2"})
     assert renamed.status_code == 200, renamed.get_json()
+
+
+def test_otp_app_name_that_splits_the_shipped_text_is_a_warning_at_start_up(
+    env_app_name_outside_gsm7, caplog
+):
+    """Not refused (existing installs run as before), but said once the service starts."""
+    with caplog.at_level(logging.WARNING, logger="otp_service.profiles.service"):
+        app = create_app(env_app_name_outside_gsm7)
+    app.extensions["otp"].close()
+    [warning] = [r.getMessage() for r in caplog.records if "OTP_APP_NAME" in r.getMessage()]
+    assert "2 SMS segments in UCS-2" in warning and "shipped en message" in warning
