@@ -51,7 +51,6 @@ class Claimed:
     type: str
     body: bytes
     attempts: int  # made before this one
-    claimed_at: int = 0  # ms: an operator's retry asked after it is not lost (finish)
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,6 @@ class WebhookStore:
                 type=_text(flat[i + 3]),
                 body=bytes(flat[i + 4]),
                 attempts=int(flat[i + 5]),
-                claimed_at=now,
             )
             for i in range(0, len(flat), 6)
         ]
@@ -219,7 +217,6 @@ class WebhookStore:
                     a.next_at,
                     a.claimed.endpoint_id,
                     disable_after_ms,
-                    a.claimed.claimed_at,
                 ],
             )
         return [(_text(state), bool(disabled)) for state, disabled in batch.execute()]

@@ -6,9 +6,10 @@
 -- KEYS[1] due zset   KEYS[2] the delivery's hash   KEYS[3] failing (endpoint -> since ms)
 -- KEYS[4] endpoints (id -> JSON)   KEYS[5] endpoints' version
 -- ARGV: delivery id, now_ms, ok (1|0), status code ('' none), error ('' none),
---       next_ms (0: no retry left), endpoint id, disable_after_ms, claimed_ms (when the
---       attempt's lease was taken: an operator's retry asked since then ('rq') makes a
---       failed attempt due again now, not at the schedule's next step)
+--       next_ms (0: no retry left), endpoint id, disable_after_ms
+-- An operator's retry asked while the attempt was under way ('rq': webhook_claim.lua
+-- removed any asked before) makes a failed attempt due again now, not at the schedule's
+-- next step.
 -- Returns {state, endpoint_disabled (1|0)}; state succeeded | pending | failed | gone
 local now = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[2]) == 0 then
@@ -22,7 +23,7 @@ if ARGV[3] == '1' then
   state = 'succeeded'
   redis.call('HSET', KEYS[2], 'st', state, 'na', '')
   redis.call('ZREM', KEYS[1], ARGV[1])
-elseif (tonumber(redis.call('HGET', KEYS[2], 'rq') or '') or -1) > tonumber(ARGV[9]) then
+elseif redis.call('HEXISTS', KEYS[2], 'rq') == 1 then
   state = 'pending'  -- asked again while this attempt was under way: again, now
   redis.call('HSET', KEYS[2], 'st', state, 'na', now)
   redis.call('HDEL', KEYS[2], 'rq')

@@ -2,7 +2,7 @@
 -- Make deliveries due now again (an operator's retry, or a replay of the failed ones):
 -- one more attempt each, on the schedule's last step if it fails again. 'rq' (asked at)
 -- keeps a retry asked while an attempt is under way: webhook_finish.lua makes it due
--- again if that attempt fails.
+-- again if that attempt fails (the next claim removes it).
 -- KEYS[1] due zset   KEYS[2] an endpoint's index (delivery id -> created ms)
 -- ARGV: prefix, now_ms, mode ('one' | 'failed_since'), delivery id | since_ms,
 --       deadline_ms (deadline.lua: run past it, it writes nothing and answers 'late')
