@@ -8,11 +8,11 @@ the two hands the batch over again, so a count may be added twice then (at least
 like the webhooks). Test numbers' verifications are kept in history (marked) and left out
 of the counters: they are not traffic.
 
-A late receipt whose verification has no record yet waits here (``LATE_WAIT_SECONDS``,
-tried again each second by the worker's chore ``amend_waiting``): another worker may
-have read the verification before the receipt came and be writing its record now,
-without it. Waiting is in this worker's memory: one killed meanwhile leaves that record
-without the receipt (the insights have it).
+A late receipt whose verification has no record yet is held in Redis (30 s,
+``HistoryStore.hold``; tried again each second by every worker's chore
+``amend_waiting``): another worker may have read the verification before the receipt
+came and be writing its record now, without it. Held in Redis, it outlives the worker
+that held it.
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ LATE_RECEIPTS = {
     FINAL_RECEIPT,
 }
 AMEND_TRIES = 3
-# how long a late receipt waits for its verification's record (another worker's batch
-# being written), and how often it looks again
-LATE_WAIT_SECONDS = 30.0
+# how often a worker looks again for the records late receipts are held for
 LATE_RETRY_SECONDS = 1.0
 RECEIPT_METRICS = {
     "delivered": "delivered",
@@ -337,30 +335,22 @@ class Recorder:
     def __init__(self, history: HistoryStore, insights: InsightsStore) -> None:
         self.history = history
         self.insights = insights
-        # record id -> (creation ms, sends, give up at): late receipts without a record
-        # yet (time.monotonic seconds)
-        self._waiting: dict[str, tuple[int, list[list[Any]], float]] = {}
         self._looked = -float("inf")
 
     def amend(self, record_id: str, created: int, sends: list[list[Any]]) -> bool:
         """Put a late receipt in the record of its ended verification (three round trips,
         only for receipts that came after the end); False when there is nothing to add or
-        no record yet. Without a record it waits (``amend_waiting``): the ending event
+        no record yet. Without a record it is held (``amend_waiting``): the ending event
         may not be handed over yet (the record written then has the receipt), or another
         worker read the verification before this receipt came and writes the record only
         now, without it.
         A verification ends within its TTL of its last send (at most 10 minutes; at most
         20 sends): its record is in the day it was created or the next."""
-        waiting = self._waiting.get(record_id)
-        if waiting is not None:  # an earlier late receipt's, read before or after this one
-            sends = merged_sends(sends, waiting[1]) or sends
         for _ in range(AMEND_TRIES):
             found = self.history.find(record_id, day_of(created), day_of(created) + 1)
             if found is None:
-                give_up = waiting[2] if waiting else time.monotonic() + LATE_WAIT_SECONDS
-                self._waiting[record_id] = (created, sends, give_up)
+                self._hold(record_id, created, sends)
                 return False
-            self._waiting.pop(record_id, None)
             day, entry_id, record, read = found
             merged = merged_sends(record.sends, sends)
             if merged is None:
@@ -370,19 +360,31 @@ class Recorder:
                 return True
         return False  # replaced by other workers each time: theirs carry receipts too
 
+    def _hold(self, record_id: str, created: int, sends: list[list[Any]]) -> None:
+        """Hold ``sends`` with the receipts already held for the record (another send's,
+        held by this worker or another)."""
+        for _ in range(AMEND_TRIES):
+            held = self.history.held(record_id)
+            merged = (merged_sends(sends, held.sends) or sends) if held else sends
+            if self.history.hold(record_id, held, created, merged):
+                return
+
     def amend_waiting(self) -> int:
-        """A chore of the worker: try the late receipts waiting for their record again,
-        once a second; how many records it amended."""
+        """A chore of every worker: once a second, try the late receipts held for their
+        record again (whichever worker held them); how many records it amended."""
         now = time.monotonic()
-        if not self._waiting or now - self._looked < LATE_RETRY_SECONDS:
+        if now - self._looked < LATE_RETRY_SECONDS:
             return 0
         self._looked = now
         amended = 0
-        for record_id, (created, sends, give_up) in list(self._waiting.items()):
-            if now >= give_up:
-                del self._waiting[record_id]  # no record came: nothing to amend
-                continue
-            amended += self.amend(record_id, created, sends)
+        for held in self.history.held_all():
+            created = held.created
+            found = self.history.find(held.record_id, day_of(created), day_of(created) + 1)
+            if found is None and not held.over:
+                continue  # its record is not written yet: again in a second
+            if found is not None:
+                amended += self.amend(held.record_id, created, held.sends)
+            self.history.let_go(held)  # False: more came meanwhile, kept for the next look
         return amended
 
     def __call__(self, entries: list[OutboxEntry]) -> None:

@@ -10,6 +10,10 @@
                               final delivery receipt comes after its verification ended; the
                               entry keeps its id, so its place in the browse and its cursors
 
+    otp:{hist:late}:w         hash: late receipts held for a record not written yet (record
+                              id -> '<until ms> <JSON: creation ms, sends>'), each for
+                              ``LATE_WAIT_MS`` from the first (history_late_hold.lua)
+
 All expire HISTORY_DAYS after their day ends. A day lives in one slot of its own (on a
 cluster, 30 days spread over 30 slots). An exact-number search reads the number's field
 in each day's index (the tag is a keyed digest: no number is kept) and then only those
@@ -26,9 +30,12 @@ from typing import Any
 
 from otp_service.store.scripts import Store
 
-__all__ = ["DAY_MS", "HistoryRecord", "HistoryStore", "day_of"]
+__all__ = ["DAY_MS", "HeldReceipts", "HistoryRecord", "HistoryStore", "day_of"]
 
 DAY_MS = 86_400_000
+# how long late receipts wait for their verification's record (another worker's batch
+# being written), from the first held
+LATE_WAIT_MS = 30_000
 
 # short forms in a stored record
 _SENDERS = {
@@ -154,6 +161,17 @@ def day_of(ms: int) -> int:
     return ms // DAY_MS
 
 
+@dataclass(frozen=True)
+class HeldReceipts:
+    """The final receipts held for one record not written yet (``HistoryStore.hold``)."""
+
+    record_id: str
+    created: int  # ms
+    sends: list[list[Any]]  # HistoryRecord.sends, with the receipts held
+    over: bool  # its wait is over: no record came
+    stored: bytes  # as read: what a compare-and-set compares
+
+
 class HistoryStore:
     def __init__(self, store: Store, days: int) -> None:
         self.store = store
@@ -224,6 +242,42 @@ class HistoryStore:
         )
         return bool(done)
 
+    def late_key(self) -> str:
+        return f"{self.store.prefix}:{{hist:late}}:w"
+
+    def held(self, record_id: str) -> HeldReceipts | None:
+        raw = self.redis.hget(self.late_key(), record_id)
+        return _held(record_id, raw, over=False) if raw else None
+
+    def held_all(self) -> list[HeldReceipts]:
+        """Every record's held receipts (one round trip; a few at most: a receipt waits
+        only while another worker writes its record)."""
+        flat = self.store.run("history_late_list", [self.late_key()], [])
+        return [
+            _held(_text(flat[i]), flat[i + 1], over=bool(flat[i + 2]))
+            for i in range(0, len(flat), 3)
+        ]
+
+    def hold(
+        self, record_id: str, read: HeldReceipts | None, created: int, sends: list[list[Any]]
+    ) -> bool:
+        """Hold ``sends`` for ``record_id`` in place of ``read`` (None: nothing held);
+        False when another worker changed what is held meanwhile."""
+        value = json.dumps([created, sends], separators=(",", ":"))
+        return self._late(record_id, read, value)
+
+    def let_go(self, held: HeldReceipts) -> bool:
+        """Drop ``held``; False when another worker held more meanwhile."""
+        return self._late(held.record_id, held, "")
+
+    def _late(self, record_id: str, read: HeldReceipts | None, value: str) -> bool:
+        done = self.store.run(
+            "history_late_hold",
+            [self.late_key()],
+            [record_id, read.stored if read else "", value, LATE_WAIT_MS],
+        )
+        return bool(done)
+
     def _of_number(self, tag: str, first_day: int, last_day: int) -> list[tuple[int, str, bytes]]:
         days = list(range(first_day, last_day + 1))
         pipe = self.store.pipeline()
@@ -276,6 +330,11 @@ class HistoryStore:
                 day, start = day - 1, "+"
         next_cursor = out[-1][0] if len(out) >= budget else None
         return out, next_cursor
+
+
+def _held(record_id: str, raw: bytes, *, over: bool) -> HeldReceipts:
+    created, sends = json.loads(raw.split(b" ", 1)[1])
+    return HeldReceipts(record_id, int(created), sends, over, raw)
 
 
 def _text(value: Any) -> str:

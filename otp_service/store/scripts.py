@@ -128,6 +128,8 @@ SCRIPTS = (
     "webhook_page",
     "history_index",
     "history_replace",
+    "history_late_hold",
+    "history_late_list",
     "audit_open",
     "audit_due",
     "audit_close",

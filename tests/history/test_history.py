@@ -16,6 +16,7 @@ from otp_service.delivery import Sender
 from otp_service.history.recorder import LATE_RETRY_SECONDS, Recorder
 from otp_service.sandbox.magic import MAGIC_NUMBERS
 from otp_service.sandbox.seed import PROFILE_IDS
+from otp_service.store import history as history_store
 from otp_service.store.outbox import OutboxStore
 from otp_service.store.scripts import TIMER_BUCKET_MS
 from otp_service.telnyx.webhooks import public_key_b64
@@ -557,6 +558,47 @@ def test_a_receipt_handled_while_another_worker_writes_the_record_is_added(
     [record] = admin.get("/v1/admin/verifications").get_json()["data"]
     assert (record["id"], record["status"]) == (created["id"], "approved")
     assert record["sends"][0]["delivery_status"] == "delivered"
+
+
+def test_a_held_receipt_outlives_the_worker_that_held_it(
+    app, client, admin, sandbox, worker, clock
+):
+    """Worker B held the report for the record worker A is writing, then died: the
+    receipt is held in Redis, and another worker's look (a new process: nothing in its
+    memory) puts it in the record once A has written it."""
+    services = app.extensions["otp"]
+    created = create(client)
+    assert check(client, created["id"], sandbox.last_code(PHONE))["status"] == "approved"
+    a_read = read_as_another_worker(services, clock)
+
+    receipt(client, created["delivery"]["message_id"], PHONE, "delivered")
+    drain(worker)  # B: the report, and no record yet; B is killed now
+    [held] = services.history.history.held_all()
+    assert held.sends[0][3] == "delivered" and not held.over
+    Recorder(services.history.history, services.history.insights)(a_read)  # A writes
+
+    c = Recorder(services.history.history, services.history.insights)  # a worker started anew
+    assert c.amend_waiting() == 1
+    [record] = admin.get("/v1/admin/verifications").get_json()["data"]
+    assert record["sends"][0]["delivery_status"] == "delivered"
+    assert services.history.history.held_all() == []  # let go once in the record
+
+
+def test_a_receipt_held_for_a_record_that_never_comes_is_let_go_after_its_wait(app, monkeypatch):
+    """No worker writes the record (its verification's end was never handed over): the
+    held receipt goes once its wait is over on Redis's clock, and nothing is amended."""
+    monkeypatch.setattr(history_store, "LATE_WAIT_MS", 300)
+    store = app.extensions["otp"].history.history
+    recorder = Recorder(store, app.extensions["otp"].history.insights)
+    sends = [[0, "long_code", "+13125550100", "delivered", [], 2.0]]
+    assert store.hold("nrecord-that-never-comes", None, 1_800_000_000_000, sends)
+    assert recorder.amend_waiting() == 0
+    [held] = store.held_all()  # still waiting
+    assert (held.record_id, held.sends, held.over) == ("nrecord-that-never-comes", sends, False)
+    time.sleep(LATE_RETRY_SECONDS)  # the next look, past the wait
+    assert recorder.amend_waiting() == 0
+    assert store.held_all() == []
+    assert store.redis.exists(store.late_key()) == 0
 
 
 def test_every_late_receipt_that_waits_for_the_record_is_added(
