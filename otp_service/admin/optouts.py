@@ -109,7 +109,8 @@ class OptOutAdmin:
         next sync adds it again."""
         phone = _valid_phone(phone_number)
         with self.audit.audited(actor, "optout.remove", phone, {}) as outcome:
-            found = self.optouts.get(phone)
+            # a removal cut short on a cluster's index node: not opted out, still listed
+            found = self.optouts.get(phone) or self.optouts.listed(phone)
             if found is not None:
                 outcome["detail"] = {"source": found.source}
                 # An operator's removal wins over any opt-out time, even a future one.

@@ -12,7 +12,9 @@ the deadline) leaves one of them written: so an add writes the marker first and 
 removal the index first, and either way the number is left opted out but not listed,
 which the operator's retry of the 503 puts right (a removal's retry still finds the
 marker). On a cluster the two are on two nodes, which need not both have been paused
-(README, "Redis paused or slow"). An opt-out a recipient or Telnyx asked for has no
+(README, "Redis paused or slow"): a removal that reached only the marker's node leaves
+the number listed and not opted out, and its retry removes it from the list
+(``listed``). An opt-out a recipient or Telnyx asked for has no
 deadline, and is never dropped.
 
 Numbers are keys here only in ``phones.normalize``'s form: a number that is not (a
@@ -158,13 +160,30 @@ class OptOutStore:
     ) -> str:
         calls = self._calls(action, phone, source, at_ms, event_id)
         answers = self.store.run_all(calls, in_time=in_time)
-        return answers[0 if action == "add" else 1].decode()  # the marker's
+        if action == "add":
+            return answers[0].decode()  # the marker's
+        outcome = answers[1].decode()
+        if outcome == "absent" and answers[0] == 1:
+            return "removed"  # it was only listed: a removal cut short on a cluster
+        return outcome
 
     def get(self, phone: str) -> OptOut | None:
         raw = self.store.redis.hgetall(self.store.optout_key(self.tagger.tag(_normalised(phone))))
         if not raw:
             return None
         return OptOut(phone, raw[b"src"].decode(), int(raw[b"at"]))
+
+    def listed(self, phone: str) -> OptOut | None:
+        """The number as the list's index has it (one round trip), whatever its marker
+        says: on a cluster a removal cut short on the index's node leaves the number
+        listed with no marker, which the operator's retry removes."""
+        pipe = self.store.pipeline()
+        pipe.zscore(self.index_keys[0], phone)
+        pipe.hget(self.index_keys[1], phone)
+        score, src = pipe.execute()
+        if score is None:
+            return None
+        return OptOut(phone, SOURCES[int(src) - 1] if src else "admin", int(score))
 
     def list(
         self,

@@ -78,6 +78,27 @@ def test_removing_what_is_not_opted_out_is_404_and_audited(admin: ApiClient, ser
     )
 
 
+def test_a_removal_that_reached_only_the_marker_is_completed_by_its_retry(
+    admin: ApiClient, client: ApiClient, services: Any
+) -> None:
+    """On a cluster the marker and the list are on two nodes: a removal answered 503
+    with only the list's node paused was made on the marker. Its retry removes the
+    number from the list too (it was 404, and the list kept the number)."""
+    assert admin.put(f"/v1/admin/opt-outs/{PHONE}").status_code == 201
+    marker = services.store.optout_key(services.optouts.tagger.tag(PHONE))
+    assert services.store.redis.delete(marker) == 1  # what the marker's node did
+    assert create(client).status_code == 201  # not opted out ...
+    assert admin.get("/v1/admin/opt-outs").json["meta"]["total_results"] == 1  # ... listed
+
+    retried = admin.delete(f"/v1/admin/opt-outs/{PHONE}")
+    assert retried.status_code == 204
+    assert admin.get("/v1/admin/opt-outs").json["meta"]["total_results"] == 0
+    assert admin.get(f"/v1/admin/opt-outs/{PHONE}").status_code == 404
+    entry = audit_entries(admin)[0]
+    assert (entry["action"], entry["result"], entry["status"]) == ("optout.remove", "removed", 204)
+    assert admin.delete(f"/v1/admin/opt-outs/{PHONE}").status_code == 404  # nothing left
+
+
 def test_removal_wins_over_an_opt_out_dated_in_the_future(
     admin: ApiClient, client: ApiClient, services: Any, clock: FakeClock
 ) -> None:
