@@ -246,6 +246,15 @@ def late_receipt(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: F
     assert send["delivery_status"] == "delivered"
 
 
+def held_receipt(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: FakeClock) -> None:
+    """a late receipt held for a record another worker is still writing, and let go."""
+    history = client.flask.application.extensions["otp"].history.history
+    sends = [[0, "long_code", "+13125550100", "delivered", [], 1.5]]
+    assert history.hold("nheld-receipt", None, int(clock() * 1000), sends)
+    [held] = history.held_all()
+    assert history.let_go(held)
+
+
 FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     verifications,
     failed_sends,
@@ -256,6 +265,7 @@ FLOWS: list[Callable[[ApiClient, ApiClient, Sandbox, FakeClock], None]] = [
     events,
     fallbacks,
     late_receipt,
+    held_receipt,
 ]
 
 
