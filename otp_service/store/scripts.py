@@ -354,15 +354,23 @@ def connect(
 
 
 def _load_script(name: str) -> str:
-    """A script's source, with the shared chunks named by its ``-- include:`` lines first."""
+    """A script's source, with the shared chunks named by its ``-- include:`` lines first
+    (and theirs before them, each chunk once)."""
     lua = resources.files("otp_service.store").joinpath("lua")
+    chunks: dict[str, str] = {}
+
+    def add_includes(source: str) -> None:
+        for line in source.splitlines():
+            if line.startswith("-- include:"):
+                include = line.split(":", 1)[1].strip()
+                if include not in chunks:
+                    text = lua.joinpath("include", f"{include}.lua").read_text()
+                    add_includes(text)
+                    chunks[include] = text
+
     source = lua.joinpath(f"{name}.lua").read_text()
-    includes = [
-        lua.joinpath("include", f"{line.split(':', 1)[1].strip()}.lua").read_text()
-        for line in source.splitlines()
-        if line.startswith("-- include:")
-    ]
-    return "\n".join([*includes, source])
+    add_includes(source)
+    return "\n".join([*chunks.values(), source])
 
 
 class Store:

@@ -1,3 +1,4 @@
+-- include: clock
 -- include: deadline
 -- Note an admin change as under way, before it is tried (admin/audit.py). Its time to
 -- end is on Redis's clock ('<until ms> <note>'), the one the worker files notes by
@@ -12,7 +13,6 @@
 if too_late(tonumber(ARGV[4])) then
   return 'late'
 end
-local now = redis.call('TIME')
-local until_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
+local until_ms = redis_now_ms() + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', until_ms) .. ' ' .. ARGV[2])
 return 1

@@ -1,3 +1,4 @@
+-- include: clock
 -- Hold a late receipt whose verification has no history record yet (another worker may
 -- be writing it), or let one go: compare-and-set, as workers hold receipts of the same
 -- verification at once. The wait is timed on Redis's clock, from the first receipt held.
@@ -13,13 +14,7 @@ if ARGV[3] == '' then
   return 1
 end
 local wait = tonumber(ARGV[4])
-local until_ms
-if current ~= '' then
-  until_ms = string.sub(current, 1, string.find(current, ' ', 1, true) - 1)
-else
-  local now = redis.call('TIME')
-  until_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + wait
-end
-redis.call('HSET', KEYS[1], ARGV[1], until_ms .. ' ' .. ARGV[3])
+local until_ms = current ~= '' and until_and_rest(current) or redis_now_ms() + wait
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', until_ms) .. ' ' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[1], wait * 10)  -- left by workers that all stopped: it goes
 return 1

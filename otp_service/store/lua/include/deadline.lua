@@ -1,3 +1,4 @@
+-- include: clock
 -- Shared by the scripts of a create and of an operator's changes (prepended when
 -- loaded): has the service stopped waiting for this answer? `deadline_ms` is when its
 -- Redis call times out, on its clock (0: no deadline). A script that runs later (Redis
@@ -7,6 +8,5 @@ local function too_late(deadline_ms)
   if deadline_ms == 0 then
     return false
   end
-  local now = redis.call('TIME')
-  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline_ms
+  return redis_now_ms() > deadline_ms
 end

@@ -1,3 +1,4 @@
+-- include: clock
 -- Shared by the scripts that change profiles, their keys or webhook endpoints (prepended
 -- when loaded): move the version that processes poll to reload what they cache (the key
 -- rings, the workers' endpoints) to a value it never held before: Redis's clock in ms, or
@@ -7,8 +8,7 @@
 -- reloaded, and a key revoked then would still be served, an endpoint deleted still
 -- posted to.
 local function bump_version(key)
-  local now = redis.call('TIME')
-  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local ms = redis_now_ms()
   local version = tonumber(redis.call('GET', key) or '0')
   redis.call('SET', key, string.format('%d', math.max(ms, version + 1)))
 end
