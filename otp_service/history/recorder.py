@@ -377,7 +377,7 @@ class Recorder:
             return 0
         self._looked = now
         amended = 0
-        for held in self.history.held_all():
+        for held in self.history.held_receipts():
             created = held.created
             found = self.history.find(held.record_id, day_of(created), day_of(created) + 1)
             if found is None and not held.over:

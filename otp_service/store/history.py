@@ -36,6 +36,7 @@ DAY_MS = 86_400_000
 # how long late receipts wait for their verification's record (another worker's batch
 # being written), from the first held
 LATE_WAIT_MS = 30_000
+LATE_LOOK_MAX = 100  # held receipts a worker's look takes at most (each: a record's lookup)
 
 # short forms in a stored record
 _SENDERS = {
@@ -249,10 +250,10 @@ class HistoryStore:
         raw = self.redis.hget(self.late_key(), record_id)
         return _held(record_id, raw, over=False) if raw else None
 
-    def held_all(self) -> list[HeldReceipts]:
-        """Every record's held receipts (one round trip; a few at most: a receipt waits
-        only while another worker writes its record)."""
-        flat = self.store.run("history_late_list", [self.late_key()], [])
+    def held_receipts(self, limit: int = LATE_LOOK_MAX) -> list[HeldReceipts]:
+        """Up to ``limit`` records' held receipts (one round trip; a few, usually: a
+        receipt waits only while another worker writes its record)."""
+        flat = self.store.run("history_late_list", [self.late_key()], [limit])
         return [
             _held(_text(flat[i]), flat[i + 1], over=bool(flat[i + 2]))
             for i in range(0, len(flat), 3)

@@ -251,7 +251,7 @@ def held_receipt(client: ApiClient, admin: ApiClient, sandbox: Sandbox, clock: F
     history = client.flask.application.extensions["otp"].history.history
     sends = [[0, "long_code", "+13125550100", "delivered", [], 1.5]]
     assert history.hold("nheld-receipt", None, int(clock() * 1000), sends)
-    [held] = history.held_all()
+    [held] = history.held_receipts()
     assert history.let_go(held)
 
 

@@ -573,7 +573,7 @@ def test_a_held_receipt_outlives_the_worker_that_held_it(
 
     receipt(client, created["delivery"]["message_id"], PHONE, "delivered")
     drain(worker)  # B: the report, and no record yet; B is killed now
-    [held] = services.history.history.held_all()
+    [held] = services.history.history.held_receipts()
     assert held.sends[0][3] == "delivered" and not held.over
     Recorder(services.history.history, services.history.insights)(a_read)  # A writes
 
@@ -581,7 +581,7 @@ def test_a_held_receipt_outlives_the_worker_that_held_it(
     assert c.amend_waiting() == 1
     [record] = admin.get("/v1/admin/verifications").get_json()["data"]
     assert record["sends"][0]["delivery_status"] == "delivered"
-    assert services.history.history.held_all() == []  # let go once in the record
+    assert services.history.history.held_receipts() == []  # let go once in the record
 
 
 def test_a_receipt_held_for_a_record_that_never_comes_is_let_go_after_its_wait(app, monkeypatch):
@@ -593,12 +593,30 @@ def test_a_receipt_held_for_a_record_that_never_comes_is_let_go_after_its_wait(a
     sends = [[0, "long_code", "+13125550100", "delivered", [], 2.0]]
     assert store.hold("nrecord-that-never-comes", None, 1_800_000_000_000, sends)
     assert recorder.amend_waiting() == 0
-    [held] = store.held_all()  # still waiting
+    [held] = store.held_receipts()  # still waiting
     assert (held.record_id, held.sends, held.over) == ("nrecord-that-never-comes", sends, False)
     time.sleep(LATE_RETRY_SECONDS)  # the next look, past the wait
     assert recorder.amend_waiting() == 0
-    assert store.held_all() == []
+    assert store.held_receipts() == []
     assert store.redis.exists(store.late_key()) == 0
+
+
+def test_a_look_at_held_receipts_takes_a_bounded_number(app, monkeypatch):
+    """However many receipts wait, a worker's look reads at most LATE_LOOK_MAX of them;
+    once those are let go, the next look gets the rest."""
+    monkeypatch.setattr(history_store, "LATE_WAIT_MS", 300)
+    store = app.extensions["otp"].history.history
+    sends = [[0, "long_code", "+13125550100", "delivered", [], 2.0]]
+    for n in range(5):
+        assert store.hold(f"nrecord-{n}", None, 1_800_000_000_000, sends)
+    first = store.held_receipts(limit=3)
+    assert len(first) == 3
+    time.sleep(0.35)  # their wait is over: the recorder would let them go
+    for held in store.held_receipts(limit=3):
+        assert held.over and store.let_go(held)
+    rest = store.held_receipts(limit=3)
+    assert len(rest) == 2
+    assert {h.record_id for h in rest}.isdisjoint({h.record_id for h in first})
 
 
 def test_every_late_receipt_that_waits_for_the_record_is_added(
